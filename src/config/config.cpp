@@ -1,0 +1,454 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+
+namespace shepherd::config {
+namespace {
+
+using base::Error;
+using base::ErrorCode;
+using base::Result;
+
+// Thrown inside the parser only and turned into an Error at its boundary: the YAML walk is
+// start-up code, where exceptions keep the many checks readable.
+struct ConfigError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw ConfigError{path + ": " + what};
+}
+
+std::string join_path(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+void require_map(const YAML::Node& node, const std::string& path) {
+  if (!node.IsMap()) fail(path, "expected a mapping");
+}
+
+// Rejects keys other than `allowed`, naming the first unknown one.
+void check_keys(const YAML::Node& node, const std::string& path,
+                std::initializer_list<std::string_view> allowed) {
+  require_map(node, path);
+  for (const auto& item : node) {
+    const auto key = item.first.as<std::string>();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      fail(join_path(path, key), "unknown key (allowed here: " + list + ")");
+    }
+  }
+}
+
+std::string scalar(const YAML::Node& node, const std::string& path) {
+  if (!node.IsScalar()) fail(path, "expected a single value");
+  return node.Scalar();
+}
+
+bool boolean(const YAML::Node& node, const std::string& path) {
+  const auto s = scalar(node, path);
+  if (s == "true" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "no" || s == "off") return false;
+  fail(path, "expected true or false, got '" + s + "'");
+}
+
+long integer(const YAML::Node& node, const std::string& path, long min, long max) {
+  const auto s = scalar(node, path);
+  long v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) fail(path, "expected an integer, got '" + s + "'");
+  if (v < min || v > max) {
+    fail(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  }
+  return v;
+}
+
+double number(const YAML::Node& node, const std::string& path) {
+  const auto s = scalar(node, path);
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || !(v >= 0)) {
+    fail(path, "expected a non-negative number, got '" + s + "'");
+  }
+  return v;
+}
+
+Millis duration(const YAML::Node& node, const std::string& path) {
+  const auto s = scalar(node, path);
+  auto d = parse_duration(s);
+  if (!d || d->count() <= 0) {
+    fail(path, "expected a positive duration like 250ms, 5s or 2m, got '" + s + "'");
+  }
+  return *d;
+}
+
+std::size_t size(const YAML::Node& node, const std::string& path) {
+  const auto s = scalar(node, path);
+  auto v = parse_size(s);
+  if (!v || *v == 0) fail(path, "expected a size like 512KiB, 4MiB or 1048576, got '" + s + "'");
+  return *v;
+}
+
+// Resolves a secret reference: "env:NAME" or "file:PATH". Plain values are refused so a key
+// cannot end up committed in a config file by accident.
+std::string secret(const YAML::Node& node, const std::string& path, const EnvLookup& env) {
+  const auto s = scalar(node, path);
+  if (s.rfind("env:", 0) == 0) {
+    const auto name = s.substr(4);
+    if (name.empty()) fail(path, "env: needs a variable name");
+    auto value = env(name);
+    if (!value || value->empty()) {
+      fail(path, "environment variable " + name + " is not set (export it before starting)");
+    }
+    return *value;
+  }
+  if (s.rfind("file:", 0) == 0) {
+    std::ifstream in(s.substr(5), std::ios::binary);
+    if (!in) fail(path, "cannot read secret file " + s.substr(5));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto value = ss.str();
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    if (value.empty()) fail(path, "secret file " + s.substr(5) + " is empty");
+    return value;
+  }
+  fail(path, "secrets must be references: env:VARIABLE or file:/path (never the key itself)");
+}
+
+void parse_listen(const std::string& s, const std::string& path, ServerConfig& server) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos) fail(path, "expected host:port, got '" + s + "'");
+  auto host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const auto port_text = s.substr(colon + 1);
+  long port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (host.empty() || ec != std::errc{} || p != port_text.data() + port_text.size() || port < 0 ||
+      port > 65535) {
+    fail(path, "expected host:port with a port from 0 to 65535, got '" + s + "'");
+  }
+  server.host = host;
+  server.port = static_cast<std::uint16_t>(port);
+}
+
+void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& server) {
+  const std::string path = "server";
+  check_keys(node, path, {"listen", "threads", "api_keys", "cors", "limits", "timeouts"});
+  if (auto n = node["listen"]) parse_listen(scalar(n, "server.listen"), "server.listen", server);
+  if (auto n = node["threads"]) server.threads = static_cast<int>(integer(n, "server.threads", 0, 256));
+  if (auto n = node["api_keys"]) {
+    if (!n.IsSequence()) fail("server.api_keys", "expected a list of env:NAME or file:PATH");
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      server.api_keys.push_back(secret(n[i], "server.api_keys[" + std::to_string(i) + "]", env));
+    }
+  }
+  if (auto cors = node["cors"]) {
+    check_keys(cors, "server.cors", {"origins", "credentials"});
+    if (auto o = cors["origins"]) {
+      if (!o.IsSequence()) fail("server.cors.origins", "expected a list of origins");
+      for (std::size_t i = 0; i < o.size(); ++i) {
+        const auto p = "server.cors.origins[" + std::to_string(i) + "]";
+        auto origin = scalar(o[i], p);
+        if (origin != "*" && origin.rfind("http://", 0) != 0 && origin.rfind("https://", 0) != 0) {
+          fail(p, "expected \"*\" or an origin like https://app.example.com, got '" + origin + "'");
+        }
+        while (origin.size() > 1 && origin.back() == '/') origin.pop_back();
+        server.cors_origins.push_back(origin);
+      }
+    }
+    if (auto c = cors["credentials"]) server.cors_credentials = boolean(c, "server.cors.credentials");
+    const bool wildcard = std::find(server.cors_origins.begin(), server.cors_origins.end(), "*") !=
+                          server.cors_origins.end();
+    if (server.cors_credentials && wildcard) {
+      fail("server.cors.credentials",
+           "credentials need explicit origins; remove \"*\" from server.cors.origins");
+    }
+  }
+  if (auto limits = node["limits"]) {
+    check_keys(limits, "server.limits", {"max_body", "max_headers", "max_json_depth"});
+    if (auto n = limits["max_body"]) server.max_body_bytes = size(n, "server.limits.max_body");
+    if (auto n = limits["max_headers"]) {
+      server.max_header_bytes = size(n, "server.limits.max_headers");
+    }
+    if (auto n = limits["max_json_depth"]) {
+      server.max_json_depth = static_cast<int>(integer(n, "server.limits.max_json_depth", 2, 1000));
+    }
+  }
+  if (auto t = node["timeouts"]) {
+    check_keys(t, "server.timeouts", {"request", "keepalive", "drain"});
+    if (auto n = t["request"]) server.request_timeout = duration(n, "server.timeouts.request");
+    if (auto n = t["keepalive"]) server.keepalive_timeout = duration(n, "server.timeouts.keepalive");
+    if (auto n = t["drain"]) server.drain_timeout = duration(n, "server.timeouts.drain");
+  }
+}
+
+ProviderConfig parse_provider(const std::string& name, const YAML::Node& node,
+                              const EnvLookup& env) {
+  const auto path = "providers." + name;
+  check_keys(node, path, {"kind", "base_url", "api_key", "pool", "timeouts", "tls"});
+  ProviderConfig p;
+  p.name = name;
+  if (auto n = node["kind"]) p.kind = scalar(n, path + ".kind");
+  if (p.kind != "openai") {
+    fail(path + ".kind", "unsupported provider kind '" + p.kind + "' (supported: openai)");
+  }
+  auto url = node["base_url"];
+  if (!url) fail(path + ".base_url", "required (e.g. https://api.openai.com/v1)");
+  p.base_url = scalar(url, path + ".base_url");
+  auto endpoint = parse_endpoint(p.base_url);
+  if (!endpoint) fail(path + ".base_url", endpoint.error().message);
+  p.endpoint = std::move(endpoint).value();
+  if (auto n = node["api_key"]) p.api_key = secret(n, path + ".api_key", env);
+  if (auto pool = node["pool"]) {
+    check_keys(pool, path + ".pool", {"max_idle", "max_connections"});
+    if (auto n = pool["max_idle"]) {
+      p.pool.max_idle = static_cast<std::size_t>(integer(n, path + ".pool.max_idle", 0, 100000));
+    }
+    if (auto n = pool["max_connections"]) {
+      p.pool.max_connections =
+          static_cast<std::size_t>(integer(n, path + ".pool.max_connections", 1, 100000));
+    }
+  }
+  if (auto t = node["timeouts"]) {
+    const auto tp = path + ".timeouts";
+    check_keys(t, tp, {"connect", "first_byte", "idle", "total"});
+    if (auto n = t["connect"]) p.timeouts.connect = duration(n, tp + ".connect");
+    if (auto n = t["first_byte"]) p.timeouts.first_byte = duration(n, tp + ".first_byte");
+    if (auto n = t["idle"]) p.timeouts.idle = duration(n, tp + ".idle");
+    if (auto n = t["total"]) p.timeouts.total = duration(n, tp + ".total");
+  }
+  if (auto tls = node["tls"]) {
+    check_keys(tls, path + ".tls", {"verify", "ca_file"});
+    if (auto n = tls["verify"]) p.tls_verify = boolean(n, path + ".tls.verify");
+    if (auto n = tls["ca_file"]) {
+      p.ca_file = scalar(n, path + ".tls.ca_file");
+      if (!std::ifstream(p.ca_file)) fail(path + ".tls.ca_file", "cannot read " + p.ca_file);
+    }
+  }
+  return p;
+}
+
+DeploymentConfig parse_deployment(const YAML::Node& node, const std::string& path,
+                                  const std::string& model_name, const Config& config) {
+  check_keys(node, path, {"provider", "model", "price"});
+  DeploymentConfig d;
+  auto provider = node["provider"];
+  if (!provider) fail(path + ".provider", "required: the name of a provider");
+  d.provider = scalar(provider, path + ".provider");
+  auto it = std::find_if(config.providers.begin(), config.providers.end(),
+                         [&](const ProviderConfig& p) { return p.name == d.provider; });
+  if (it == config.providers.end()) {
+    std::string names;
+    for (const auto& p : config.providers) names += (names.empty() ? "" : ", ") + p.name;
+    fail(path + ".provider",
+         "unknown provider '" + d.provider + "' (configured: " + (names.empty() ? "none" : names) +
+             ")");
+  }
+  d.provider_index = static_cast<std::size_t>(it - config.providers.begin());
+  d.model = model_name;
+  if (auto n = node["model"]) d.model = scalar(n, path + ".model");
+  if (d.model.empty()) fail(path + ".model", "must not be empty");
+  if (auto price = node["price"]) {
+    check_keys(price, path + ".price", {"input", "output"});
+    if (auto n = price["input"]) d.price.input_per_million = number(n, path + ".price.input");
+    if (auto n = price["output"]) d.price.output_per_million = number(n, path + ".price.output");
+  }
+  return d;
+}
+
+void parse_models(const YAML::Node& node, Config& config) {
+  require_map(node, "models");
+  for (const auto& item : node) {
+    const auto name = item.first.as<std::string>();
+    const auto path = "models." + name;
+    if (name.empty()) fail(path, "model names must not be empty");
+    check_keys(item.second, path, {"deployments"});
+    ModelConfig m;
+    m.name = name;
+    auto deployments = item.second["deployments"];
+    if (!deployments || !deployments.IsSequence() || deployments.size() == 0) {
+      fail(path + ".deployments", "expected a non-empty list of {provider, model, price}");
+    }
+    for (std::size_t i = 0; i < deployments.size(); ++i) {
+      m.deployments.push_back(parse_deployment(
+          deployments[i], path + ".deployments[" + std::to_string(i) + "]", name, config));
+    }
+    config.models.push_back(std::move(m));
+  }
+}
+
+}  // namespace
+
+const ModelConfig* Config::find_model(std::string_view name) const {
+  for (const auto& m : models) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+std::string Config::model_names() const {
+  std::string out;
+  for (const auto& m : models) out += (out.empty() ? "" : ", ") + m.name;
+  return out;
+}
+
+EnvLookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+std::optional<Millis> parse_duration(std::string_view text) {
+  double value = 0;
+  std::size_t i = 0;
+  std::string digits;
+  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) {
+    digits += text[i++];
+  }
+  if (digits.empty()) return std::nullopt;
+  char* end = nullptr;
+  value = std::strtod(digits.c_str(), &end);
+  if (end != digits.c_str() + digits.size()) return std::nullopt;
+  const auto unit = text.substr(i);
+  double ms = 0;
+  if (unit.empty() || unit == "s") {
+    ms = value * 1000;
+  } else if (unit == "ms") {
+    ms = value;
+  } else if (unit == "m") {
+    ms = value * 60'000;
+  } else if (unit == "h") {
+    ms = value * 3'600'000;
+  } else {
+    return std::nullopt;
+  }
+  if (ms > 1e12) return std::nullopt;
+  return Millis(static_cast<long long>(ms));
+}
+
+std::optional<std::size_t> parse_size(std::string_view text) {
+  std::size_t i = 0;
+  std::size_t value = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    if (value > (std::size_t{1} << 40)) return std::nullopt;
+    value = value * 10 + static_cast<std::size_t>(text[i++] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  const auto unit = text.substr(i);
+  if (unit.empty() || unit == "B") return value;
+  if (unit == "KiB" || unit == "KB" || unit == "K") return value * 1024;
+  if (unit == "MiB" || unit == "MB" || unit == "M") return value * 1024 * 1024;
+  if (unit == "GiB" || unit == "GB" || unit == "G") return value * 1024 * 1024 * 1024;
+  return std::nullopt;
+}
+
+Result<Endpoint> parse_endpoint(std::string_view url) {
+  Endpoint e;
+  std::string_view rest;
+  if (url.rfind("https://", 0) == 0) {
+    e.tls = true;
+    e.port = 443;
+    rest = url.substr(8);
+  } else if (url.rfind("http://", 0) == 0) {
+    e.port = 80;
+    rest = url.substr(7);
+  } else {
+    return base::make_error(ErrorCode::kBadRequest, "expected an http:// or https:// URL");
+  }
+  const auto slash = rest.find('/');
+  auto authority = rest.substr(0, slash);
+  auto path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+  if (authority.find('@') != std::string_view::npos) {
+    return base::make_error(ErrorCode::kBadRequest,
+                            "credentials in the URL are not allowed; use api_key: env:NAME");
+  }
+  if (path.find_first_of("?#") != std::string_view::npos) {
+    return base::make_error(ErrorCode::kBadRequest, "a base URL cannot have a query or fragment");
+  }
+  e.host_header = std::string(authority);
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return base::make_error(ErrorCode::kBadRequest, "unterminated IPv6 address");
+    }
+    e.host = std::string(authority.substr(1, close - 1));
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') {
+        return base::make_error(ErrorCode::kBadRequest, "unexpected text after the IPv6 address");
+      }
+      port_text = authority.substr(close + 2);
+    }
+  } else {
+    const auto colon = authority.find(':');
+    e.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+  }
+  if (e.host.empty()) return base::make_error(ErrorCode::kBadRequest, "the URL has no host");
+  if (!port_text.empty() || authority.find(':') == authority.size() - 1) {
+    unsigned port = 0;
+    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || ec != std::errc{} || p != port_text.data() + port_text.size() ||
+        port == 0 || port > 65535) {
+      return base::make_error(ErrorCode::kBadRequest, "invalid port in the URL");
+    }
+    e.port = static_cast<std::uint16_t>(port);
+  }
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  e.path_prefix = std::string(path);
+  return e;
+}
+
+Result<Config> parse_config(std::string_view yaml, const EnvLookup& env, std::string source) {
+  try {
+    Config config;
+    config.source = std::move(source);
+    YAML::Node root = YAML::Load(std::string(yaml));
+    if (root.IsNull()) {
+      throw ConfigError{"the configuration is empty; it needs at least providers and models"};
+    }
+    check_keys(root, "", {"server", "providers", "models"});
+    if (auto n = root["server"]) parse_server(n, env, config.server);
+    if (auto providers = root["providers"]) {
+      require_map(providers, "providers");
+      for (const auto& item : providers) {
+        config.providers.push_back(
+            parse_provider(item.first.as<std::string>(), item.second, env));
+      }
+    }
+    if (auto models = root["models"]) parse_models(models, config);
+    return config;
+  } catch (const ConfigError& e) {
+    return base::make_error(ErrorCode::kBadRequest, e.message);
+  } catch (const YAML::Exception& e) {
+    return base::make_error(ErrorCode::kBadRequest, std::string("invalid YAML: ") + e.what());
+  }
+}
+
+Result<Config> load_config_file(const std::string& path, const EnvLookup& env) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return base::make_error(ErrorCode::kBadRequest, "cannot read config file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto result = parse_config(ss.str(), env, path);
+  if (!result) {
+    auto error = std::move(result).error();
+    error.message = path + ": " + error.message;
+    return error;
+  }
+  return result;
+}
+
+}  // namespace shepherd::config
