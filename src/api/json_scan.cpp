@@ -1,0 +1,151 @@
+#include "api/json_scan.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/string_view.hpp>
+
+namespace shepherd::api {
+namespace {
+
+// A minimal JSON skipper. It checks structure (nesting, string termination) but not the finer
+// grammar of numbers and literals: callers only use it on bodies they parse fully elsewhere or
+// whose exact validity does not matter for the field they read.
+class Scanner {
+ public:
+  explicit Scanner(std::string_view s) : s_(s) {}
+
+  void skip_ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
+      ++i_;
+    }
+  }
+  bool eat(char c) {
+    skip_ws();
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  bool peek(char c) {
+    skip_ws();
+    return i_ < s_.size() && s_[i_] == c;
+  }
+  // Skips a string starting at the current quote; returns its raw contents (without quotes).
+  std::optional<std::string_view> string() {
+    skip_ws();
+    if (i_ >= s_.size() || s_[i_] != '"') return std::nullopt;
+    const auto start = ++i_;
+    while (i_ < s_.size()) {
+      const char c = s_[i_];
+      if (c == '\\') {
+        i_ += 2;
+      } else if (c == '"') {
+        return s_.substr(start, i_++ - start);
+      } else {
+        ++i_;
+      }
+    }
+    return std::nullopt;
+  }
+  // Skips one value of any kind; returns its raw text.
+  std::optional<std::string_view> value() {
+    skip_ws();
+    if (i_ >= s_.size()) return std::nullopt;
+    const auto start = i_;
+    const char c = s_[i_];
+    if (c == '"') {
+      if (!string()) return std::nullopt;
+    } else if (c == '{' || c == '[') {
+      int depth = 0;
+      while (i_ < s_.size()) {
+        const char d = s_[i_];
+        if (d == '"') {
+          if (!string()) return std::nullopt;
+          continue;
+        }
+        if (d == '{' || d == '[') ++depth;
+        if (d == '}' || d == ']') {
+          if (--depth == 0) {
+            ++i_;
+            break;
+          }
+        }
+        ++i_;
+      }
+      if (depth != 0) return std::nullopt;
+    } else {
+      while (i_ < s_.size() && s_[i_] != ',' && s_[i_] != '}' && s_[i_] != ']' && s_[i_] != ' ' &&
+             s_[i_] != '\n' && s_[i_] != '\r' && s_[i_] != '\t') {
+        ++i_;
+      }
+      if (i_ == start) return std::nullopt;
+    }
+    return s_.substr(start, i_ - start);
+  }
+
+ private:
+  std::string_view s_;
+  std::size_t i_ = 0;
+};
+
+}  // namespace
+
+namespace {
+
+// Calls visit(key, raw_value) for each top-level member until it returns true. False when the
+// object is malformed before the walk ends.
+template <typename Visit>
+bool for_each_member(std::string_view json, Visit&& visit) {
+  Scanner sc(json);
+  if (!sc.eat('{')) return false;
+  if (sc.eat('}')) return true;
+  while (true) {
+    auto k = sc.string();
+    if (!k || !sc.eat(':')) return false;
+    auto v = sc.value();
+    if (!v) return false;
+    if (visit(*k, *v)) return true;
+    if (sc.eat(',')) continue;
+    return sc.eat('}');
+  }
+}
+
+}  // namespace
+
+std::optional<std::string_view> find_top_level_value(std::string_view json, std::string_view key) {
+  std::optional<std::string_view> found;
+  for_each_member(json, [&](std::string_view k, std::string_view v) {
+    if (k != key) return false;
+    found = v;
+    return true;
+  });
+  return found;
+}
+
+std::size_t count_top_level_key(std::string_view json, std::optional<std::string_view> key) {
+  std::size_t n = 0;
+  for_each_member(json, [&](std::string_view k, std::string_view) {
+    n += !key || k == *key;
+    return false;
+  });
+  return n;
+}
+
+std::optional<std::string> replace_top_level_value(std::string_view json, std::string_view key,
+                                                   std::string_view raw_value) {
+  auto v = find_top_level_value(json, key);
+  if (!v) return std::nullopt;
+  const auto offset = static_cast<std::size_t>(v->data() - json.data());
+  std::string out;
+  out.reserve(json.size() + raw_value.size());
+  out.append(json.substr(0, offset));
+  out.append(raw_value);
+  out.append(json.substr(offset + v->size()));
+  return out;
+}
+
+std::string json_quote(std::string_view text) {
+  return boost::json::serialize(boost::json::string_view(text.data(), text.size()));
+}
+
+}  // namespace shepherd::api

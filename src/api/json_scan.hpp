@@ -1,0 +1,30 @@
+// Byte-level access to the top-level fields of a JSON object without building a DOM. Used on the
+// hot path to read or replace one field (model, usage) of bodies Shepherd otherwise forwards
+// untouched.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace shepherd::api {
+
+// The raw text of the value of top-level key `key` in the JSON object `json` (a string value
+// includes its quotes). nullopt when `json` is not an object, is malformed before the key is
+// found, or has no such key. Keys are compared as raw bytes: an escaped key never matches.
+std::optional<std::string_view> find_top_level_value(std::string_view json, std::string_view key);
+
+// How many top-level members of the object `json` have the raw key `key`, or how many there are
+// at all when `key` is nullopt. JSON allows duplicate keys and parsers disagree on which one
+// wins, so Shepherd refuses them in bodies it rewrites.
+std::size_t count_top_level_key(std::string_view json, std::optional<std::string_view> key);
+
+// Copies `json` with the value of top-level `key` replaced by `raw_value` (raw JSON text).
+// nullopt when the key is absent or `json` is malformed.
+std::optional<std::string> replace_top_level_value(std::string_view json, std::string_view key,
+                                                   std::string_view raw_value);
+
+// `text` as a JSON string literal, quotes included.
+std::string json_quote(std::string_view text);
+
+}  // namespace shepherd::api

@@ -1,0 +1,32 @@
+#include "api/sse.hpp"
+
+namespace shepherd::api {
+
+base::Status SseParser::field(std::string_view line) {
+  if (line.front() == ':') return base::Ok{};  // comment, e.g. a keep-alive ": ping"
+  const auto colon = line.find(':');
+  std::string_view name = line.substr(0, colon);
+  std::string_view value;
+  if (colon != std::string_view::npos) {
+    value = line.substr(colon + 1);
+    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  }
+  if (name == "data") {
+    data_.append(value);
+    data_.push_back('\n');
+    has_data_ = true;
+    if (data_.size() > max_event_bytes_) return too_large();
+  } else if (name == "event") {
+    event_.assign(value);
+  }
+  // "id" and "retry" matter only to reconnecting browsers; other fields are ignored (spec).
+  return base::Ok{};
+}
+
+base::Status SseParser::too_large() const {
+  return base::make_error(base::ErrorCode::kUpstreamUnreachable,
+                          "the upstream sent a stream event larger than the limit",
+                          "SSE event over " + std::to_string(max_event_bytes_) + " bytes");
+}
+
+}  // namespace shepherd::api

@@ -1,0 +1,87 @@
+// Incremental parser for text/event-stream (WHATWG HTML, "Server-sent events", 9.2.6): fed the
+// bytes of a response body as they arrive, in pieces of any size, it yields complete events.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "base/result.hpp"
+
+namespace shepherd::api {
+
+struct SseEvent {
+  std::string_view event;  // the `event:` field; empty for the default "message"
+  std::string_view data;   // `data:` lines joined with '\n'
+};
+
+class SseParser {
+ public:
+  // Events (and lines) larger than `max_event_bytes` are an error: an upstream cannot make
+  // Shepherd buffer without bound.
+  explicit SseParser(std::size_t max_event_bytes = 16 * 1024 * 1024)
+      : max_event_bytes_(max_event_bytes) {}
+
+  // Parses `bytes`; calls `on_event(const SseEvent&)` for each event completed by them. The
+  // views in the event are valid only during the call. Returns an error once the size limit is
+  // exceeded; the parser must not be fed again after an error.
+  template <typename OnEvent>
+  base::Status feed(std::string_view bytes, OnEvent&& on_event) {
+    std::size_t i = 0;
+    while (i < bytes.size()) {
+      if (skip_lf_) {
+        skip_lf_ = false;
+        if (bytes[i] == '\n') {
+          ++i;
+          continue;
+        }
+      }
+      // Find the end of the current line within this piece.
+      std::size_t j = i;
+      while (j < bytes.size() && bytes[j] != '\n' && bytes[j] != '\r') ++j;
+      if (j == bytes.size()) {
+        line_.append(bytes.substr(i));
+        if (line_.size() > max_event_bytes_) return too_large();
+        return base::Ok{};
+      }
+      std::string_view line;
+      if (line_.empty()) {
+        line = bytes.substr(i, j - i);
+      } else {
+        line_.append(bytes.substr(i, j - i));
+        line = line_;
+      }
+      if (bytes[j] == '\r') skip_lf_ = true;
+      i = j + 1;
+      if (line.empty()) {
+        if (has_data_) {
+          if (!data_.empty() && data_.back() == '\n') data_.pop_back();
+          on_event(SseEvent{event_, data_});
+        }
+        data_.clear();
+        event_.clear();
+        has_data_ = false;
+      } else {
+        if (auto s = field(line); !s.ok()) return s;
+      }
+      line_.clear();
+    }
+    return base::Ok{};
+  }
+
+  // Whether bytes of an unfinished event are buffered (a stream that ends here was cut).
+  bool mid_event() const { return has_data_ || !line_.empty(); }
+
+ private:
+  base::Status field(std::string_view line);
+  base::Status too_large() const;
+
+  std::size_t max_event_bytes_;
+  std::string line_;   // a line split across feeds
+  std::string data_;   // data of the event being built
+  std::string event_;  // event type of the event being built
+  bool has_data_ = false;
+  bool skip_lf_ = false;  // the last piece ended in CR: a following LF belongs to it
+};
+
+}  // namespace shepherd::api

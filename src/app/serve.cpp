@@ -1,0 +1,140 @@
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "app/commands.hpp"
+#include "config/config.hpp"
+#include "mock/mock_upstream.hpp"
+#include "net/server.hpp"
+
+namespace shepherd::app {
+namespace {
+
+constexpr const char* kNoProviderHelp = R"(no configuration file was found, so no provider is configured.
+  To try Shepherd offline:   shepherd serve --demo
+  To use a real provider, write shepherd.yaml (or pass --config FILE):
+    providers:
+      relay:
+        kind: openai
+        base_url: https://api.openai.com/v1
+        api_key: env:OPENAI_API_KEY
+    models:
+      gpt-4.1:
+        deployments:
+          - {provider: relay, model: gpt-4.1, price: {input: 8.00, output: 8.00}}
+  then export OPENAI_API_KEY and start again. docs/config.md lists every setting.)";
+
+// The write-up's models at its relay's prices (USD per 1M tokens), served by the mock.
+std::string demo_yaml(std::uint16_t mock_port) {
+  return "providers:\n"
+         "  mock:\n"
+         "    kind: openai\n"
+         "    base_url: http://127.0.0.1:" +
+         std::to_string(mock_port) +
+         "/v1\n"
+         "models:\n"
+         "  gpt-4.1:\n"
+         "    deployments: [{provider: mock, price: {input: 8.00, output: 8.00}}]\n"
+         "  claude-sonnet-4.5:\n"
+         "    deployments: [{provider: mock, price: {input: 15.00, output: 15.00}}]\n"
+         "  gemini-2.5-flash:\n"
+         "    deployments: [{provider: mock, price: {input: 2.50, output: 2.50}}]\n"
+         "  deepseek-v3.2:\n"
+         "    deployments: [{provider: mock, price: {input: 0.42, output: 0.42}}]\n";
+}
+
+std::string find_config(const ServeOptions& options) {
+  if (!options.config_path.empty()) return options.config_path;
+  if (const char* env = std::getenv("SHEPHERD_CONFIG"); env && *env) return env;
+  if (std::filesystem::exists("shepherd.yaml")) return "shepherd.yaml";
+  return {};
+}
+
+}  // namespace
+
+int serve(const ServeOptions& options) {
+  std::unique_ptr<mock::MockUpstream> demo_mock;
+  base::Result<config::Config> loaded = config::Config{};
+  const auto path = find_config(options);
+  if (!path.empty()) {
+    loaded = config::load_config_file(path, config::process_env());
+  } else if (options.demo) {
+    mock::MockOptions mo;
+    mo.port = 0;
+    demo_mock = std::make_unique<mock::MockUpstream>(mo);
+    demo_mock->start();
+    loaded = config::parse_config(demo_yaml(demo_mock->port()), config::process_env(),
+                                  "built-in demo (mock upstream on 127.0.0.1:" +
+                                      std::to_string(demo_mock->port()) + ")");
+  } else {
+    loaded->source = "built-in default (no providers)";
+  }
+  if (!loaded) {
+    std::cerr << "shepherd: invalid configuration: " << loaded.error().message << "\n";
+    return 2;
+  }
+  auto config = std::move(loaded).value();
+  if (!options.listen.empty()) {
+    auto yaml = "server: {listen: \"" + options.listen + "\"}";
+    auto listen = config::parse_config(yaml, config::process_env());
+    if (!listen) {
+      std::cerr << "shepherd: --listen: " << listen.error().message << "\n";
+      return 2;
+    }
+    config.server.host = listen->server.host;
+    config.server.port = listen->server.port;
+  }
+  if (options.threads) config.server.threads = *options.threads;
+
+  spdlog::info("configuration: {}", config.source);
+  if (config.providers.empty()) spdlog::warn("{}", kNoProviderHelp);
+  if (config.server.api_keys.empty()) {
+    spdlog::warn(
+        "OPEN MODE: no API keys are configured (server.api_keys), so anyone who can reach this "
+        "address can use every model. Add api_keys: [env:SHEPHERD_API_KEY] to require a key.");
+  }
+  auto shared = std::make_shared<const config::Config>(std::move(config));
+  net::Server server(shared);
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    std::cerr << "shepherd: " << e.what() << "\n";
+    return 1;
+  }
+  std::printf("shepherd listening on http://%s:%u (%d threads, %zu models)\n",
+              shared->server.host.c_str(), server.port(), server.threads(),
+              shared->models.size());
+  std::fflush(stdout);
+
+  boost::asio::io_context signals_ctx;
+  boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: draining and stopping", sig);
+    server.stop();
+  });
+  std::thread signal_thread([&] { signals_ctx.run(); });
+  server.wait();
+  signals_ctx.stop();
+  signal_thread.join();
+  if (demo_mock) demo_mock->stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+int validate_config(const std::string& path) {
+  auto loaded = config::load_config_file(path, config::process_env());
+  if (!loaded) {
+    std::cerr << loaded.error().message << "\n";
+    return 1;
+  }
+  std::cout << path << ": valid (" << loaded->providers.size() << " providers, "
+            << loaded->models.size() << " models: " << loaded->model_names() << ")\n";
+  return 0;
+}
+
+}  // namespace shepherd::app

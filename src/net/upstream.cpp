@@ -1,0 +1,206 @@
+#include "net/upstream.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "net/tls.hpp"
+
+namespace shepherd::net {
+
+using base::ErrorCode;
+
+namespace {
+
+// DNS answers are kept this long; a changed address is picked up within it.
+constexpr auto kDnsTtl = std::chrono::seconds(30);
+
+}  // namespace
+
+UpstreamConnection::UpstreamConnection(asio::any_io_executor executor, asio::ssl::context* tls) {
+  if (tls) {
+    ssl_.emplace(executor, *tls);
+  } else {
+    plain_.emplace(executor);
+  }
+}
+
+void UpstreamConnection::cancel() {
+  cancelled = true;
+  tcp().cancel();
+}
+
+base::Error upstream_io_error(const config::ProviderConfig& provider, const char* step,
+                              const error_code& ec) {
+  const auto detail = std::string("provider ") + provider.name + ": " + step + ": " + ec.message();
+  if (ec == beast::error::timeout) {
+    auto e = base::make_error(ErrorCode::kUpstreamTimeout,
+                              std::string("the upstream provider '") + provider.name +
+                                  "' did not answer in time (" + step + "); try again later",
+                              detail);
+    e.retryable = true;
+    return e;
+  }
+  auto e = base::make_error(ErrorCode::kUpstreamUnreachable,
+                            std::string("the upstream provider '") + provider.name +
+                                "' could not be reached (" + step + ": " + ec.message() + ")",
+                            detail);
+  // A certificate that fails verification will fail again: never retried (RELIABILITY.md).
+  e.retryable = ec.category() != asio::error::get_ssl_category();
+  return e;
+}
+
+UpstreamPool::UpstreamPool(asio::any_io_executor executor, const config::ProviderConfig& provider)
+    : executor_(std::move(executor)), provider_(provider) {
+  if (provider_.endpoint.tls) tls_ = make_client_tls_context(provider_);
+}
+
+UpstreamPool::~UpstreamPool() { close_all(); }
+
+void UpstreamPool::close_all() {
+  for (auto& c : idle_) {
+    error_code ec;
+    c->tcp().socket().close(ec);
+  }
+  idle_.clear();
+  for (auto* w : waiters_) w->cancel();
+  waiters_.clear();
+}
+
+std::string UpstreamPool::request_head(std::string_view path, std::string_view accept) const {
+  std::string head;
+  head.reserve(256);
+  head.append("POST ").append(provider_.endpoint.path_prefix).append(path);
+  head.append(" HTTP/1.1\r\nHost: ").append(provider_.endpoint.host_header);
+  head.append("\r\nUser-Agent: shepherd/0.1\r\nContent-Type: application/json\r\nAccept: ");
+  head.append(accept).append("\r\n");
+  if (!provider_.api_key.empty()) {
+    head.append("Authorization: Bearer ").append(provider_.api_key).append("\r\n");
+  }
+  return head;
+}
+
+bool UpstreamPool::still_open(UpstreamConnection& connection) {
+  // An idle connection the upstream has closed reads as EOF; unexpected bytes make it unusable
+  // too. Either way it must not carry the next request.
+  char byte;
+  const auto n = ::recv(connection.tcp().socket().native_handle(), &byte, 1,
+                        MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+asio::awaitable<base::Result<ConnectionPtr>> UpstreamPool::acquire(Clock::time_point deadline,
+                                                                   CancelState& cancel) {
+  while (!idle_.empty()) {
+    ConnectionPtr c = std::move(idle_.back());
+    idle_.pop_back();
+    if (still_open(*c)) {
+      c->reused = true;
+      ++active_;
+      co_return c;
+    }
+  }
+  while (active_ >= provider_.pool.max_connections) {
+    asio::steady_timer timer(executor_, deadline);
+    waiters_.push_back(&timer);
+    cancel.waiting = &timer;
+    auto [ec] = co_await timer.async_wait(kUseTuple);
+    cancel.waiting = nullptr;
+    std::erase(waiters_, &timer);
+    if (cancel.client_gone) {
+      co_return base::make_error(ErrorCode::kUnavailable, "the client went away");
+    }
+    if (!ec) {
+      auto e = base::make_error(
+          ErrorCode::kUpstreamTimeout,
+          "all " + std::to_string(provider_.pool.max_connections) + " connections to provider '" +
+              provider_.name + "' stayed busy until the deadline; try again later");
+      e.retryable = true;
+      co_return e;
+    }
+    if (!idle_.empty()) co_return co_await acquire(deadline, cancel);
+  }
+  ++active_;
+  auto result = co_await connect(deadline, cancel);
+  if (!result) release(nullptr, false);
+  co_return result;
+}
+
+asio::awaitable<base::Result<std::vector<tcp::endpoint>>> UpstreamPool::resolve(
+    Clock::time_point deadline) {
+  const auto& ep = provider_.endpoint;
+  error_code ec;
+  const auto address = asio::ip::make_address(ep.host, ec);
+  if (!ec) co_return std::vector<tcp::endpoint>{tcp::endpoint(address, ep.port)};
+  if (!endpoints_.empty() && Clock::now() < endpoints_expire_) co_return endpoints_;
+  // getaddrinfo runs on Asio's internal resolver thread, never on the event loop.
+  tcp::resolver resolver(executor_);
+  asio::steady_timer timer(executor_, std::min(deadline, Clock::now() + provider_.timeouts.connect));
+  timer.async_wait([&resolver](error_code e) {
+    if (!e) resolver.cancel();
+  });
+  auto [rec, results] = co_await resolver.async_resolve(ep.host, std::to_string(ep.port), kUseTuple);
+  timer.cancel();
+  if (rec) {
+    if (rec == asio::error::operation_aborted) {
+      co_return upstream_io_error(provider_, "DNS lookup", beast::error::timeout);
+    }
+    co_return upstream_io_error(provider_, "DNS lookup", rec);
+  }
+  endpoints_.clear();
+  for (const auto& r : results) endpoints_.push_back(r.endpoint());
+  endpoints_expire_ = Clock::now() + kDnsTtl;
+  co_return endpoints_;
+}
+
+asio::awaitable<base::Result<ConnectionPtr>> UpstreamPool::connect(Clock::time_point deadline,
+                                                                  CancelState& cancel) {
+  auto endpoints = co_await resolve(deadline);
+  if (!endpoints) co_return std::move(endpoints).error();
+  auto c = std::make_unique<UpstreamConnection>(executor_, tls_.get());
+  cancel.active = c.get();
+  auto& tcp_layer = c->tcp();
+  tcp_layer.expires_after(step_timeout(provider_.timeouts.connect, deadline));
+  auto [ec, endpoint] = co_await tcp_layer.async_connect(*endpoints, kUseTuple);
+  if (cancel.client_gone) {
+    co_return base::make_error(ErrorCode::kUnavailable, "the client went away");
+  }
+  if (ec) {
+    endpoints_expire_ = {};  // a failed address is looked up again next time
+    co_return upstream_io_error(provider_, "connect", ec);
+  }
+  tcp_layer.socket().set_option(tcp::no_delay(true), ec);
+  if (c->tls()) {
+    if (!prepare_client_tls(c->ssl().native_handle(), provider_.endpoint.host,
+                            provider_.tls_verify)) {
+      co_return base::make_error(ErrorCode::kUpstreamUnreachable,
+                                 "TLS setup failed for provider '" + provider_.name + "'");
+    }
+    tcp_layer.expires_after(step_timeout(provider_.timeouts.connect, deadline));
+    auto [hec] = co_await c->ssl().async_handshake(asio::ssl::stream_base::client, kUseTuple);
+    if (cancel.client_gone) {
+      co_return base::make_error(ErrorCode::kUnavailable, "the client went away");
+    }
+    if (hec) co_return upstream_io_error(provider_, "TLS handshake", hec);
+  }
+  co_return c;
+}
+
+void UpstreamPool::release(ConnectionPtr connection, bool reusable) {
+  if (active_ > 0) --active_;
+  if (connection && reusable && !connection->cancelled && idle_.size() < provider_.pool.max_idle) {
+    connection->parser.reset();
+    connection->tcp().expires_never();
+    idle_.push_back(std::move(connection));
+  } else if (connection) {
+    error_code ec;
+    connection->tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    connection->tcp().socket().close(ec);
+  }
+  if (!waiters_.empty()) {
+    waiters_.front()->cancel();
+    waiters_.pop_front();
+  }
+}
+
+}  // namespace shepherd::net

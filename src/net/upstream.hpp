@@ -1,0 +1,111 @@
+// The upstream client: a keep-alive connection pool per provider and per event-loop thread,
+// plain HTTP or verified HTTPS, with a deadline on every step. Everything here runs on the
+// owning thread's io_context and is not thread-safe.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "config/config.hpp"
+#include "net/asio.hpp"
+
+namespace shepherd::net {
+
+class UpstreamConnection {
+ public:
+  UpstreamConnection(asio::any_io_executor executor, asio::ssl::context* tls);
+
+  bool tls() const { return ssl_.has_value(); }
+  beast::tcp_stream& tcp() { return ssl_ ? ssl_->next_layer() : *plain_; }
+  beast::ssl_stream<beast::tcp_stream>& ssl() { return *ssl_; }
+  // Cancels every pending operation (the client went away); the connection is not reusable.
+  void cancel();
+
+  // Calls f(stream) with the plain or TLS stream; both branches must return the same type.
+  template <typename F>
+  auto visit(F&& f) {
+    return ssl_ ? f(*ssl_) : f(*plain_);
+  }
+
+  beast::flat_buffer buffer;
+  std::optional<http::response_parser<http::string_body>> parser;
+  bool reused = false;
+  bool cancelled = false;
+
+ private:
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> ssl_;
+};
+
+using ConnectionPtr = std::unique_ptr<UpstreamConnection>;
+
+// Lets a client disconnect cancel whatever upstream step is under way.
+struct CancelState {
+  bool client_gone = false;
+  UpstreamConnection* active = nullptr;
+  asio::steady_timer* waiting = nullptr;
+  void cancel() {
+    client_gone = true;
+    if (active) active->cancel();
+    if (waiting) waiting->cancel();
+  }
+};
+
+class UpstreamPool {
+ public:
+  UpstreamPool(asio::any_io_executor executor, const config::ProviderConfig& provider);
+  ~UpstreamPool();
+
+  const config::ProviderConfig& provider() const { return provider_; }
+
+  // A connected connection: an idle one when available, else a new one (DNS, TCP connect,
+  // TLS handshake within the connect timeout and `deadline`). When max_connections are in use
+  // it waits for one to be released until `deadline`. Errors: kUpstreamUnreachable (DNS,
+  // refused, TLS), kUpstreamTimeout (connect timeout or deadline), kUnavailable (client gone).
+  asio::awaitable<base::Result<ConnectionPtr>> acquire(Clock::time_point deadline,
+                                                       CancelState& cancel);
+
+  // Returns a connection. Kept for reuse only when `reusable` and fewer than max_idle wait.
+  void release(ConnectionPtr connection, bool reusable);
+
+  // The request head for POST {base path}{path}: Host, Authorization (the provider's key),
+  // Content-Type and Accept; the caller appends Content-Length and the blank line.
+  std::string request_head(std::string_view path, std::string_view accept) const;
+
+  std::size_t idle_count() const { return idle_.size(); }
+  std::size_t active_count() const { return active_; }
+
+  // Closes idle connections and fails waiters; called at shutdown.
+  void close_all();
+
+ private:
+  asio::awaitable<base::Result<ConnectionPtr>> connect(Clock::time_point deadline,
+                                                      CancelState& cancel);
+  asio::awaitable<base::Result<std::vector<tcp::endpoint>>> resolve(Clock::time_point deadline);
+  static bool still_open(UpstreamConnection& connection);
+
+  asio::any_io_executor executor_;
+  const config::ProviderConfig& provider_;
+  std::unique_ptr<asio::ssl::context> tls_;
+  std::vector<ConnectionPtr> idle_;
+  std::size_t active_ = 0;
+  std::deque<asio::steady_timer*> waiters_;
+  std::vector<tcp::endpoint> endpoints_;
+  Clock::time_point endpoints_expire_{};
+};
+
+// Failure of one upstream exchange step, as the Error clients see.
+base::Error upstream_io_error(const config::ProviderConfig& provider, const char* step,
+                              const error_code& ec);
+
+// min(now + step, deadline): every upstream step honours both its own timeout and the total.
+inline Clock::duration step_timeout(Clock::duration step, Clock::time_point deadline) {
+  const auto left = deadline - Clock::now();
+  return left < step ? std::max(left, Clock::duration(std::chrono::milliseconds(1))) : step;
+}
+
+}  // namespace shepherd::net

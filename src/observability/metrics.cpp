@@ -1,0 +1,210 @@
+#include "observability/metrics.hpp"
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <cstdio>
+
+namespace shepherd::observability {
+namespace {
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+std::size_t status_index(int status) {
+  for (std::size_t i = 0; i < kTrackedStatuses.size(); ++i) {
+    if (kTrackedStatuses[i] == status) return i;
+  }
+  return kTrackedStatuses.size();
+}
+
+// Prometheus label values escape backslash, quote and newline.
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+}  // namespace
+
+struct Metrics::Totals {
+  std::uint64_t requests = 0, errors = 0, disconnects = 0, prompt = 0, completion = 0;
+  std::uint64_t cost_nano = 0, latency_ns = 0;
+  std::array<std::uint64_t, kTrackedStatuses.size() + 1> status{};
+  std::array<std::uint64_t, kLatencyBuckets.size() + 1> buckets{};
+};
+
+Metrics::Metrics(const config::Config& config, int threads) {
+  routes_.push_back(Route{"", "", 0, 0});
+  for (const auto& m : config.models) {
+    model_first_route_.push_back(routes_.size());
+    for (const auto& d : m.deployments) {
+      routes_.push_back(
+          Route{m.name, d.provider, d.price.input_per_million, d.price.output_per_million});
+    }
+  }
+  for (int t = 0; t < threads; ++t) {
+    shards_.push_back(std::make_unique<Counters[]>(routes_.size()));
+  }
+}
+
+void Metrics::record(int thread, std::size_t route, const Outcome& o) {
+  auto& c = shards_[static_cast<std::size_t>(thread)][route];
+  c.requests.fetch_add(1, kRelaxed);
+  if (!o.ok) c.errors.fetch_add(1, kRelaxed);
+  if (o.client_disconnected) c.disconnects.fetch_add(1, kRelaxed);
+  c.status[status_index(o.status)].fetch_add(1, kRelaxed);
+  const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, o.latency.count()));
+  c.latency_ns.fetch_add(ns, kRelaxed);
+  const double seconds = static_cast<double>(ns) / 1e9;
+  std::size_t b = 0;
+  while (b < kLatencyBuckets.size() && seconds > kLatencyBuckets[b]) ++b;
+  c.buckets[b].fetch_add(1, kRelaxed);
+  if (o.usage) {
+    c.prompt_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->prompt_tokens), kRelaxed);
+    c.completion_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->completion_tokens), kRelaxed);
+    const auto& r = routes_[route];
+    const double usd = metering::cost_usd(*o.usage, r.input_price, r.output_price);
+    c.cost_nano_usd.fetch_add(static_cast<std::uint64_t>(std::llround(usd * 1e9)), kRelaxed);
+  }
+}
+
+Metrics::Totals Metrics::sum(std::size_t route) const {
+  Totals t;
+  for (const auto& shard : shards_) {
+    const auto& c = shard[route];
+    t.requests += c.requests.load(kRelaxed);
+    t.errors += c.errors.load(kRelaxed);
+    t.disconnects += c.disconnects.load(kRelaxed);
+    t.prompt += c.prompt_tokens.load(kRelaxed);
+    t.completion += c.completion_tokens.load(kRelaxed);
+    t.cost_nano += c.cost_nano_usd.load(kRelaxed);
+    t.latency_ns += c.latency_ns.load(kRelaxed);
+    for (std::size_t i = 0; i < t.status.size(); ++i) t.status[i] += c.status[i].load(kRelaxed);
+    for (std::size_t i = 0; i < t.buckets.size(); ++i) t.buckets[i] += c.buckets[i].load(kRelaxed);
+  }
+  return t;
+}
+
+std::string Metrics::prometheus_text() const {
+  std::string requests, tokens, cost, errors, disconnects, hist;
+  for (std::size_t r = 0; r < routes_.size(); ++r) {
+    const auto t = sum(r);
+    if (r == kNoRoute && t.requests == 0) continue;
+    const auto labels =
+        "model=\"" + label(routes_[r].model) + "\",provider=\"" + label(routes_[r].provider) + "\"";
+    for (std::size_t i = 0; i < t.status.size(); ++i) {
+      if (t.status[i] == 0) continue;
+      const auto status = i < kTrackedStatuses.size() ? std::to_string(kTrackedStatuses[i]) : "other";
+      requests += "shepherd_requests_total{" + labels + ",status=\"" + status + "\"} " +
+                  std::to_string(t.status[i]) + "\n";
+    }
+    errors += "shepherd_request_errors_total{" + labels + "} " + std::to_string(t.errors) + "\n";
+    disconnects += "shepherd_client_disconnects_total{" + labels + "} " +
+                   std::to_string(t.disconnects) + "\n";
+    tokens += "shepherd_tokens_total{" + labels + ",kind=\"prompt\"} " + std::to_string(t.prompt) +
+              "\n";
+    tokens += "shepherd_tokens_total{" + labels + ",kind=\"completion\"} " +
+              std::to_string(t.completion) + "\n";
+    cost += "shepherd_cost_usd_total{" + labels + "} " +
+            number(static_cast<double>(t.cost_nano) / 1e9) + "\n";
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < kLatencyBuckets.size(); ++b) {
+      cumulative += t.buckets[b];
+      hist += "shepherd_request_duration_seconds_bucket{" + labels + ",le=\"" +
+              number(kLatencyBuckets[b]) + "\"} " + std::to_string(cumulative) + "\n";
+    }
+    cumulative += t.buckets.back();
+    hist += "shepherd_request_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " +
+            std::to_string(cumulative) + "\n";
+    hist += "shepherd_request_duration_seconds_sum{" + labels + "} " +
+            number(static_cast<double>(t.latency_ns) / 1e9) + "\n";
+    hist += "shepherd_request_duration_seconds_count{" + labels + "} " +
+            std::to_string(t.requests) + "\n";
+  }
+  const double uptime =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  return "# HELP shepherd_requests_total Requests answered, by model, provider and status.\n"
+         "# TYPE shepherd_requests_total counter\n" +
+         requests +
+         "# HELP shepherd_request_errors_total Requests that did not end in a complete answer.\n"
+         "# TYPE shepherd_request_errors_total counter\n" +
+         errors +
+         "# HELP shepherd_client_disconnects_total Requests whose client left before the end.\n"
+         "# TYPE shepherd_client_disconnects_total counter\n" +
+         disconnects +
+         "# HELP shepherd_tokens_total Tokens reported by upstreams.\n"
+         "# TYPE shepherd_tokens_total counter\n" +
+         tokens +
+         "# HELP shepherd_cost_usd_total Cost of the tokens at the configured prices.\n"
+         "# TYPE shepherd_cost_usd_total counter\n" +
+         cost +
+         "# HELP shepherd_request_duration_seconds Time from request to the end of the answer.\n"
+         "# TYPE shepherd_request_duration_seconds histogram\n" +
+         hist +
+         "# HELP shepherd_uptime_seconds Seconds since start.\n"
+         "# TYPE shepherd_uptime_seconds gauge\n"
+         "shepherd_uptime_seconds " +
+         number(uptime) + "\n";
+}
+
+std::string Metrics::stats_json() const {
+  namespace json = boost::json;
+  json::array rows;
+  std::uint64_t all_requests = 0, all_errors = 0, all_tokens = 0, all_latency = 0;
+  for (std::size_t r = 1; r < routes_.size(); ++r) {
+    const auto t = sum(r);
+    const auto ok = t.requests - t.errors;
+    all_requests += t.requests;
+    all_errors += t.errors;
+    all_tokens += t.prompt + t.completion;
+    all_latency += t.latency_ns;
+    rows.push_back(json::object{
+        {"model", routes_[r].model},
+        {"provider", routes_[r].provider},
+        {"requests", t.requests},
+        {"successes", ok},
+        {"errors", t.errors},
+        {"client_disconnects", t.disconnects},
+        {"success_rate", t.requests ? static_cast<double>(ok) / static_cast<double>(t.requests) : 1.0},
+        {"avg_latency_ms",
+         t.requests ? static_cast<double>(t.latency_ns) / 1e6 / static_cast<double>(t.requests) : 0.0},
+        {"prompt_tokens", t.prompt},
+        {"completion_tokens", t.completion},
+        {"total_tokens", t.prompt + t.completion},
+        {"cost_usd", static_cast<double>(t.cost_nano) / 1e9},
+    });
+  }
+  const auto refused = sum(kNoRoute);
+  json::object totals{
+      {"requests", all_requests},
+      {"errors", all_errors},
+      {"success_rate", all_requests ? static_cast<double>(all_requests - all_errors) /
+                                          static_cast<double>(all_requests)
+                                    : 1.0},
+      {"avg_latency_ms", all_requests ? static_cast<double>(all_latency) / 1e6 /
+                                            static_cast<double>(all_requests)
+                                      : 0.0},
+      {"total_tokens", all_tokens},
+      {"refused_before_routing", refused.requests},
+  };
+  const double uptime =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  return json::serialize(
+      json::object{{"uptime_seconds", uptime}, {"totals", std::move(totals)}, {"routes", std::move(rows)}});
+}
+
+}  // namespace shepherd::observability
