@@ -1,0 +1,9 @@
+-- wrk script: the benchmark's chat request (system + user message, max_tokens 64, a key).
+-- STREAM=1 in the environment asks for a streamed answer.
+local stream = os.getenv("STREAM") == "1"
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-4.1","max_tokens":64,' .. (stream and '"stream":true,' or '') ..
+  '"messages":[{"role":"system","content":"You are a helpful assistant."},' ..
+  '{"role":"user","content":"Say hello in one short sentence."}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. (os.getenv("BENCH_KEY") or "sk-bench")

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Benchmark: the mock upstream directly, nginx (proxy_pass) in front of it, and Shepherd in
+# front of the same mock, loaded with wrk at the same settings, in one run.
+#
+#   bench/run.sh                 three rounds, medians (about 4 minutes)
+#   ROUNDS=1 bench/run.sh        one quick round
+#   STREAMS=10000 bench/run.sh   also hold that many open streams and report Shepherd's RSS
+#
+# Pinning as in DESIGN.md: the proxy under test on core 1, wrk and the mock on core 0.
+# Shepherd runs with one event-loop thread, nginx with one worker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+STREAMS=${STREAMS:-0}
+BIN=${SHEPHERD_BIN:-build/release/src/shepherd}
+
+if [[ -z "${SHEPHERD_BIN:-}" ]]; then
+  tools/deps.sh --bench
+  cmake --preset release >/dev/null
+  cmake --build --preset release --target shepherd >/dev/null
+else
+  command -v wrk nginx >/dev/null || tools/deps.sh --bench
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# Starts a command in the background and waits for its "listening on http://host:port" line.
+start() {
+  local name=$1
+  shift
+  "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    if grep -q "listening on" "$work/$name.out" 2>/dev/null; then
+      sed -n 's#.*listening on http://[^:]*:\([0-9]*\).*#\1#p' "$work/$name.out" | head -1
+      return
+    fi
+    sleep 0.05
+  done
+  echo "$name did not start:" >&2
+  cat "$work/$name.err" >&2
+  exit 1
+}
+
+mock_port=$(start mock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0)
+slow_port=$(start slowmock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0 \
+  --chunks 30 --chunk-delay-ms 1000)
+
+export BENCH_KEY=sk-bench-$RANDOM$RANDOM
+cat >"$work/shepherd.yaml" <<YAML
+server:
+  listen: 127.0.0.1:0
+  threads: 1
+  api_keys: [env:BENCH_KEY]
+providers:
+  mock:
+    kind: openai
+    base_url: http://127.0.0.1:$mock_port/v1
+    pool: {max_idle: 128, max_connections: 20000}
+  slow:
+    kind: openai
+    base_url: http://127.0.0.1:$slow_port/v1
+    pool: {max_idle: 128, max_connections: 20000}
+models:
+  gpt-4.1:
+    deployments: [{provider: mock, price: {input: 8.0, output: 8.0}}]
+  slow-model:
+    deployments: [{provider: slow}]
+YAML
+shepherd_port=$(start shepherd taskset -c 1 "$BIN" serve --config "$work/shepherd.yaml")
+shepherd_pid=${pids[-1]}
+
+nginx_port=$((shepherd_port + 1))
+sed "s#@DIR@#$work#g; s#@MOCK_PORT@#$mock_port#; s#@NGINX_PORT@#$nginx_port#" \
+  bench/nginx.conf.in >"$work/nginx.conf"
+taskset -c 1 nginx -c "$work/nginx.conf" -e "$work/nginx-error.log" &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -s -o /dev/null "http://127.0.0.1:$nginx_port/v1/models" && break
+  sleep 0.05
+done
+
+declare -A url=(
+  [direct]="http://127.0.0.1:$mock_port/v1/chat/completions"
+  [nginx]="http://127.0.0.1:$nginx_port/v1/chat/completions"
+  [shepherd]="http://127.0.0.1:$shepherd_port/v1/chat/completions"
+)
+targets=(direct nginx shepherd)
+
+# wrk_run TARGET CONNECTIONS SECONDS [STREAM] -> "rps p50_us p99_us"
+wrk_run() {
+  local out
+  out=$(STREAM=${4:-0} taskset -c 0 wrk -t1 -c"$2" -d"$3"s --latency -s bench/chat.lua "${url[$1]}")
+  if grep -q "Non-2xx" <<<"$out"; then
+    echo "wrk saw errors against $1:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  awk '
+    function us(v) {
+      if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6
+    }
+    /Requests\/sec/ { rps = $2 }
+    $1 == "50%" { p50 = us($2) }
+    $1 == "99%" { p99 = us($2) }
+    END { printf "%.0f %.0f %.0f\n", rps, p50, p99 }' <<<"$out"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+echo "warm-up (5 s each)"
+for t in "${targets[@]}"; do wrk_run "$t" 32 5 >/dev/null; done
+
+declare -A results
+for round in $(seq "$ROUNDS"); do
+  echo "round $round/$ROUNDS"
+  for t in "${targets[@]}"; do
+    results[$t,c32,$round]=$(wrk_run "$t" 32 "$DURATION")
+    results[$t,c1,$round]=$(wrk_run "$t" 1 5)
+    results[$t,stream,$round]=$(wrk_run "$t" 32 "$DURATION" 1)
+  done
+done
+
+# col TARGET KIND FIELD(1=rps,2=p50,3=p99) -> median over rounds
+col() {
+  for round in $(seq "$ROUNDS"); do
+    awk -v f="$3" '{ print $f }' <<<"${results[$1,$2,$round]}"
+  done | median
+}
+
+printf '\n%-10s %-28s %10s %10s %10s\n' target run "req/s" "p50 us" "p99 us"
+for kind in c32 c1 stream; do
+  case $kind in
+    c32) label="non-stream, 32 connections" ;;
+    c1) label="non-stream, 1 connection" ;;
+    stream) label="stream, 32 connections" ;;
+  esac
+  for t in "${targets[@]}"; do
+    printf '%-10s %-28s %10s %10s %10s\n' "$t" "$label" "$(col "$t" "$kind" 1)" \
+      "$(col "$t" "$kind" 2)" "$(col "$t" "$kind" 3)"
+  done
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", a - b }'; }
+d50=$(col direct c1 2) d99=$(col direct c1 3)
+n50=$(col nginx c1 2) n99=$(col nginx c1 3)
+s50=$(col shepherd c1 2) s99=$(col shepherd c1 3)
+echo
+echo "throughput ratio shepherd/nginx, non-stream c32: $(ratio "$(col shepherd c32 1)" "$(col nginx c32 1)")"
+echo "throughput ratio shepherd/nginx, stream c32:     $(ratio "$(col shepherd stream 1)" "$(col nginx stream 1)")"
+echo "added latency at 1 connection (minus direct), p50: nginx $(added "$n50" "$d50") us, shepherd $(added "$s50" "$d50") us"
+echo "added latency at 1 connection (minus direct), p99: nginx $(added "$n99" "$d99") us, shepherd $(added "$s99" "$d99") us"
+
+# Time to the first byte of a streamed answer, median of 200 sequential requests with curl.
+ttfb() {
+  local body='{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+  for _ in $(seq 200); do
+    taskset -c 0 curl -s -o /dev/null -w '%{time_starttransfer}\n' -H "Authorization: Bearer $BENCH_KEY" \
+      -H 'Content-Type: application/json' -d "$body" "${url[$1]}"
+  done | awk '{ print $1 * 1e6 }' | median
+}
+dt=$(ttfb direct) nt=$(ttfb nginx) st=$(ttfb shepherd)
+echo "stream first byte, median of 200: direct ${dt} us, nginx ${nt} us, shepherd ${st} us;" \
+  "overhead: nginx $(added "$nt" "$dt") us, shepherd $(added "$st" "$dt") us"
+
+if ((STREAMS > 0)); then
+  rss_before=$(awk '/VmRSS/ { print $2 }' "/proc/$shepherd_pid/status")
+  body='{"model":"slow-model","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+  cat >"$work/slow.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $BENCH_KEY"
+LUA
+  taskset -c 0 wrk -t1 -c"$STREAMS" -d25s --timeout 60s -s "$work/slow.lua" \
+    "http://127.0.0.1:$shepherd_port/v1/chat/completions" >"$work/streams.out" 2>&1 &
+  wrk_pid=$!
+  peak=0 open=0
+  for _ in $(seq 20); do
+    sleep 1
+    rss=$(awk '/VmRSS/ { print $2 }' "/proc/$shepherd_pid/status")
+    ((rss > peak)) && peak=$rss
+    open=$(ls "/proc/$shepherd_pid/fd" | wc -l)
+  done
+  wait "$wrk_pid" || true
+  echo "open streams: $STREAMS requested, shepherd had $open fds open;" \
+    "RSS before ${rss_before} KiB, peak $peak KiB ($((peak / 1024)) MiB)"
+fi
