@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string_view.hpp>
+#include <string>
 
 namespace shepherd::api {
 namespace {
@@ -14,7 +15,8 @@ class Scanner {
   explicit Scanner(std::string_view s) : s_(s) {}
 
   void skip_ws() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
+    while (i_ < s_.size() &&
+           (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
       ++i_;
     }
   }
@@ -56,23 +58,26 @@ class Scanner {
     if (c == '"') {
       if (!string()) return std::nullopt;
     } else if (c == '{' || c == '[') {
-      int depth = 0;
+      std::string closers;  // the closing brackets still expected, innermost last
       while (i_ < s_.size()) {
         const char d = s_[i_];
         if (d == '"') {
           if (!string()) return std::nullopt;
           continue;
         }
-        if (d == '{' || d == '[') ++depth;
+        if (d == '{') closers.push_back('}');
+        if (d == '[') closers.push_back(']');
         if (d == '}' || d == ']') {
-          if (--depth == 0) {
+          if (closers.empty() || closers.back() != d) return std::nullopt;
+          closers.pop_back();
+          if (closers.empty()) {
             ++i_;
             break;
           }
         }
         ++i_;
       }
-      if (depth != 0) return std::nullopt;
+      if (!closers.empty()) return std::nullopt;
     } else {
       while (i_ < s_.size() && s_[i_] != ',' && s_[i_] != '}' && s_[i_] != ']' && s_[i_] != ' ' &&
              s_[i_] != '\n' && s_[i_] != '\r' && s_[i_] != '\t') {

@@ -1,6 +1,7 @@
 #include "api/openai.hpp"
 
 #include <boost/json.hpp>
+#include <limits>
 
 #include "api/json_scan.hpp"
 
@@ -84,12 +85,12 @@ base::Result<ChatRequest> parse_chat_request(std::string_view body, int max_dept
   }
   for (const char* key : {"model", "stream_options"}) {
     if (obj->contains(key) && count_top_level_key(body, key) != 1) {
-      return bad_request(std::string("the field ") + key + " must be written without escapes",
-                         key);
+      return bad_request(std::string("the field ") + key + " must be written without escapes", key);
     }
   }
   const auto* model = obj->if_contains("model");
-  if (!model) return bad_request("missing required field: model (a string naming the model)", "model");
+  if (!model)
+    return bad_request("missing required field: model (a string naming the model)", "model");
   const auto* model_str = model->if_string();
   if (!model_str || model_str->empty()) {
     return bad_request("model must be a non-empty string", "model");
@@ -119,8 +120,7 @@ base::Result<ChatRequest> parse_chat_request(std::string_view body, int max_dept
     if (!so_obj) return bad_request("stream_options must be an object", "stream_options");
     if (const auto* iu = so_obj->if_contains("include_usage"); iu && !iu->is_null()) {
       if (!iu->is_bool()) {
-        return bad_request("stream_options.include_usage must be true or false",
-                           "stream_options");
+        return bad_request("stream_options.include_usage must be true or false", "stream_options");
       }
       req.client_wants_usage = iu->get_bool();
     }
@@ -160,8 +160,7 @@ std::optional<std::int64_t> token_count(const json::object& o, json::string_view
   const auto* v = o.if_contains(key);
   if (!v || v->is_null()) return std::int64_t{0};
   if (v->is_int64() && v->get_int64() >= 0) return v->get_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64() >> 1);
-  return std::nullopt;
+  return std::nullopt;  // negative, fractional, not a number, or beyond int64: not a count
 }
 
 std::optional<Usage> usage_in(const json::object& o) {
@@ -173,7 +172,12 @@ std::optional<Usage> usage_in(const json::object& o) {
   auto total = token_count(uo, "total_tokens");
   if (!prompt || !completion || !total) return std::nullopt;
   Usage usage{*prompt, *completion, *total};
-  if (usage.total_tokens == 0) usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+  if (usage.total_tokens == 0) {
+    if (usage.prompt_tokens > std::numeric_limits<std::int64_t>::max() - usage.completion_tokens) {
+      return std::nullopt;
+    }
+    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+  }
   return usage;
 }
 
@@ -237,6 +241,15 @@ std::string error_body(const base::Error& error) {
   return json::serialize(json::object{{"error", std::move(inner)}});
 }
 
+// The length of the longest prefix of `s` of at most `max` bytes that does not end inside a
+// UTF-8 sequence.
+static std::size_t utf8_prefix(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return s.size();
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return cut;
+}
+
 std::string upstream_error_message(std::string_view body) {
   constexpr std::size_t kMax = 500;
   boost::system::error_code ec;
@@ -256,12 +269,12 @@ std::string upstream_error_message(std::string_view body) {
     }
     if (msg && msg->is_string()) {
       std::string s(msg->get_string().data(), msg->get_string().size());
-      if (s.size() > kMax) s.resize(kMax);
+      s.resize(utf8_prefix(s, kMax));
       return s;
     }
   }
   std::string s;
-  for (char c : body.substr(0, kMax)) {
+  for (char c : body.substr(0, utf8_prefix(body, kMax))) {
     s.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
   }
   return s;

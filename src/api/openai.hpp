@@ -43,10 +43,10 @@ struct Usage {
 };
 
 enum class ChunkKind {
-  kDone,        // the "[DONE]" sentinel
-  kData,        // an ordinary chunk
-  kUsageOnly,   // the extra chunk include_usage adds: choices empty, usage set
-  kError,       // an error object inside a 200 stream
+  kDone,       // the "[DONE]" sentinel
+  kData,       // an ordinary chunk
+  kUsageOnly,  // the extra chunk include_usage adds: choices empty, usage set
+  kError,      // an error object inside a 200 stream
 };
 struct ChunkInfo {
   ChunkKind kind = ChunkKind::kData;

@@ -15,7 +15,8 @@ base::Status SseParser::field(std::string_view line) {
     data_.append(value);
     data_.push_back('\n');
     has_data_ = true;
-    if (data_.size() > max_event_bytes_) return too_large();
+    // data_ holds one '\n' more than the event will (the last line's).
+    if (data_.size() - 1 > max_event_bytes_) return too_large();
   } else if (name == "event") {
     event_.assign(value);
   }

@@ -44,6 +44,7 @@ class SseParser {
         if (line_.size() > max_event_bytes_) return too_large();
         return base::Ok{};
       }
+      if (line_.size() + (j - i) > max_event_bytes_) return too_large();
       std::string_view line;
       if (line_.empty()) {
         line = bytes.substr(i, j - i);

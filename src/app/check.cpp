@@ -123,17 +123,18 @@ int check(const CheckOptions& options) {
     return 1;
   }
   std::printf("models         %zu: ", names.size());
-  for (std::size_t i = 0; i < names.size(); ++i) std::printf("%s%s", i ? ", " : "", names[i].c_str());
+  for (std::size_t i = 0; i < names.size(); ++i)
+    std::printf("%s%s", i ? ", " : "", names[i].c_str());
   std::printf("\n\n%-24s %-8s %12s %8s %8s  %s\n", "model", "result", "latency_ms", "prompt",
               "output", "note");
 
   int successes = 0;
   double total_ms = 0;
   for (const auto& name : names) {
-    json::object body{{"model", name},
-                      {"max_tokens", 32},
-                      {"messages", json::array{json::object{{"role", "user"},
-                                                            {"content", options.prompt}}}}};
+    json::object body{
+        {"model", name},
+        {"max_tokens", 32},
+        {"messages", json::array{json::object{{"role", "user"}, {"content", options.prompt}}}}};
     const auto started = std::chrono::steady_clock::now();
     auto reply = client.call(http::verb::post, "/v1/chat/completions", json::serialize(body));
     const double ms =

@@ -14,7 +14,8 @@
 namespace shepherd::app {
 namespace {
 
-constexpr const char* kNoProviderHelp = R"(no configuration file was found, so no provider is configured.
+constexpr const char* kNoProviderHelp =
+    R"(no configuration file was found, so no provider is configured.
   To try Shepherd offline:   shepherd serve --demo
   To use a real provider, write shepherd.yaml (or pass --config FILE):
     providers:
@@ -67,9 +68,9 @@ int serve(const ServeOptions& options) {
     mo.port = 0;
     demo_mock = std::make_unique<mock::MockUpstream>(mo);
     demo_mock->start();
-    loaded = config::parse_config(demo_yaml(demo_mock->port()), config::process_env(),
-                                  "built-in demo (mock upstream on 127.0.0.1:" +
-                                      std::to_string(demo_mock->port()) + ")");
+    loaded = config::parse_config(
+        demo_yaml(demo_mock->port()), config::process_env(),
+        "built-in demo (mock upstream on 127.0.0.1:" + std::to_string(demo_mock->port()) + ")");
   } else {
     loaded->source = "built-in default (no providers)";
   }
@@ -106,8 +107,7 @@ int serve(const ServeOptions& options) {
     return 1;
   }
   std::printf("shepherd listening on http://%s:%u (%d threads, %zu models)\n",
-              shared->server.host.c_str(), server.port(), server.threads(),
-              shared->models.size());
+              shared->server.host.c_str(), server.port(), server.threads(), shared->models.size());
   std::fflush(stdout);
 
   boost::asio::io_context signals_ctx;

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <initializer_list>
+#include <limits>
 #include <sstream>
 
 namespace shepherd::config {
@@ -31,7 +33,11 @@ std::string join_path(const std::string& parent, const std::string& key) {
 }
 
 void require_map(const YAML::Node& node, const std::string& path) {
-  if (!node.IsMap()) fail(path, "expected a mapping");
+  if (!node.IsMap()) {
+    if (path.empty())
+      throw ConfigError{"the configuration must be a mapping (server, providers, models)"};
+    fail(path, "expected a mapping");
+  }
 }
 
 // Rejects keys other than `allowed`, naming the first unknown one.
@@ -64,7 +70,8 @@ long integer(const YAML::Node& node, const std::string& path, long min, long max
   const auto s = scalar(node, path);
   long v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size()) fail(path, "expected an integer, got '" + s + "'");
+  if (ec != std::errc{} || p != s.data() + s.size())
+    fail(path, "expected an integer, got '" + s + "'");
   if (v < min || v > max) {
     fail(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
   }
@@ -75,7 +82,7 @@ double number(const YAML::Node& node, const std::string& path) {
   const auto s = scalar(node, path);
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || end != s.c_str() + s.size() || !(v >= 0)) {
+  if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v < 0) {
     fail(path, "expected a non-negative number, got '" + s + "'");
   }
   return v;
@@ -145,7 +152,8 @@ void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& se
   const std::string path = "server";
   check_keys(node, path, {"listen", "threads", "api_keys", "cors", "limits", "timeouts"});
   if (auto n = node["listen"]) parse_listen(scalar(n, "server.listen"), "server.listen", server);
-  if (auto n = node["threads"]) server.threads = static_cast<int>(integer(n, "server.threads", 0, 256));
+  if (auto n = node["threads"])
+    server.threads = static_cast<int>(integer(n, "server.threads", 0, 256));
   if (auto n = node["api_keys"]) {
     if (!n.IsSequence()) fail("server.api_keys", "expected a list of env:NAME or file:PATH");
     for (std::size_t i = 0; i < n.size(); ++i) {
@@ -166,7 +174,8 @@ void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& se
         server.cors_origins.push_back(origin);
       }
     }
-    if (auto c = cors["credentials"]) server.cors_credentials = boolean(c, "server.cors.credentials");
+    if (auto c = cors["credentials"])
+      server.cors_credentials = boolean(c, "server.cors.credentials");
     const bool wildcard = std::find(server.cors_origins.begin(), server.cors_origins.end(), "*") !=
                           server.cors_origins.end();
     if (server.cors_credentials && wildcard) {
@@ -187,7 +196,8 @@ void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& se
   if (auto t = node["timeouts"]) {
     check_keys(t, "server.timeouts", {"request", "keepalive", "drain"});
     if (auto n = t["request"]) server.request_timeout = duration(n, "server.timeouts.request");
-    if (auto n = t["keepalive"]) server.keepalive_timeout = duration(n, "server.timeouts.keepalive");
+    if (auto n = t["keepalive"])
+      server.keepalive_timeout = duration(n, "server.timeouts.keepalive");
     if (auto n = t["drain"]) server.drain_timeout = duration(n, "server.timeouts.drain");
   }
 }
@@ -250,9 +260,8 @@ DeploymentConfig parse_deployment(const YAML::Node& node, const std::string& pat
   if (it == config.providers.end()) {
     std::string names;
     for (const auto& p : config.providers) names += (names.empty() ? "" : ", ") + p.name;
-    fail(path + ".provider",
-         "unknown provider '" + d.provider + "' (configured: " + (names.empty() ? "none" : names) +
-             ")");
+    fail(path + ".provider", "unknown provider '" + d.provider +
+                                 "' (configured: " + (names.empty() ? "none" : names) + ")");
   }
   d.provider_index = static_cast<std::size_t>(it - config.providers.begin());
   d.model = model_name;
@@ -272,6 +281,7 @@ void parse_models(const YAML::Node& node, Config& config) {
     const auto name = item.first.as<std::string>();
     const auto path = "models." + name;
     if (name.empty()) fail(path, "model names must not be empty");
+    if (config.find_model(name)) fail(path, "defined twice");
     check_keys(item.second, path, {"deployments"});
     ModelConfig m;
     m.name = name;
@@ -347,11 +357,15 @@ std::optional<std::size_t> parse_size(std::string_view text) {
   }
   if (i == 0) return std::nullopt;
   const auto unit = text.substr(i);
-  if (unit.empty() || unit == "B") return value;
-  if (unit == "KiB" || unit == "KB" || unit == "K") return value * 1024;
-  if (unit == "MiB" || unit == "MB" || unit == "M") return value * 1024 * 1024;
-  if (unit == "GiB" || unit == "GB" || unit == "G") return value * 1024 * 1024 * 1024;
-  return std::nullopt;
+  std::size_t multiplier = 0;
+  if (unit.empty() || unit == "B") multiplier = 1;
+  if (unit == "KiB" || unit == "KB" || unit == "K") multiplier = std::size_t{1} << 10;
+  if (unit == "MiB" || unit == "MB" || unit == "M") multiplier = std::size_t{1} << 20;
+  if (unit == "GiB" || unit == "GB" || unit == "G") multiplier = std::size_t{1} << 30;
+  if (multiplier == 0 || value > std::numeric_limits<std::size_t>::max() / multiplier) {
+    return std::nullopt;
+  }
+  return value * multiplier;
 }
 
 Result<Endpoint> parse_endpoint(std::string_view url) {
@@ -367,7 +381,7 @@ Result<Endpoint> parse_endpoint(std::string_view url) {
   } else {
     return base::make_error(ErrorCode::kBadRequest, "expected an http:// or https:// URL");
   }
-  const auto slash = rest.find('/');
+  const auto slash = rest.find_first_of("/?#");  // the authority ends at any of them
   auto authority = rest.substr(0, slash);
   auto path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
   if (authority.find('@') != std::string_view::npos) {
@@ -379,6 +393,7 @@ Result<Endpoint> parse_endpoint(std::string_view url) {
   }
   e.host_header = std::string(authority);
   std::string_view port_text;
+  bool has_port = false;  // a ':' after the host, even with nothing after it
   if (!authority.empty() && authority.front() == '[') {
     const auto close = authority.find(']');
     if (close == std::string_view::npos) {
@@ -390,14 +405,18 @@ Result<Endpoint> parse_endpoint(std::string_view url) {
         return base::make_error(ErrorCode::kBadRequest, "unexpected text after the IPv6 address");
       }
       port_text = authority.substr(close + 2);
+      has_port = true;
     }
   } else {
     const auto colon = authority.find(':');
     e.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+      has_port = true;
+    }
   }
   if (e.host.empty()) return base::make_error(ErrorCode::kBadRequest, "the URL has no host");
-  if (!port_text.empty() || authority.find(':') == authority.size() - 1) {
+  if (has_port) {
     unsigned port = 0;
     auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (port_text.empty() || ec != std::errc{} || p != port_text.data() + port_text.size() ||
@@ -424,8 +443,11 @@ Result<Config> parse_config(std::string_view yaml, const EnvLookup& env, std::st
     if (auto providers = root["providers"]) {
       require_map(providers, "providers");
       for (const auto& item : providers) {
-        config.providers.push_back(
-            parse_provider(item.first.as<std::string>(), item.second, env));
+        const auto name = item.first.as<std::string>();
+        for (const auto& p : config.providers) {
+          if (p.name == name) fail("providers." + name, "defined twice");
+        }
+        config.providers.push_back(parse_provider(name, item.second, env));
       }
     }
     if (auto models = root["models"]) parse_models(models, config);

@@ -38,24 +38,42 @@ Digest sha256(std::string_view text) {
 
 const char* reason(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 400 ? "OK" : (status < 500 ? "Client Error" : "Server Error");
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return status < 400 ? "OK" : (status < 500 ? "Client Error" : "Server Error");
   }
 }
 
@@ -88,7 +106,13 @@ struct Server::Loop {
   std::uint64_t id_salt = 0;
   std::vector<std::size_t> rr;  // round-robin position per model
   bool stopping = false;
+  bool finishing = false;
   std::optional<asio::steady_timer> drain_timer;
+
+  // After the loop's thread has stopped: aborts what is left (sessions past the drain timeout)
+  // and runs the context until every coroutine has unwound, so nothing is destroyed while a
+  // handler that uses it is still queued.
+  void finish();
 };
 
 namespace {
@@ -110,7 +134,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   ~Session() {
     loop_.sessions.erase(this);
-    if (loop_.stopping && loop_.sessions.empty()) loop_.ioc.stop();
+    if (loop_.stopping && !loop_.finishing && loop_.sessions.empty()) loop_.ioc.stop();
   }
 
   asio::awaitable<void> run();
@@ -122,6 +146,14 @@ class Session : public std::enable_shared_from_this<Session> {
       error_code ec;
       stream_.socket().cancel(ec);
     }
+  }
+
+  // Past the drain timeout: the client connection closes and the upstream call is cancelled.
+  void abort() {
+    keep_alive_ = false;
+    if (cancel_) cancel_->cancel();
+    error_code ec;
+    stream_.socket().close(ec);
   }
 
  private:
@@ -164,8 +196,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void Session::new_request_id() {
   // Unique per process: loop index, a per-loop sequence and a random per-process salt.
-  const std::uint64_t v = loop_.id_salt ^ (static_cast<std::uint64_t>(loop_.index) << 56) ^
-                          ++loop_.request_seq;
+  const std::uint64_t v =
+      loop_.id_salt ^ (static_cast<std::uint64_t>(loop_.index) << 56) ^ ++loop_.request_seq;
   char buf[17];
   auto [p, ec] = std::to_chars(buf, buf + 16, v, 16);
   request_id_.assign("req_").append(16 - static_cast<std::size_t>(p - buf), '0').append(buf, p);
@@ -192,7 +224,8 @@ std::string Session::head(int status, std::string_view content_type,
 asio::awaitable<void> Session::write(std::string head, std::string_view body) {
   if (write_failed_) co_return;
   stream_.expires_after(loop_.config->server.request_timeout);
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body.data(), body.size())};
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
+                                         asio::buffer(body.data(), body.size())};
   auto [ec, n] = co_await asio::async_write(stream_, bufs, kUseTuple);
   if (ec) {
     write_failed_ = true;
@@ -212,7 +245,8 @@ asio::awaitable<void> Session::respond_error(const Error& e) {
                  e.detail.empty() ? e.message : e.detail);
   }
   std::string extra;
-  if (e.retry_after) extra.append("Retry-After: ").append(std::to_string(*e.retry_after)).append("\r\n");
+  if (e.retry_after)
+    extra.append("Retry-After: ").append(std::to_string(*e.retry_after)).append("\r\n");
   if (e.code == ErrorCode::kUnauthorized) extra.append("WWW-Authenticate: Bearer\r\n");
   co_await respond(status, "application/json", api::error_body(e), extra);
 }
@@ -258,8 +292,8 @@ void Session::arm_watch(CancelState& cancel) {
       tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
         if (ec || gen != self->watch_gen_ || !self->cancel_) return;
         char byte;
-        const auto n = ::recv(self->stream_.socket().native_handle(), &byte, 1,
-                              MSG_PEEK | MSG_DONTWAIT);
+        const auto n =
+            ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
           self->cancel_->cancel();  // the client closed: cancel the upstream call now
         } else if (n < 0) {
@@ -463,12 +497,12 @@ Error upstream_status_error(const config::ProviderConfig& provider, int status,
   if (status == 401 || status == 403) {
     // The provider rejected Shepherd's own key: the client cannot fix that, and the provider's
     // text may quote the key, so it is not passed on.
-    auto e = base::make_error(
-        ErrorCode::kUpstreamUnreachable,
-        "the upstream provider '" + provider.name + "' rejected Shepherd's credentials (HTTP " +
-            std::to_string(status) + "); the operator must check providers." + provider.name +
-            ".api_key",
-        "provider " + provider.name + " answered " + std::to_string(status));
+    auto e =
+        base::make_error(ErrorCode::kUpstreamUnreachable,
+                         "the upstream provider '" + provider.name +
+                             "' rejected Shepherd's credentials (HTTP " + std::to_string(status) +
+                             "); the operator must check providers." + provider.name + ".api_key",
+                         "provider " + provider.name + " answered " + std::to_string(status));
     return e;
   }
   if (status >= 300 && status < 400) {
@@ -535,9 +569,10 @@ asio::awaitable<Outcome> Session::relay(const api::ChatRequest& chat, std::size_
     ConnectionPtr c = std::move(*lease);
     cancel.active = c.get();
     c->tcp().expires_after(step_timeout(provider.timeouts.first_byte, deadline));
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(upstream_head), asio::buffer(upstream_body)};
-    auto [wec, wn] = co_await c->visit(
-        [&](auto& s) { return asio::async_write(s, bufs, kUseTuple); });
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(upstream_head),
+                                           asio::buffer(upstream_body)};
+    auto [wec, wn] =
+        co_await c->visit([&](auto& s) { return asio::async_write(s, bufs, kUseTuple); });
     error_code ec = wec;
     if (!ec) {
       c->parser.emplace();
@@ -545,9 +580,8 @@ asio::awaitable<Outcome> Session::relay(const api::ChatRequest& chat, std::size_
       c->parser->body_limit(chat.stream ? std::numeric_limits<std::uint64_t>::max()
                                         : kMaxUpstreamBody);
       c->tcp().expires_after(step_timeout(provider.timeouts.first_byte, deadline));
-      auto [hec, hn] = co_await c->visit([&](auto& s) {
-        return http::async_read_header(s, c->buffer, *c->parser, kUseTuple);
-      });
+      auto [hec, hn] = co_await c->visit(
+          [&](auto& s) { return http::async_read_header(s, c->buffer, *c->parser, kUseTuple); });
       ec = hec;
     }
     if (cancel.client_gone) {
@@ -558,8 +592,8 @@ asio::awaitable<Outcome> Session::relay(const api::ChatRequest& chat, std::size_
       const bool retry_fresh = c->reused && stale_connection_error(ec);
       pool.release(std::move(c), false);
       if (retry_fresh) continue;
-      failure = upstream_io_error(provider, wec ? "sending the request" : "waiting for the answer",
-                                  ec);
+      failure =
+          upstream_io_error(provider, wec ? "sending the request" : "waiting for the answer", ec);
       break;
     }
     auto& parser = *c->parser;
@@ -679,10 +713,10 @@ asio::awaitable<bool> Session::relay_stream(UpstreamConnection& c, const api::Ch
 
   const auto content_type = parser.get()[http::field::content_type];
   if (content_type.find("text/event-stream") == std::string_view::npos) {
-    failure = base::make_error(ErrorCode::kUpstreamUnreachable,
-                               "the upstream provider '" + provider.name +
-                                   "' did not answer with an event stream",
-                               "content-type " + std::string(content_type));
+    failure = base::make_error(
+        ErrorCode::kUpstreamUnreachable,
+        "the upstream provider '" + provider.name + "' did not answer with an event stream",
+        "content-type " + std::string(content_type));
   }
   while (!failure && !done && !upstream_error_event && !parser.is_done()) {
     c.tcp().expires_after(
@@ -696,8 +730,8 @@ asio::awaitable<bool> Session::relay_stream(UpstreamConnection& c, const api::Ch
       body.clear();
     }
     if (ec && !failure && !done) {
-      failure = upstream_io_error(provider, committed ? "streaming" : "waiting for the first token",
-                                  ec);
+      failure =
+          upstream_io_error(provider, committed ? "streaming" : "waiting for the first token", ec);
     }
     if (!pending.empty() && (!failure || committed)) {
       if (!committed) {
@@ -714,10 +748,11 @@ asio::awaitable<bool> Session::relay_stream(UpstreamConnection& c, const api::Ch
     }
   }
   if (!failure && !done && !upstream_error_event && !cancel.client_gone && !write_failed_) {
-    failure = base::make_error(ErrorCode::kUpstreamUnreachable,
-                               "the upstream provider '" + provider.name +
-                                   "' ended the stream before it was complete; try again",
-                               sse.mid_event() ? "stream cut mid-event" : "stream ended without [DONE]");
+    failure =
+        base::make_error(ErrorCode::kUpstreamUnreachable,
+                         "the upstream provider '" + provider.name +
+                             "' ended the stream before it was complete; try again",
+                         sse.mid_event() ? "stream cut mid-event" : "stream ended without [DONE]");
     failure->retryable = true;
   }
   disarm_watch();
@@ -776,7 +811,8 @@ asio::awaitable<void> accept_loop(Loop& loop) {
       continue;
     }
     auto session = std::make_shared<Session>(loop, std::move(socket));
-    asio::co_spawn(loop.ioc, [session]() { return session->run(); }, asio::detached);
+    asio::co_spawn(
+        loop.ioc, [session]() { return session->run(); }, asio::detached);
   }
 }
 
@@ -859,7 +895,9 @@ void Server::stop() {
       for (auto& p : l->pools) p->close_all();
       // Requests in flight may finish within the drain timeout; then the loop stops.
       l->drain_timer.emplace(l->ioc, l->config->server.drain_timeout);
-      l->drain_timer->async_wait([l](error_code) { l->ioc.stop(); });
+      l->drain_timer->async_wait([l](error_code e) {
+        if (!e) l->ioc.stop();
+      });
       if (l->sessions.empty()) l->ioc.stop();  // otherwise the last session to end stops it
     });
   }
@@ -870,6 +908,19 @@ void Server::wait() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  for (auto& loop : loops_) loop->finish();
+}
+
+void Server::Loop::finish() {
+  finishing = true;
+  stopping = true;
+  error_code ec;
+  if (acceptor) acceptor->close(ec);
+  if (drain_timer) drain_timer->cancel();
+  for (auto* s : sessions) s->abort();
+  for (auto& p : pools) p->close_all();
+  ioc.restart();
+  ioc.run();
 }
 
 }  // namespace shepherd::net

@@ -35,6 +35,7 @@ class UpstreamConnection {
   std::optional<http::response_parser<http::string_body>> parser;
   bool reused = false;
   bool cancelled = false;
+  Clock::time_point idle_since{};
 
  private:
   std::optional<beast::tcp_stream> plain_;
@@ -84,7 +85,7 @@ class UpstreamPool {
 
  private:
   asio::awaitable<base::Result<ConnectionPtr>> connect(Clock::time_point deadline,
-                                                      CancelState& cancel);
+                                                       CancelState& cancel);
   asio::awaitable<base::Result<std::vector<tcp::endpoint>>> resolve(Clock::time_point deadline);
   static bool still_open(UpstreamConnection& connection);
 

@@ -1,5 +1,6 @@
 #include "observability/metrics.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
 #include <cstdio>
@@ -78,7 +79,9 @@ void Metrics::record(int thread, std::size_t route, const Outcome& o) {
     c.completion_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->completion_tokens), kRelaxed);
     const auto& r = routes_[route];
     const double usd = metering::cost_usd(*o.usage, r.input_price, r.output_price);
-    c.cost_nano_usd.fetch_add(static_cast<std::uint64_t>(std::llround(usd * 1e9)), kRelaxed);
+    // Clamped: a nonsensical usage report must not overflow the counter's conversion.
+    const double nano = std::clamp(usd * 1e9, 0.0, 1e18);
+    c.cost_nano_usd.fetch_add(static_cast<std::uint64_t>(std::llround(nano)), kRelaxed);
   }
 }
 
@@ -108,15 +111,16 @@ std::string Metrics::prometheus_text() const {
         "model=\"" + label(routes_[r].model) + "\",provider=\"" + label(routes_[r].provider) + "\"";
     for (std::size_t i = 0; i < t.status.size(); ++i) {
       if (t.status[i] == 0) continue;
-      const auto status = i < kTrackedStatuses.size() ? std::to_string(kTrackedStatuses[i]) : "other";
+      const auto status =
+          i < kTrackedStatuses.size() ? std::to_string(kTrackedStatuses[i]) : "other";
       requests += "shepherd_requests_total{" + labels + ",status=\"" + status + "\"} " +
                   std::to_string(t.status[i]) + "\n";
     }
     errors += "shepherd_request_errors_total{" + labels + "} " + std::to_string(t.errors) + "\n";
-    disconnects += "shepherd_client_disconnects_total{" + labels + "} " +
-                   std::to_string(t.disconnects) + "\n";
-    tokens += "shepherd_tokens_total{" + labels + ",kind=\"prompt\"} " + std::to_string(t.prompt) +
-              "\n";
+    disconnects +=
+        "shepherd_client_disconnects_total{" + labels + "} " + std::to_string(t.disconnects) + "\n";
+    tokens +=
+        "shepherd_tokens_total{" + labels + ",kind=\"prompt\"} " + std::to_string(t.prompt) + "\n";
     tokens += "shepherd_tokens_total{" + labels + ",kind=\"completion\"} " +
               std::to_string(t.completion) + "\n";
     cost += "shepherd_cost_usd_total{" + labels + "} " +
@@ -179,9 +183,11 @@ std::string Metrics::stats_json() const {
         {"successes", ok},
         {"errors", t.errors},
         {"client_disconnects", t.disconnects},
-        {"success_rate", t.requests ? static_cast<double>(ok) / static_cast<double>(t.requests) : 1.0},
+        {"success_rate",
+         t.requests ? static_cast<double>(ok) / static_cast<double>(t.requests) : 1.0},
         {"avg_latency_ms",
-         t.requests ? static_cast<double>(t.latency_ns) / 1e6 / static_cast<double>(t.requests) : 0.0},
+         t.requests ? static_cast<double>(t.latency_ns) / 1e6 / static_cast<double>(t.requests)
+                    : 0.0},
         {"prompt_tokens", t.prompt},
         {"completion_tokens", t.completion},
         {"total_tokens", t.prompt + t.completion},
@@ -195,16 +201,16 @@ std::string Metrics::stats_json() const {
       {"success_rate", all_requests ? static_cast<double>(all_requests - all_errors) /
                                           static_cast<double>(all_requests)
                                     : 1.0},
-      {"avg_latency_ms", all_requests ? static_cast<double>(all_latency) / 1e6 /
-                                            static_cast<double>(all_requests)
-                                      : 0.0},
+      {"avg_latency_ms",
+       all_requests ? static_cast<double>(all_latency) / 1e6 / static_cast<double>(all_requests)
+                    : 0.0},
       {"total_tokens", all_tokens},
       {"refused_before_routing", refused.requests},
   };
   const double uptime =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  return json::serialize(
-      json::object{{"uptime_seconds", uptime}, {"totals", std::move(totals)}, {"routes", std::move(rows)}});
+  return json::serialize(json::object{
+      {"uptime_seconds", uptime}, {"totals", std::move(totals)}, {"routes", std::move(rows)}});
 }
 
 }  // namespace shepherd::observability

@@ -1,0 +1,396 @@
+#include "observability/metrics.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace shepherd::observability {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+// Model "m" has two deployments (p priced, q free); the others test label escaping.
+constexpr std::string_view kConfig = R"(
+providers:
+  p:
+    base_url: http://p.example/v1
+  q:
+    base_url: http://q.example/v1
+models:
+  m:
+    deployments:
+      - provider: p
+        price: {input: 2.5, output: 10}
+      - provider: q
+  'we"ird\model':
+    deployments:
+      - provider: p
+  "line\nbreak":
+    deployments:
+      - provider: q
+        price: {input: 1, output: 1}
+)";
+
+config::Config test_config() {
+  auto r = config::parse_config(kConfig, [](const std::string&) { return std::nullopt; });
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  return r.ok() ? std::move(r).value() : config::Config{};
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// The value of the sample whose name and labels are exactly `series`, e.g.
+// `shepherd_tokens_total{model="m",provider="p",kind="prompt"}`; nullopt when absent.
+std::optional<std::string> sample(const std::string& text, const std::string& series) {
+  std::optional<std::string> found;
+  for (const auto& line : lines(text)) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ') {
+      EXPECT_FALSE(found.has_value()) << "duplicate series " << series;
+      found = line.substr(series.size() + 1);
+    }
+  }
+  return found;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  const auto all = lines(text);
+  return std::find(all.begin(), all.end(), line) != all.end();
+}
+
+json::object parse_stats(const std::string& text) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  EXPECT_FALSE(ec) << text;
+  EXPECT_TRUE(v.is_object()) << text;
+  return v.is_object() ? v.get_object() : json::object{};
+}
+
+const json::object& route_stats(const json::object& stats, std::size_t i) {
+  return stats.at("routes").as_array().at(i).as_object();
+}
+
+std::string str(const json::value& v) {
+  EXPECT_TRUE(v.is_string()) << json::serialize(v);
+  return v.is_string() ? std::string(v.get_string()) : std::string();
+}
+std::uint64_t u64(const json::value& v) { return v.to_number<std::uint64_t>(); }
+double dbl(const json::value& v) { return v.to_number<double>(); }
+
+Metrics::Outcome ok_outcome(std::chrono::nanoseconds latency,
+                            std::optional<api::Usage> usage = std::nullopt) {
+  Metrics::Outcome o;
+  o.status = 200;
+  o.ok = true;
+  o.latency = latency;
+  o.usage = usage;
+  return o;
+}
+
+Metrics::Outcome error_outcome(int status) {
+  Metrics::Outcome o;
+  o.status = status;
+  o.ok = false;
+  o.latency = 1ms;
+  return o;
+}
+
+constexpr const char* kMP = R"(model="m",provider="p")";
+constexpr const char* kMQ = R"(model="m",provider="q")";
+
+TEST(Metrics, RouteIndexesFollowConfigOrder) {
+  const auto config = test_config();
+  const Metrics metrics(config, 1);
+  EXPECT_EQ(Metrics::kNoRoute, 0u);
+  EXPECT_EQ(metrics.route(0, 0), 1u);
+  EXPECT_EQ(metrics.route(0, 1), 2u);
+  EXPECT_EQ(metrics.route(1, 0), 3u);
+  EXPECT_EQ(metrics.route(2, 0), 4u);
+}
+
+TEST(Metrics, RoutesMapToTheirModelAndProvider) {
+  const auto config = test_config();
+  Metrics metrics(config, 1);
+  metrics.record(0, metrics.route(0, 1), ok_outcome(1ms));
+  const auto text = metrics.prometheus_text();
+  EXPECT_TRUE(has_line(text, std::string("shepherd_requests_total{") + kMQ + ",status=\"200\"} 1"))
+      << text;
+  EXPECT_FALSE(sample(text, std::string("shepherd_requests_total{") + kMP + ",status=\"200\"}"));
+
+  const auto stats = parse_stats(metrics.stats_json());
+  ASSERT_EQ(stats.at("routes").as_array().size(), 4u);
+  EXPECT_EQ(str(route_stats(stats, 1).at("model")), "m");
+  EXPECT_EQ(str(route_stats(stats, 1).at("provider")), "q");
+  EXPECT_EQ(u64(route_stats(stats, 1).at("requests")), 1u);
+  EXPECT_EQ(u64(route_stats(stats, 0).at("requests")), 0u);
+}
+
+TEST(Metrics, RecordsOnDifferentShardsAreSummed) {
+  const auto config = test_config();
+  Metrics metrics(config, 2);
+  const auto route = metrics.route(0, 0);
+  metrics.record(0, route, ok_outcome(10ms, api::Usage{100, 50, 150}));
+  metrics.record(1, route, ok_outcome(30ms, api::Usage{200, 25, 225}));
+
+  const auto text = metrics.prometheus_text();
+  EXPECT_TRUE(has_line(text, std::string("shepherd_requests_total{") + kMP + ",status=\"200\"} 2"))
+      << text;
+  EXPECT_EQ(sample(text, std::string("shepherd_tokens_total{") + kMP + ",kind=\"prompt\"}"), "300");
+  EXPECT_EQ(sample(text, std::string("shepherd_tokens_total{") + kMP + ",kind=\"completion\"}"),
+            "75");
+  EXPECT_EQ(sample(text, std::string("shepherd_request_errors_total{") + kMP + "}"), "0");
+  EXPECT_EQ(sample(text, std::string("shepherd_request_duration_seconds_count{") + kMP + "}"), "2");
+  EXPECT_EQ(sample(text, std::string("shepherd_request_duration_seconds_sum{") + kMP + "}"),
+            "0.04");
+
+  const auto stats = parse_stats(metrics.stats_json());
+  const auto& row = route_stats(stats, 0);
+  EXPECT_EQ(str(row.at("model")), "m");
+  EXPECT_EQ(str(row.at("provider")), "p");
+  EXPECT_EQ(u64(row.at("requests")), 2u);
+  EXPECT_EQ(u64(row.at("successes")), 2u);
+  EXPECT_EQ(u64(row.at("errors")), 0u);
+  EXPECT_EQ(u64(row.at("prompt_tokens")), 300u);
+  EXPECT_EQ(u64(row.at("completion_tokens")), 75u);
+  EXPECT_EQ(u64(row.at("total_tokens")), 375u);
+  EXPECT_DOUBLE_EQ(dbl(row.at("success_rate")), 1.0);
+  EXPECT_DOUBLE_EQ(dbl(row.at("avg_latency_ms")), 20.0);
+  const auto& totals = stats.at("totals").as_object();
+  EXPECT_EQ(u64(totals.at("requests")), 2u);
+  EXPECT_EQ(u64(totals.at("total_tokens")), 375u);
+  EXPECT_DOUBLE_EQ(dbl(totals.at("avg_latency_ms")), 20.0);
+  EXPECT_GE(dbl(stats.at("uptime_seconds")), 0.0);
+}
+
+TEST(Metrics, ConcurrentThreadsEachWritingTheirShardAreSummed) {
+  const auto config = test_config();
+  Metrics metrics(config, 2);
+  const auto route = metrics.route(0, 1);
+  constexpr int kPerThread = 5000;
+  auto work = [&](int thread) {
+    for (int i = 0; i < kPerThread; ++i) {
+      metrics.record(thread, route, ok_outcome(2ms, api::Usage{3, 4, 7}));
+    }
+  };
+  std::thread t0(work, 0);
+  std::thread t1(work, 1);
+  t0.join();
+  t1.join();
+  const auto text = metrics.prometheus_text();
+  EXPECT_EQ(sample(text, std::string("shepherd_requests_total{") + kMQ + ",status=\"200\"}"),
+            std::to_string(2 * kPerThread));
+  EXPECT_EQ(sample(text, std::string("shepherd_tokens_total{") + kMQ + ",kind=\"prompt\"}"),
+            std::to_string(2 * 3 * kPerThread));
+  const auto stats = parse_stats(metrics.stats_json());
+  EXPECT_EQ(u64(route_stats(stats, 1).at("completion_tokens")), 2u * 4 * kPerThread);
+}
+
+TEST(Metrics, HistogramBucketsAreCumulativeAndInfEqualsCount) {
+  const auto config = test_config();
+  Metrics metrics(config, 1);
+  const auto route = metrics.route(0, 0);
+  for (auto latency : {std::chrono::nanoseconds(500us), std::chrono::nanoseconds(1ms),
+                       std::chrono::nanoseconds(3ms), std::chrono::nanoseconds(2s),
+                       std::chrono::nanoseconds(200s), std::chrono::nanoseconds(-5ms)}) {
+    metrics.record(0, route, ok_outcome(latency));
+  }
+  const auto text = metrics.prometheus_text();
+  const std::string bucket = std::string("shepherd_request_duration_seconds_bucket{") + kMP;
+  // 500us, 1ms (a bound is inclusive) and a negative latency (counted as 0) are <= 0.001.
+  EXPECT_TRUE(has_line(text, bucket + ",le=\"0.001\"} 3")) << text;
+  EXPECT_TRUE(has_line(text, bucket + ",le=\"0.0025\"} 3"));
+  EXPECT_TRUE(has_line(text, bucket + ",le=\"0.005\"} 4"));
+  EXPECT_TRUE(has_line(text, bucket + ",le=\"1\"} 4"));
+  EXPECT_TRUE(has_line(text, bucket + ",le=\"2.5\"} 5"));
+  EXPECT_TRUE(has_line(text, bucket + ",le=\"120\"} 5"));
+  EXPECT_TRUE(has_line(text, bucket + ",le=\"+Inf\"} 6"));
+  EXPECT_EQ(sample(text, std::string("shepherd_request_duration_seconds_count{") + kMP + "}"), "6");
+  EXPECT_EQ(sample(text, std::string("shepherd_request_duration_seconds_sum{") + kMP + "}"),
+            "202.0045");
+
+  // Every bound is present once, in order, and counts never decrease.
+  std::vector<std::uint64_t> counts;
+  for (double le : kLatencyBuckets) {
+    char bound[32];
+    std::snprintf(bound, sizeof bound, "%.9g", le);
+    const auto v = sample(text, bucket + ",le=\"" + bound + "\"}");
+    ASSERT_TRUE(v.has_value()) << "no bucket " << bound;
+    counts.push_back(std::stoull(*v));
+  }
+  EXPECT_TRUE(std::is_sorted(counts.begin(), counts.end()));
+  EXPECT_LE(counts.back(), 6u);
+}
+
+TEST(Metrics, CountsErrorsStatusesAndDisconnects) {
+  const auto config = test_config();
+  Metrics metrics(config, 1);
+  const auto route = metrics.route(0, 0);
+  metrics.record(0, route, error_outcome(502));
+  metrics.record(0, route, error_outcome(418));
+  metrics.record(0, route, error_outcome(299));
+  auto cut = ok_outcome(1ms);
+  cut.ok = false;
+  cut.stream_failed = true;
+  cut.client_disconnected = true;
+  metrics.record(0, route, cut);
+  metrics.record(0, route, ok_outcome(1ms));
+
+  const auto text = metrics.prometheus_text();
+  const std::string requests = std::string("shepherd_requests_total{") + kMP;
+  EXPECT_TRUE(has_line(text, requests + ",status=\"502\"} 1")) << text;
+  EXPECT_TRUE(has_line(text, requests + ",status=\"other\"} 2")) << text;
+  EXPECT_TRUE(has_line(text, requests + ",status=\"200\"} 2")) << text;
+  EXPECT_FALSE(sample(text, requests + ",status=\"404\"}"));
+  EXPECT_EQ(sample(text, std::string("shepherd_request_errors_total{") + kMP + "}"), "4");
+  EXPECT_EQ(sample(text, std::string("shepherd_client_disconnects_total{") + kMP + "}"), "1");
+
+  const auto stats = parse_stats(metrics.stats_json());
+  const auto& row = route_stats(stats, 0);
+  EXPECT_EQ(u64(row.at("requests")), 5u);
+  EXPECT_EQ(u64(row.at("errors")), 4u);
+  EXPECT_EQ(u64(row.at("successes")), 1u);
+  EXPECT_EQ(u64(row.at("client_disconnects")), 1u);
+  EXPECT_DOUBLE_EQ(dbl(row.at("success_rate")), 0.2);
+  EXPECT_DOUBLE_EQ(dbl(stats.at("totals").at("success_rate")), 0.2);
+  EXPECT_EQ(u64(stats.at("totals").at("errors")), 4u);
+}
+
+TEST(Metrics, EscapesQuotesBackslashesAndNewlinesInLabels) {
+  const auto config = test_config();
+  Metrics metrics(config, 1);
+  metrics.record(0, metrics.route(1, 0), ok_outcome(1ms));
+  metrics.record(0, metrics.route(2, 0), ok_outcome(1ms));
+  const auto text = metrics.prometheus_text();
+  EXPECT_TRUE(has_line(
+      text, R"(shepherd_requests_total{model="we\"ird\\model",provider="p",status="200"} 1)"))
+      << text;
+  EXPECT_TRUE(
+      has_line(text, R"(shepherd_requests_total{model="line\nbreak",provider="q",status="200"} 1)"))
+      << text;
+
+  // The JSON keeps the names as they are.
+  const auto stats = parse_stats(metrics.stats_json());
+  EXPECT_EQ(str(route_stats(stats, 2).at("model")), "we\"ird\\model");
+  EXPECT_EQ(str(route_stats(stats, 3).at("model")), "line\nbreak");
+}
+
+TEST(Metrics, AccumulatesCostFromConfiguredPrices) {
+  const auto config = test_config();
+  Metrics metrics(config, 2);
+  // At $2.5 / $10 per million: 1000 prompt + 500 completion cost $0.0075.
+  metrics.record(0, metrics.route(0, 0), ok_outcome(1ms, api::Usage{1000, 500, 1500}));
+  metrics.record(1, metrics.route(0, 0), ok_outcome(1ms, api::Usage{1000, 500, 1500}));
+  // Provider q has no price for model m: tokens count, cost stays 0.
+  metrics.record(0, metrics.route(0, 1), ok_outcome(1ms, api::Usage{1000, 500, 1500}));
+  // At $1 / $1 per million: 3 million tokens cost $3.
+  metrics.record(0, metrics.route(2, 0), ok_outcome(1ms, api::Usage{1'000'000, 2'000'000, 0}));
+
+  const auto text = metrics.prometheus_text();
+  EXPECT_TRUE(has_line(text, std::string("shepherd_cost_usd_total{") + kMP + "} 0.015")) << text;
+  EXPECT_TRUE(has_line(text, std::string("shepherd_cost_usd_total{") + kMQ + "} 0")) << text;
+  EXPECT_TRUE(has_line(text, R"(shepherd_cost_usd_total{model="line\nbreak",provider="q"} 3)"))
+      << text;
+  EXPECT_EQ(sample(text, std::string("shepherd_tokens_total{") + kMQ + ",kind=\"prompt\"}"),
+            "1000");
+
+  const auto stats = parse_stats(metrics.stats_json());
+  EXPECT_NEAR(dbl(route_stats(stats, 0).at("cost_usd")), 0.015, 1e-12);
+  EXPECT_EQ(dbl(route_stats(stats, 1).at("cost_usd")), 0.0);
+  EXPECT_NEAR(dbl(route_stats(stats, 3).at("cost_usd")), 3.0, 1e-12);
+}
+
+TEST(Metrics, RequestsWithoutUsageAddNoTokensOrCost) {
+  const auto config = test_config();
+  Metrics metrics(config, 1);
+  metrics.record(0, metrics.route(0, 0), ok_outcome(1ms));
+  const auto text = metrics.prometheus_text();
+  EXPECT_EQ(sample(text, std::string("shepherd_tokens_total{") + kMP + ",kind=\"prompt\"}"), "0");
+  EXPECT_EQ(sample(text, std::string("shepherd_cost_usd_total{") + kMP + "}"), "0");
+}
+
+TEST(Metrics, RefusedRequestsAreCountedUnderNoRoute) {
+  const auto config = test_config();
+  Metrics metrics(config, 1);
+  const std::string no_route = R"(shepherd_requests_total{model="",provider="")";
+  EXPECT_FALSE(sample(metrics.prometheus_text(), no_route + ",status=\"401\"}"));
+
+  metrics.record(0, Metrics::kNoRoute, error_outcome(401));
+  metrics.record(0, Metrics::kNoRoute, error_outcome(404));
+  const auto text = metrics.prometheus_text();
+  EXPECT_TRUE(has_line(text, no_route + ",status=\"401\"} 1")) << text;
+  EXPECT_TRUE(has_line(text, no_route + ",status=\"404\"} 1")) << text;
+
+  const auto stats = parse_stats(metrics.stats_json());
+  EXPECT_EQ(u64(stats.at("totals").at("refused_before_routing")), 2u);
+  EXPECT_EQ(u64(stats.at("totals").at("requests")), 0u);
+  EXPECT_EQ(stats.at("routes").as_array().size(), 4u);  // route 0 is not a row
+}
+
+TEST(Metrics, EmptyMetricsAreWellFormed) {
+  const auto config = test_config();
+  const Metrics metrics(config, 3);
+  const auto stats = parse_stats(metrics.stats_json());
+  EXPECT_EQ(u64(stats.at("totals").at("requests")), 0u);
+  EXPECT_DOUBLE_EQ(dbl(stats.at("totals").at("success_rate")), 1.0);
+  EXPECT_DOUBLE_EQ(dbl(stats.at("totals").at("avg_latency_ms")), 0.0);
+  EXPECT_DOUBLE_EQ(dbl(route_stats(stats, 0).at("success_rate")), 1.0);
+
+  const auto text = metrics.prometheus_text();
+  EXPECT_FALSE(sample(text, std::string("shepherd_requests_total{") + kMP + ",status=\"200\"}"));
+  EXPECT_EQ(sample(text, std::string("shepherd_request_errors_total{") + kMP + "}"), "0");
+  EXPECT_EQ(sample(text, std::string("shepherd_request_duration_seconds_bucket{") + kMP +
+                             ",le=\"+Inf\"}"),
+            "0");
+  EXPECT_TRUE(sample(text, "shepherd_uptime_seconds").has_value());
+}
+
+TEST(Metrics, EveryFamilyHasHelpAndTypeBeforeItsSamples) {
+  const auto config = test_config();
+  Metrics metrics(config, 1);
+  metrics.record(0, metrics.route(0, 0), ok_outcome(1ms, api::Usage{1, 1, 2}));
+  const auto all = lines(metrics.prometheus_text());
+  const std::vector<std::pair<std::string, std::string>> families = {
+      {"shepherd_requests_total", "counter"},
+      {"shepherd_request_errors_total", "counter"},
+      {"shepherd_client_disconnects_total", "counter"},
+      {"shepherd_tokens_total", "counter"},
+      {"shepherd_cost_usd_total", "counter"},
+      {"shepherd_request_duration_seconds", "histogram"},
+      {"shepherd_uptime_seconds", "gauge"},
+  };
+  for (const auto& family : families) {
+    const std::string& name = family.first;
+    const std::string& type = family.second;
+    const auto help = std::find_if(all.begin(), all.end(), [&](const std::string& l) {
+      return l.rfind("# HELP " + name + " ", 0) == 0;
+    });
+    ASSERT_NE(help, all.end()) << name;
+    ASSERT_NE(help + 1, all.end());
+    EXPECT_EQ(*(help + 1), "# TYPE " + name + " " + type);
+    ASSERT_NE(help + 2, all.end());
+    EXPECT_EQ((help + 2)->rfind(name, 0), 0u) << *(help + 2);
+  }
+  for (const auto& line : all) {
+    if (line.empty() || line[0] == '#') continue;
+    EXPECT_EQ(line.rfind("shepherd_", 0), 0u) << line;
+    EXPECT_NE(line.find(' '), std::string::npos) << line;
+  }
+}
+
+}  // namespace
+}  // namespace shepherd::observability
