@@ -342,6 +342,7 @@ asio::awaitable<void> Session::run() {
     if (!rec) std::tie(rec, hn) = co_await http::async_read(stream_, buffer_, parser, kUseTuple);
     if (rec) {
       keep_alive_ = false;
+      new_request_id();
       if (rec == beast::error::timeout) {
         co_await respond_error(base::make_error(
             ErrorCode::kRequestTimeout, "the request was not received in time; send it faster"));
