@@ -33,15 +33,17 @@ cleanup() {
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-# Starts a command in the background and waits for its "listening on http://host:port" line.
+# Starts a command in the background and waits for its "listening on http://host:port" line;
+# sets $port and $pid.
 start() {
   local name=$1
   shift
   "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
+  pid=$!
+  pids+=("$pid")
   for _ in $(seq 100); do
     if grep -q "listening on" "$work/$name.out" 2>/dev/null; then
-      sed -n 's#.*listening on http://[^:]*:\([0-9]*\).*#\1#p' "$work/$name.out" | head -1
+      port=$(sed -n 's#.*listening on http://[^:]*:\([0-9]*\).*#\1#p' "$work/$name.out" | head -1)
       return
     fi
     sleep 0.05
@@ -51,9 +53,11 @@ start() {
   exit 1
 }
 
-mock_port=$(start mock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0)
-slow_port=$(start slowmock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0 \
-  --chunks 30 --chunk-delay-ms 1000)
+start mock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0
+mock_port=$port
+start slowmock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0 --chunks 30 \
+  --chunk-delay-ms 1000
+slow_port=$port
 
 export BENCH_KEY=sk-bench-$RANDOM$RANDOM
 cat >"$work/shepherd.yaml" <<YAML
@@ -76,8 +80,9 @@ models:
   slow-model:
     deployments: [{provider: slow}]
 YAML
-shepherd_port=$(start shepherd taskset -c 1 "$BIN" serve --config "$work/shepherd.yaml")
-shepherd_pid=${pids[-1]}
+start shepherd taskset -c 1 "$BIN" serve --config "$work/shepherd.yaml"
+shepherd_port=$port
+shepherd_pid=$pid
 
 nginx_port=$((shepherd_port + 1))
 sed "s#@DIR@#$work#g; s#@MOCK_PORT@#$mock_port#; s#@NGINX_PORT@#$nginx_port#" \

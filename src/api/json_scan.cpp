@@ -136,6 +136,19 @@ std::size_t count_top_level_key(std::string_view json, std::optional<std::string
   return n;
 }
 
+std::optional<std::size_t> scan_top_level_keys(std::string_view json, std::span<KeyCount> keys) {
+  std::size_t members = 0;
+  const bool ok = for_each_member(json, [&](std::string_view k, std::string_view v) {
+    ++members;
+    for (auto& kc : keys) {
+      if (kc.key == k && kc.count++ == 0) kc.first_value = v;
+    }
+    return false;
+  });
+  if (!ok) return std::nullopt;
+  return members;
+}
+
 std::optional<std::string> replace_top_level_value(std::string_view json, std::string_view key,
                                                    std::string_view raw_value) {
   auto v = find_top_level_value(json, key);

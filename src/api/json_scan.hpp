@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,16 @@ std::optional<std::string_view> find_top_level_value(std::string_view json, std:
 // at all when `key` is nullopt. JSON allows duplicate keys and parsers disagree on which one
 // wins, so Shepherd refuses them in bodies it rewrites.
 std::size_t count_top_level_key(std::string_view json, std::optional<std::string_view> key);
+
+// One pass over the top-level members of the object `json`: counts how many have each raw key
+// in `keys` (and keeps the first one's raw value). Returns the number of members, or nullopt
+// when `json` is not a well-structured object.
+struct KeyCount {
+  std::string_view key;
+  std::size_t count = 0;
+  std::string_view first_value;
+};
+std::optional<std::size_t> scan_top_level_keys(std::string_view json, std::span<KeyCount> keys);
 
 // Copies `json` with the value of top-level `key` replaced by `raw_value` (raw JSON text).
 // nullopt when the key is absent or `json` is malformed.

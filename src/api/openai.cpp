@@ -1,5 +1,6 @@
 #include "api/openai.hpp"
 
+#include <array>
 #include <boost/json.hpp>
 #include <limits>
 
@@ -80,12 +81,14 @@ base::Result<ChatRequest> parse_chat_request(std::string_view body, int max_dept
   ChatRequest req;
   // The byte-level rewrite must see the same fields as the parser: no duplicate keys, and the
   // fields Shepherd rewrites spelled without escapes ("mod\u0065l").
-  if (count_top_level_key(body, std::nullopt) != obj->size()) {
+  std::array<KeyCount, 2> rewritten{KeyCount{"model", 0, {}}, KeyCount{"stream_options", 0, {}}};
+  if (scan_top_level_keys(body, rewritten) != obj->size()) {
     return bad_request("the request body has duplicate keys", "");
   }
-  for (const char* key : {"model", "stream_options"}) {
-    if (obj->contains(key) && count_top_level_key(body, key) != 1) {
-      return bad_request(std::string("the field ") + key + " must be written without escapes", key);
+  for (const auto& kc : rewritten) {
+    if (obj->contains(json::string_view(kc.key.data(), kc.key.size())) && kc.count != 1) {
+      return bad_request("the field " + std::string(kc.key) + " must be written without escapes",
+                         std::string(kc.key));
     }
   }
   const auto* model = obj->if_contains("model");
@@ -163,10 +166,7 @@ std::optional<std::int64_t> token_count(const json::object& o, json::string_view
   return std::nullopt;  // negative, fractional, not a number, or beyond int64: not a count
 }
 
-std::optional<Usage> usage_in(const json::object& o) {
-  const auto* u = o.if_contains("usage");
-  if (!u || !u->is_object()) return std::nullopt;
-  const auto& uo = u->get_object();
+std::optional<Usage> usage_in_object(const json::object& uo) {
   auto prompt = token_count(uo, "prompt_tokens");
   auto completion = token_count(uo, "completion_tokens");
   auto total = token_count(uo, "total_tokens");
@@ -179,6 +179,12 @@ std::optional<Usage> usage_in(const json::object& o) {
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
   }
   return usage;
+}
+
+std::optional<Usage> usage_in(const json::object& o) {
+  const auto* u = o.if_contains("usage");
+  if (!u || !u->is_object()) return std::nullopt;
+  return usage_in_object(u->get_object());
 }
 
 base::Error malformed(std::string what) {
@@ -214,12 +220,19 @@ base::Result<ChunkInfo> inspect_chunk(std::string_view data) {
 }
 
 base::Result<std::optional<Usage>> inspect_completion(std::string_view body) {
-  unsigned char buffer[8192];
+  // Only `usage` is needed: a structural scan finds it without building the whole document.
+  std::array<KeyCount, 1> usage{KeyCount{"usage", 0, {}}};
+  if (!scan_top_level_keys(body, usage)) {
+    return malformed("completion body is not a JSON object");
+  }
+  if (usage[0].count == 0 || usage[0].first_value == "null") return std::optional<Usage>{};
+  unsigned char buffer[1024];
   json::monotonic_resource mr(buffer, sizeof buffer);
   boost::system::error_code ec;
-  auto v = json::parse(json::string_view(body.data(), body.size()), ec, &mr);
-  if (ec || !v.is_object()) return malformed("completion body is not a JSON object");
-  return usage_in(v.get_object());
+  const auto& raw = usage[0].first_value;
+  auto v = json::parse(json::string_view(raw.data(), raw.size()), ec, &mr);
+  if (ec || !v.is_object()) return std::optional<Usage>{};  // unusable usage: none
+  return usage_in_object(v.get_object());
 }
 
 std::string models_body(const std::vector<std::string>& names, long created) {

@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <ctime>
 
 namespace shepherd::net {
 
@@ -16,6 +17,15 @@ namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
+
+// steady_clock's timeline (CLOCK_MONOTONIC) read at a few milliseconds' resolution, which is
+// cheaper: for deadlines that the loops check every 50 ms anyway.
+inline Clock::time_point coarse_now() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+      std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+}
 
 // Completion token for coroutines: errors come back as values in a tuple, never as exceptions.
 inline constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);

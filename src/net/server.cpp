@@ -24,6 +24,10 @@ using base::ErrorCode;
 
 namespace {
 
+// How long an upstream call runs before the client's socket is watched for a disconnect, and
+// how often each loop looks. A disconnect is noticed within about twice this.
+constexpr auto kWatchDelay = std::chrono::milliseconds(50);
+
 constexpr std::size_t kMaxUpstreamErrorBody = 64 * 1024;
 constexpr std::size_t kMaxUpstreamBody = 64 * 1024 * 1024;
 constexpr std::size_t kMaxUpstreamHeader = 64 * 1024;
@@ -95,7 +99,8 @@ struct Server::Loop {
   Server* server = nullptr;
   observability::Metrics* metrics = nullptr;
   int index = 0;
-  asio::io_context ioc{1};
+  // Only this loop's thread touches its sockets, so the reactor needs no locking for I/O.
+  asio::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::shared_ptr<const config::Config> config;
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::unique_ptr<UpstreamPool>> pools;
@@ -108,6 +113,10 @@ struct Server::Loop {
   bool stopping = false;
   bool finishing = false;
   std::optional<asio::steady_timer> drain_timer;
+  std::optional<asio::steady_timer> sweep_timer;
+
+  // Every kWatchDelay: lets sessions waiting on an upstream arm their disconnect watch.
+  void sweep();
 
   // After the loop's thread has stopped: aborts what is left (sessions past the drain timeout)
   // and runs the context until every coroutine has unwound, so nothing is destroyed while a
@@ -129,7 +138,7 @@ struct Outcome {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Loop& loop, tcp::socket socket) : loop_(loop), stream_(std::move(socket)) {
+  Session(Loop& loop, tcp::socket socket) : loop_(loop), socket_(std::move(socket)) {
     loop_.sessions.insert(this);
   }
   ~Session() {
@@ -144,7 +153,7 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = false;
     if (idle_) {
       error_code ec;
-      stream_.socket().cancel(ec);
+      socket_.cancel(ec);
     }
   }
 
@@ -153,7 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = false;
     if (cancel_) cancel_->cancel();
     error_code ec;
-    stream_.socket().close(ec);
+    socket_.close(ec);
   }
 
  private:
@@ -178,11 +187,28 @@ class Session : public std::enable_shared_from_this<Session> {
   void prepare_cors(const Request& req);
   void new_request_id();
 
-  void arm_watch(CancelState& cancel);
-  void disarm_watch();
+  // Client-disconnect watch over an upstream call: begin_watch() costs no system call; the
+  // loop's sweep arms a readability wait on the client socket once the call has lasted
+  // kWatchDelay, so quick answers never pay for it and slow ones are cancelled promptly.
+  void set_deadline(Clock::duration d) {
+    deadline_ = coarse_now() + d;
+    timed_out_ = false;
+  }
+  void clear_deadline() { deadline_ = Clock::time_point::max(); }
 
+  void begin_watch(CancelState& cancel);
+  void end_watch();
+  void arm_watch();
+
+ public:
+  void sweep(Clock::time_point now);
+
+ private:
   Loop& loop_;
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  // Deadline of the client I/O step under way (see UpstreamConnection for the scheme).
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool timed_out_ = false;
   beast::flat_buffer buffer_;
   bool keep_alive_ = true;
   bool idle_ = true;
@@ -191,6 +217,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string cors_;  // CORS response headers for the current request
   std::uint64_t watch_gen_ = 0;
   CancelState* cancel_ = nullptr;
+  bool armed_ = false;
+  Clock::time_point watch_since_{};
   std::shared_ptr<const config::Config> config_;  // the snapshot the current request uses
 };
 
@@ -223,10 +251,11 @@ std::string Session::head(int status, std::string_view content_type,
 
 asio::awaitable<void> Session::write(std::string head, std::string_view body) {
   if (write_failed_) co_return;
-  stream_.expires_after(loop_.config->server.request_timeout);
+  set_deadline(loop_.config->server.request_timeout);
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
                                          asio::buffer(body.data(), body.size())};
-  auto [ec, n] = co_await asio::async_write(stream_, bufs, kUseTuple);
+  auto [ec, n] = co_await asio::async_write(socket_, bufs, kUseTuple);
+  clear_deadline();
   if (ec) {
     write_failed_ = true;
     keep_alive_ = false;
@@ -285,41 +314,64 @@ void Session::prepare_cors(const Request& req) {
   cors_.append("Access-Control-Expose-Headers: X-Request-Id, Retry-After\r\n");
 }
 
-void Session::arm_watch(CancelState& cancel) {
+void Session::begin_watch(CancelState& cancel) {
   cancel_ = &cancel;
-  const auto gen = ++watch_gen_;
-  stream_.socket().async_wait(
-      tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
-        if (ec || gen != self->watch_gen_ || !self->cancel_) return;
-        char byte;
-        const auto n =
-            ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-          self->cancel_->cancel();  // the client closed: cancel the upstream call now
-        } else if (n < 0) {
-          self->arm_watch(*self->cancel_);
-        }
-        // n > 0: the client sent more (a pipelined request); it is read after this answer.
-      });
+  watch_since_ = coarse_now();
 }
 
-void Session::disarm_watch() {
+void Session::end_watch() {
   ++watch_gen_;
   cancel_ = nullptr;
-  error_code ec;
-  stream_.socket().cancel(ec);
+  if (armed_) {
+    armed_ = false;
+    error_code ec;
+    socket_.cancel(ec);
+  }
+}
+
+void Session::sweep(Clock::time_point now) {
+  if (now >= deadline_) {
+    // The client step is late: cancel it (the watch, if armed, goes with it).
+    timed_out_ = true;
+    deadline_ = Clock::time_point::max();
+    armed_ = false;
+    ++watch_gen_;
+    error_code ec;
+    socket_.cancel(ec);
+  }
+  if (!cancel_) return;
+  if (cancel_->active) cancel_->active->check_deadline(now);
+  if (!armed_ && now - watch_since_ >= kWatchDelay) arm_watch();
+}
+
+void Session::arm_watch() {
+  armed_ = true;
+  const auto gen = watch_gen_;
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
+    if (ec || gen != self->watch_gen_ || !self->cancel_) return;
+    self->armed_ = false;
+    char byte;
+    const auto n = ::recv(self->socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      self->cancel_->cancel();  // the client closed: cancel the upstream call now
+    } else if (n < 0) {
+      self->arm_watch();
+    }
+    // n > 0: the client sent more (a pipelined request); it is read after this answer.
+  });
 }
 
 asio::awaitable<void> Session::run() {
   auto self = shared_from_this();
   const auto& limits = loop_.config->server;
-  stream_.socket().set_option(tcp::no_delay(true));
+  socket_.set_option(tcp::no_delay(true));
   while (keep_alive_ && !loop_.stopping) {
     idle_ = true;
     if (buffer_.size() == 0) {
       // Wait for the next request no longer than the keep-alive timeout.
-      stream_.expires_after(limits.keepalive_timeout);
-      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(16 * 1024), kUseTuple);
+      set_deadline(limits.keepalive_timeout);
+      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(16 * 1024), kUseTuple);
+      clear_deadline();
       if (ec) break;
       buffer_.commit(n);
     }
@@ -331,15 +383,17 @@ asio::awaitable<void> Session::run() {
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);
     // The whole request (headers and body) must arrive within the request timeout.
-    stream_.expires_after(limits.request_timeout);
-    auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, kUseTuple);
+    set_deadline(limits.request_timeout);
+    auto [hec, hn] = co_await http::async_read_header(socket_, buffer_, parser, kUseTuple);
     if (!hec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      auto [wec, wn] = co_await asio::async_write(stream_, asio::buffer(kContinue), kUseTuple);
+      auto [wec, wn] = co_await asio::async_write(socket_, asio::buffer(kContinue), kUseTuple);
       if (wec) break;
     }
     error_code rec = hec;
-    if (!rec) std::tie(rec, hn) = co_await http::async_read(stream_, buffer_, parser, kUseTuple);
+    if (!rec) std::tie(rec, hn) = co_await http::async_read(socket_, buffer_, parser, kUseTuple);
+    clear_deadline();
+    if (timed_out_) rec = beast::error::timeout;
     if (rec) {
       keep_alive_ = false;
       new_request_id();
@@ -367,8 +421,8 @@ asio::awaitable<void> Session::run() {
     if (write_failed_) break;
   }
   error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.socket().close(ec);
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  socket_.close(ec);
 }
 
 asio::awaitable<void> Session::handle(Request& req) {
@@ -553,14 +607,19 @@ asio::awaitable<Outcome> Session::relay(const api::ChatRequest& chat, std::size_
   upstream_head.append("Content-Length: ")
       .append(std::to_string(upstream_body.size()))
       .append("\r\n\r\n");
-  const auto deadline = Clock::now() + provider.timeouts.total;
+  const auto deadline = coarse_now() + provider.timeouts.total;
 
   CancelState cancel;
-  arm_watch(cancel);
+  begin_watch(cancel);
   std::optional<Error> failure;
   bool answered = false;
   // A reused keep-alive connection the upstream closed meanwhile fails on first use; that one
   // attempt is repeated on a new connection (the request never reached the upstream).
+  // Every exit returns the connection to the pool and forgets it in `cancel`.
+  auto drop = [&](ConnectionPtr& connection, bool reusable) {
+    cancel.active = nullptr;
+    pool.release(std::move(connection), reusable);
+  };
   for (int attempt = 0; attempt < 2 && !answered && !failure; ++attempt) {
     auto lease = co_await pool.acquire(deadline, cancel);
     if (!lease) {
@@ -569,29 +628,29 @@ asio::awaitable<Outcome> Session::relay(const api::ChatRequest& chat, std::size_
     }
     ConnectionPtr c = std::move(*lease);
     cancel.active = c.get();
-    c->tcp().expires_after(step_timeout(provider.timeouts.first_byte, deadline));
+    c->expires_after(step_timeout(provider.timeouts.first_byte, deadline));
     std::array<asio::const_buffer, 2> bufs{asio::buffer(upstream_head),
                                            asio::buffer(upstream_body)};
     auto [wec, wn] =
         co_await c->visit([&](auto& s) { return asio::async_write(s, bufs, kUseTuple); });
-    error_code ec = wec;
+    error_code ec = c->result(wec);
     if (!ec) {
       c->parser.emplace();
       c->parser->header_limit(kMaxUpstreamHeader);
       c->parser->body_limit(chat.stream ? std::numeric_limits<std::uint64_t>::max()
                                         : kMaxUpstreamBody);
-      c->tcp().expires_after(step_timeout(provider.timeouts.first_byte, deadline));
+      c->expires_after(step_timeout(provider.timeouts.first_byte, deadline));
       auto [hec, hn] = co_await c->visit(
           [&](auto& s) { return http::async_read_header(s, c->buffer, *c->parser, kUseTuple); });
-      ec = hec;
+      ec = c->result(hec);
     }
     if (cancel.client_gone) {
-      pool.release(std::move(c), false);
+      drop(c, false);
       break;
     }
     if (ec) {
-      const bool retry_fresh = c->reused && stale_connection_error(ec);
-      pool.release(std::move(c), false);
+      const bool retry_fresh = c->reused && !c->timed_out && stale_connection_error(ec);
+      drop(c, false);
       if (retry_fresh) continue;
       failure =
           upstream_io_error(provider, wec ? "sending the request" : "waiting for the answer", ec);
@@ -602,42 +661,42 @@ asio::awaitable<Outcome> Session::relay(const api::ChatRequest& chat, std::size_
     if (status < 200 || status > 299) {
       // Read a bounded error body; whatever fails here, the status is what matters.
       std::string error_text;
-      bool complete = false;
+      bool reusable = false;
       if (status >= 400) {
         parser.body_limit(kMaxUpstreamErrorBody);
-        c->tcp().expires_after(step_timeout(provider.timeouts.idle, deadline));
+        c->expires_after(step_timeout(provider.timeouts.idle, deadline));
         auto [bec, bn] = co_await c->visit(
             [&](auto& s) { return http::async_read(s, c->buffer, parser, kUseTuple); });
-        complete = !bec;
+        reusable = !bec && parser.get().keep_alive();
         error_text = parser.get().body();
       }
       failure = upstream_status_error(provider, status, error_text,
                                       parser.get()[http::field::retry_after]);
-      pool.release(std::move(c), complete && parser.get().keep_alive());
+      drop(c, reusable);
       break;
     }
     if (chat.stream) {
       const bool reusable =
           co_await relay_stream(*c, chat, deployment.model, deadline, provider, out, cancel);
-      pool.release(std::move(c), reusable);
+      drop(c, reusable);
       answered = true;
       break;
     }
-    c->tcp().expires_after(step_timeout(provider.timeouts.idle, deadline));
-    auto [bec, bn] = co_await c->visit(
+    c->expires_after(step_timeout(provider.timeouts.idle, deadline));
+    auto [body_ec, bn] = co_await c->visit(
         [&](auto& s) { return http::async_read(s, c->buffer, parser, kUseTuple); });
+    const auto bec = c->result(body_ec);
     if (cancel.client_gone) {
-      pool.release(std::move(c), false);
+      drop(c, false);
       break;
     }
     if (bec) {
-      pool.release(std::move(c), false);
+      drop(c, false);
       failure = upstream_io_error(provider, "reading the answer", bec);
       break;
     }
     std::string answer = std::move(parser.get().body());
-    const bool keep = parser.get().keep_alive();
-    pool.release(std::move(c), keep);
+    drop(c, parser.get().keep_alive());
     auto usage = api::inspect_completion(answer);
     if (!usage) {
       failure = usage.error();
@@ -645,14 +704,14 @@ asio::awaitable<Outcome> Session::relay(const api::ChatRequest& chat, std::size_
     }
     out.m.usage = *usage;
     if (deployment.model != chat.model) answer = api::with_model(answer, chat.model);
-    disarm_watch();
+    end_watch();
     co_await respond(200, "application/json", answer);
     out.m.status = 200;
     out.m.ok = !write_failed_;
     out.m.client_disconnected = write_failed_;
     co_return out;
   }
-  disarm_watch();
+  end_watch();
   if (cancel.client_gone) {
     // Nobody is left to answer; the upstream connection was closed above.
     keep_alive_ = false;
@@ -720,10 +779,11 @@ asio::awaitable<bool> Session::relay_stream(UpstreamConnection& c, const api::Ch
         "content-type " + std::string(content_type));
   }
   while (!failure && !done && !upstream_error_event && !parser.is_done()) {
-    c.tcp().expires_after(
+    c.expires_after(
         step_timeout(committed ? provider.timeouts.idle : provider.timeouts.first_byte, deadline));
-    auto [ec, n] = co_await c.visit(
+    auto [read_ec, n] = co_await c.visit(
         [&](auto& s) { return http::async_read_some(s, c.buffer, parser, kUseTuple); });
+    const auto ec = c.result(read_ec);
     if (cancel.client_gone) break;
     auto& body = parser.get().body();
     if (!body.empty()) {
@@ -756,7 +816,7 @@ asio::awaitable<bool> Session::relay_stream(UpstreamConnection& c, const api::Ch
                          sse.mid_event() ? "stream cut mid-event" : "stream ended without [DONE]");
     failure->retryable = true;
   }
-  disarm_watch();
+  end_watch();
   if (cancel.client_gone || write_failed_) {
     keep_alive_ = false;
     write_failed_ = true;
@@ -789,7 +849,7 @@ asio::awaitable<bool> Session::relay_stream(UpstreamConnection& c, const api::Ch
   if (!done || !parser.keep_alive()) co_return false;
   // Read the end of the upstream body (usually already buffered) so the connection is reusable.
   while (!parser.is_done()) {
-    c.tcp().expires_after(step_timeout(provider.timeouts.idle, deadline));
+    c.expires_after(step_timeout(provider.timeouts.idle, deadline));
     auto [ec, n] = co_await c.visit(
         [&](auto& s) { return http::async_read_some(s, c.buffer, parser, kUseTuple); });
     if (ec) co_return false;
@@ -881,6 +941,8 @@ void Server::start() {
   port_ = endpoint.port();
   for (auto& loop : loops_) {
     asio::co_spawn(loop->ioc, accept_loop(*loop), asio::detached);
+    loop->sweep_timer.emplace(loop->ioc);
+    loop->sweep();
     threads_.emplace_back([l = loop.get()] { l->ioc.run(); });
   }
 }
@@ -912,12 +974,23 @@ void Server::wait() {
   for (auto& loop : loops_) loop->finish();
 }
 
+void Server::Loop::sweep() {
+  if (finishing) return;
+  const auto now = Clock::now();
+  for (auto* s : sessions) s->sweep(now);
+  sweep_timer->expires_after(kWatchDelay);
+  sweep_timer->async_wait([this](error_code ec) {
+    if (!ec) sweep();
+  });
+}
+
 void Server::Loop::finish() {
   finishing = true;
   stopping = true;
   error_code ec;
   if (acceptor) acceptor->close(ec);
   if (drain_timer) drain_timer->cancel();
+  if (sweep_timer) sweep_timer->cancel();
   for (auto* s : sessions) s->abort();
   for (auto& p : pools) p->close_all();
   ioc.restart();

@@ -31,7 +31,16 @@ UpstreamConnection::UpstreamConnection(asio::any_io_executor executor, asio::ssl
 
 void UpstreamConnection::cancel() {
   cancelled = true;
-  tcp().cancel();
+  error_code ec;
+  socket().cancel(ec);
+}
+
+void UpstreamConnection::check_deadline(Clock::time_point now) {
+  if (now < deadline_) return;
+  timed_out = true;
+  deadline_ = Clock::time_point::max();
+  error_code ec;
+  socket().cancel(ec);
 }
 
 base::Error upstream_io_error(const config::ProviderConfig& provider, const char* step,
@@ -64,7 +73,7 @@ UpstreamPool::~UpstreamPool() { close_all(); }
 void UpstreamPool::close_all() {
   for (auto& c : idle_) {
     error_code ec;
-    c->tcp().socket().close(ec);
+    c->socket().close(ec);
   }
   idle_.clear();
   for (auto* w : waiters_) w->cancel();
@@ -88,8 +97,7 @@ bool UpstreamPool::still_open(UpstreamConnection& connection) {
   // An idle connection the upstream has closed reads as EOF; unexpected bytes make it unusable
   // too. Either way it must not carry the next request.
   char byte;
-  const auto n =
-      ::recv(connection.tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const auto n = ::recv(connection.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -98,7 +106,7 @@ asio::awaitable<base::Result<ConnectionPtr>> UpstreamPool::acquire(Clock::time_p
   while (!idle_.empty()) {
     ConnectionPtr c = std::move(idle_.back());
     idle_.pop_back();
-    if (Clock::now() - c->idle_since < kCheckIdleAfter || still_open(*c)) {
+    if (coarse_now() - c->idle_since < kCheckIdleAfter || still_open(*c)) {
       c->reused = true;
       ++active_;
       co_return c;
@@ -126,7 +134,10 @@ asio::awaitable<base::Result<ConnectionPtr>> UpstreamPool::acquire(Clock::time_p
   }
   ++active_;
   auto result = co_await connect(deadline, cancel);
-  if (!result) release(nullptr, false);
+  if (!result) {
+    cancel.active = nullptr;
+    release(nullptr, false);
+  }
   co_return result;
 }
 
@@ -165,9 +176,9 @@ asio::awaitable<base::Result<ConnectionPtr>> UpstreamPool::connect(Clock::time_p
   if (!endpoints) co_return std::move(endpoints).error();
   auto c = std::make_unique<UpstreamConnection>(executor_, tls_.get());
   cancel.active = c.get();
-  auto& tcp_layer = c->tcp();
-  tcp_layer.expires_after(step_timeout(provider_.timeouts.connect, deadline));
-  auto [ec, endpoint] = co_await tcp_layer.async_connect(*endpoints, kUseTuple);
+  c->expires_after(step_timeout(provider_.timeouts.connect, deadline));
+  auto [cec, endpoint] = co_await asio::async_connect(c->socket(), *endpoints, kUseTuple);
+  auto ec = c->result(cec);
   if (cancel.client_gone) {
     co_return base::make_error(ErrorCode::kUnavailable, "the client went away");
   }
@@ -175,20 +186,23 @@ asio::awaitable<base::Result<ConnectionPtr>> UpstreamPool::connect(Clock::time_p
     endpoints_expire_ = {};  // a failed address is looked up again next time
     co_return upstream_io_error(provider_, "connect", ec);
   }
-  tcp_layer.socket().set_option(tcp::no_delay(true), ec);
+  c->socket().set_option(tcp::no_delay(true), ec);
   if (c->tls()) {
     if (!prepare_client_tls(c->ssl().native_handle(), provider_.endpoint.host,
                             provider_.tls_verify)) {
       co_return base::make_error(ErrorCode::kUpstreamUnreachable,
                                  "TLS setup failed for provider '" + provider_.name + "'");
     }
-    tcp_layer.expires_after(step_timeout(provider_.timeouts.connect, deadline));
-    auto [hec] = co_await c->ssl().async_handshake(asio::ssl::stream_base::client, kUseTuple);
+    c->expires_after(step_timeout(provider_.timeouts.connect, deadline));
+    auto [handshake_ec] =
+        co_await c->ssl().async_handshake(asio::ssl::stream_base::client, kUseTuple);
+    const auto hec = c->result(handshake_ec);
     if (cancel.client_gone) {
       co_return base::make_error(ErrorCode::kUnavailable, "the client went away");
     }
     if (hec) co_return upstream_io_error(provider_, "TLS handshake", hec);
   }
+  c->expires_never();
   co_return c;
 }
 
@@ -196,13 +210,13 @@ void UpstreamPool::release(ConnectionPtr connection, bool reusable) {
   if (active_ > 0) --active_;
   if (connection && reusable && !connection->cancelled && idle_.size() < provider_.pool.max_idle) {
     connection->parser.reset();
-    connection->tcp().expires_never();
-    connection->idle_since = Clock::now();
+    connection->expires_never();
+    connection->idle_since = coarse_now();
     idle_.push_back(std::move(connection));
   } else if (connection) {
     error_code ec;
-    connection->tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
-    connection->tcp().socket().close(ec);
+    connection->socket().shutdown(tcp::socket::shutdown_both, ec);
+    connection->socket().close(ec);
   }
   if (!waiters_.empty()) {
     waiters_.front()->cancel();

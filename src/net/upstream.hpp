@@ -20,10 +20,21 @@ class UpstreamConnection {
   UpstreamConnection(asio::any_io_executor executor, asio::ssl::context* tls);
 
   bool tls() const { return ssl_.has_value(); }
-  beast::tcp_stream& tcp() { return ssl_ ? ssl_->next_layer() : *plain_; }
-  beast::ssl_stream<beast::tcp_stream>& ssl() { return *ssl_; }
+  tcp::socket& socket() { return ssl_ ? ssl_->next_layer() : *plain_; }
+  asio::ssl::stream<tcp::socket>& ssl() { return *ssl_; }
   // Cancels every pending operation (the client went away); the connection is not reusable.
   void cancel();
+
+  // Deadlines without a timer per operation: the step under way must end by `deadline`; the
+  // owning session's periodic sweep calls check_deadline(), which cancels the step once it is
+  // late. timed_out then tells a cancelled step from a failed one.
+  void expires_after(Clock::duration d) { deadline_ = coarse_now() + d; }
+  void expires_never() { deadline_ = Clock::time_point::max(); }
+  void check_deadline(Clock::time_point now);
+  // `ec` as the caller should see it: a timeout when the sweep cancelled the step.
+  error_code result(const error_code& ec) const {
+    return timed_out ? error_code(beast::error::timeout) : ec;
+  }
 
   // Calls f(stream) with the plain or TLS stream; both branches must return the same type.
   template <typename F>
@@ -35,11 +46,13 @@ class UpstreamConnection {
   std::optional<http::response_parser<http::string_body>> parser;
   bool reused = false;
   bool cancelled = false;
+  bool timed_out = false;
   Clock::time_point idle_since{};
 
  private:
-  std::optional<beast::tcp_stream> plain_;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> ssl_;
+  std::optional<tcp::socket> plain_;
+  std::optional<asio::ssl::stream<tcp::socket>> ssl_;
+  Clock::time_point deadline_ = Clock::time_point::max();
 };
 
 using ConnectionPtr = std::unique_ptr<UpstreamConnection>;
@@ -105,7 +118,7 @@ base::Error upstream_io_error(const config::ProviderConfig& provider, const char
 
 // min(now + step, deadline): every upstream step honours both its own timeout and the total.
 inline Clock::duration step_timeout(Clock::duration step, Clock::time_point deadline) {
-  const auto left = deadline - Clock::now();
+  const auto left = deadline - coarse_now();
   return left < step ? std::max(left, Clock::duration(std::chrono::milliseconds(1))) : step;
 }
 
