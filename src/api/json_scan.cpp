@@ -1,7 +1,9 @@
 #include "api/json_scan.hpp"
 
+#include <array>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string_view.hpp>
+#include <cstring>
 #include <string>
 
 namespace shepherd::api {
@@ -10,6 +12,13 @@ namespace {
 // A minimal JSON skipper. It checks structure (nesting, string termination) but not the finer
 // grammar of numbers and literals: callers only use it on bodies they parse fully elsewhere or
 // whose exact validity does not matter for the field they read.
+// Bytes that matter when skipping a nested value: quotes and brackets.
+constexpr auto kStructural = [] {
+  std::array<bool, 256> t{};
+  for (unsigned char c : {'"', '{', '}', '[', ']'}) t[c] = true;
+  return t;
+}();
+
 class Scanner {
  public:
   explicit Scanner(std::string_view s) : s_(s) {}
@@ -37,16 +46,18 @@ class Scanner {
     skip_ws();
     if (i_ >= s_.size() || s_[i_] != '"') return std::nullopt;
     const auto start = ++i_;
+    // Jump from quote to quote (memchr is vectorised); a quote preceded by an odd number of
+    // backslashes is escaped and the string goes on.
     while (i_ < s_.size()) {
-      const char c = s_[i_];
-      if (c == '\\') {
-        i_ += 2;
-      } else if (c == '"') {
-        return s_.substr(start, i_++ - start);
-      } else {
-        ++i_;
-      }
+      const void* q = std::memchr(s_.data() + i_, '"', s_.size() - i_);
+      if (!q) break;
+      const auto pos = static_cast<std::size_t>(static_cast<const char*>(q) - s_.data());
+      std::size_t backslashes = 0;
+      while (pos - backslashes > start && s_[pos - backslashes - 1] == '\\') ++backslashes;
+      i_ = pos + 1;
+      if (backslashes % 2 == 0) return s_.substr(start, pos - start);
     }
+    i_ = s_.size();
     return std::nullopt;
   }
   // Skips one value of any kind; returns its raw text.
@@ -60,6 +71,9 @@ class Scanner {
     } else if (c == '{' || c == '[') {
       std::string closers;  // the closing brackets still expected, innermost last
       while (i_ < s_.size()) {
+        // Most bytes are neither quotes nor brackets: skip them in a tight loop.
+        while (i_ < s_.size() && !kStructural[static_cast<unsigned char>(s_[i_])]) ++i_;
+        if (i_ == s_.size()) break;
         const char d = s_[i_];
         if (d == '"') {
           if (!string()) return std::nullopt;
@@ -116,6 +130,11 @@ bool for_each_member(std::string_view json, Visit&& visit) {
 }
 
 }  // namespace
+
+std::optional<std::string_view> leading_value(std::string_view json) {
+  Scanner sc(json);
+  return sc.value();
+}
 
 std::optional<std::string_view> find_top_level_value(std::string_view json, std::string_view key) {
   std::optional<std::string_view> found;

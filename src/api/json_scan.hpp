@@ -15,6 +15,10 @@ namespace shepherd::api {
 // found, or has no such key. Keys are compared as raw bytes: an escaped key never matches.
 std::optional<std::string_view> find_top_level_value(std::string_view json, std::string_view key);
 
+// The raw text of the JSON value at the start of `json` (after whitespace); nullopt when it is
+// not structurally complete.
+std::optional<std::string_view> leading_value(std::string_view json);
+
 // How many top-level members of the object `json` have the raw key `key`, or how many there are
 // at all when `key` is nullopt. JSON allows duplicate keys and parsers disagree on which one
 // wins, so Shepherd refuses them in bodies it rewrites.

@@ -1,7 +1,10 @@
 #include "api/openai.hpp"
 
 #include <array>
+#include <boost/container/small_vector.hpp>
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <charconv>
 #include <limits>
 
 #include "api/json_scan.hpp"
@@ -60,13 +63,194 @@ const char* error_code(const base::Error& e) {
 
 }  // namespace
 
+namespace {
+
+// Validates a chat request while Boost.JSON's parser walks it, without building a document:
+// the hot path needs a handful of fields, not a tree. Depth counts open containers (the root
+// object is depth 1, so top-level keys and values live at depth 1).
+class ChatRequestHandler {
+ public:
+  using error_code = boost::system::error_code;
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  ChatRequest request;
+  std::optional<base::Error> error;  // the first problem found (the parse is aborted there)
+  bool has_model = false, has_messages = false, has_stream_options = false;
+  std::size_t messages = 0;
+
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_object_begin(error_code& ec) {
+    if (!value(Kind::kObject, ec)) return false;
+    if (depth_ == 2 && field_ == Field::kMessages) role_ = false;
+    ++depth_;
+    return true;
+  }
+  bool on_object_end(std::size_t, error_code& ec) {
+    --depth_;
+    if (depth_ == 2 && field_ == Field::kMessages && !role_) {
+      return fail(
+          "messages[" + std::to_string(messages - 1) + "] must be an object with a string role",
+          "messages", ec);
+    }
+    return true;
+  }
+  bool on_array_begin(error_code& ec) {
+    if (!value(Kind::kArray, ec)) return false;
+    ++depth_;
+    return true;
+  }
+  bool on_array_end(std::size_t, error_code&) {
+    --depth_;
+    return true;
+  }
+  bool on_key_part(json::string_view part, std::size_t, error_code&) {
+    key_.append(part.data(), part.size());
+    return true;
+  }
+  bool on_key(json::string_view part, std::size_t, error_code& ec) {
+    std::string_view key(part.data(), part.size());
+    if (!key_.empty()) {  // the key came in parts (escapes)
+      key_.append(key);
+      key = key_;
+    }
+    bool ok = true;
+    if (depth_ == 1) ok = top_level_key(key, ec);
+    if (depth_ == 2 && field_ == Field::kStreamOptions) include_usage_key_ = key == "include_usage";
+    if (depth_ == 3 && field_ == Field::kMessages) role_key_ = key == "role";
+    key_.clear();
+    return ok;
+  }
+  bool on_string_part(json::string_view part, std::size_t, error_code& ec) {
+    if (!string_started_ && !value(Kind::kString, ec)) return false;
+    string_started_ = true;
+    if (depth_ == 1 && field_ == Field::kModel) request.model.append(part.data(), part.size());
+    return true;
+  }
+  bool on_string(json::string_view part, std::size_t, error_code& ec) {
+    if (!string_started_ && !value(Kind::kString, ec)) return false;
+    string_started_ = false;
+    if (depth_ == 1 && field_ == Field::kModel) request.model.append(part.data(), part.size());
+    return true;
+  }
+  bool on_number_part(json::string_view, error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, error_code& ec) { return value(Kind::kOther, ec); }
+  bool on_uint64(std::uint64_t, json::string_view, error_code& ec) {
+    return value(Kind::kOther, ec);
+  }
+  bool on_double(double, json::string_view, error_code& ec) { return value(Kind::kOther, ec); }
+  bool on_bool(bool b, error_code& ec) {
+    if (!value(Kind::kBool, ec)) return false;
+    if (depth_ == 1 && field_ == Field::kStream) request.stream = b;
+    if (depth_ == 2 && field_ == Field::kStreamOptions && include_usage_key_) {
+      request.client_wants_usage = b;
+    }
+    return true;
+  }
+  bool on_null(error_code& ec) { return value(Kind::kNull, ec); }
+  bool on_comment_part(json::string_view, error_code&) { return true; }
+  bool on_comment(json::string_view, error_code&) { return true; }
+
+ private:
+  enum class Kind { kObject, kArray, kString, kBool, kNull, kOther };
+  enum class Field { kOther, kModel, kStream, kStreamOptions, kMessages };
+
+  bool fail(std::string message, std::string param, error_code& ec) {
+    if (!error) error = bad_request(std::move(message), std::move(param));
+    ec = json::error::syntax;  // aborts the parse; `error` says why
+    return false;
+  }
+
+  // Every value passes here first, with depth_ still that of its container.
+  bool value(Kind kind, error_code& ec) {
+    if (depth_ == 0) {
+      return kind == Kind::kObject || fail("the request body must be a JSON object", "", ec);
+    }
+    if (depth_ == 1) {
+      switch (field_) {
+        case Field::kModel:
+          return kind == Kind::kString || fail("model must be a non-empty string", "model", ec);
+        case Field::kStream:
+          return kind == Kind::kBool || kind == Kind::kNull ||
+                 fail("stream must be true or false", "stream", ec);
+        case Field::kStreamOptions:
+          return kind == Kind::kObject || kind == Kind::kNull ||
+                 fail("stream_options must be an object", "stream_options", ec);
+        case Field::kMessages:
+          return kind == Kind::kArray || fail("messages must be a non-empty array", "messages", ec);
+        case Field::kOther:
+          return true;
+      }
+    }
+    if (depth_ == 2 && field_ == Field::kMessages) {
+      ++messages;
+      return kind == Kind::kObject || fail("messages[" + std::to_string(messages - 1) +
+                                               "] must be an object with a string role",
+                                           "messages", ec);
+    }
+    if (depth_ == 2 && field_ == Field::kStreamOptions && include_usage_key_) {
+      return kind == Kind::kBool || kind == Kind::kNull ||
+             fail("stream_options.include_usage must be true or false", "stream_options", ec);
+    }
+    if (depth_ == 3 && field_ == Field::kMessages && role_key_) {
+      if (kind != Kind::kString) {
+        return fail(
+            "messages[" + std::to_string(messages - 1) + "] must be an object with a string role",
+            "messages", ec);
+      }
+      role_ = true;
+    }
+    return true;
+  }
+
+  bool top_level_key(std::string_view key, error_code& ec) {
+    // Parsers disagree on which of two equal keys wins, so none may repeat. Keys are compared
+    // by 64-bit hash: a false "duplicate" needs a collision, about one in 1e19.
+    const auto h = std::hash<std::string_view>{}(key);
+    for (const auto k : seen_) {
+      if (k == h) return fail("the request body has duplicate keys", "", ec);
+    }
+    seen_.push_back(h);
+    field_ = Field::kOther;
+    if (key == "model") {
+      field_ = Field::kModel;
+      has_model = true;
+    } else if (key == "messages") {
+      field_ = Field::kMessages;
+      has_messages = true;
+    } else if (key == "stream") {
+      field_ = Field::kStream;
+    } else if (key == "stream_options") {
+      field_ = Field::kStreamOptions;
+      has_stream_options = true;
+    }
+    return true;
+  }
+
+  int depth_ = 0;
+  Field field_ = Field::kOther;
+  std::string key_;
+  boost::container::small_vector<std::size_t, 16> seen_;
+  bool string_started_ = false;
+  bool include_usage_key_ = false;
+  bool role_key_ = false;
+  bool role_ = false;
+};
+
+}  // namespace
+
 base::Result<ChatRequest> parse_chat_request(std::string_view body, int max_depth) {
-  unsigned char buffer[8192];
-  json::monotonic_resource mr(buffer, sizeof buffer);
   json::parse_options opt;
   opt.max_depth = static_cast<std::size_t>(max_depth);
+  json::basic_parser<ChatRequestHandler> parser(opt);
   boost::system::error_code ec;
-  json::value root = json::parse(json::string_view(body.data(), body.size()), ec, &mr, opt);
+  const auto used = parser.write_some(false, body.data(), body.size(), ec);
+  if (!ec && used < body.size()) ec = json::error::extra_data;
+  auto& h = parser.handler();
+  if (h.error) return std::move(*h.error);
   if (ec) {
     if (ec == json::error::too_deep) {
       return bad_request("the JSON body nests deeper than " + std::to_string(max_depth) + " levels",
@@ -76,66 +260,40 @@ base::Result<ChatRequest> parse_chat_request(std::string_view body, int max_dept
                            "); send a JSON object with model and messages",
                        "");
   }
-  const auto* obj = root.if_object();
-  if (!obj) return bad_request("the request body must be a JSON object", "");
-  ChatRequest req;
-  // The byte-level rewrite must see the same fields as the parser: no duplicate keys, and the
-  // fields Shepherd rewrites spelled without escapes ("mod\u0065l").
-  std::array<KeyCount, 2> rewritten{KeyCount{"model", 0, {}}, KeyCount{"stream_options", 0, {}}};
-  if (scan_top_level_keys(body, rewritten) != obj->size()) {
-    return bad_request("the request body has duplicate keys", "");
-  }
-  for (const auto& kc : rewritten) {
-    if (obj->contains(json::string_view(kc.key.data(), kc.key.size())) && kc.count != 1) {
-      return bad_request("the field " + std::string(kc.key) + " must be written without escapes",
-                         std::string(kc.key));
-    }
-  }
-  const auto* model = obj->if_contains("model");
-  if (!model)
+  if (!h.has_model) {
     return bad_request("missing required field: model (a string naming the model)", "model");
-  const auto* model_str = model->if_string();
-  if (!model_str || model_str->empty()) {
-    return bad_request("model must be a non-empty string", "model");
   }
-  req.model.assign(model_str->data(), model_str->size());
-  const auto* messages = obj->if_contains("messages");
-  if (!messages) {
+  if (h.request.model.empty()) return bad_request("model must be a non-empty string", "model");
+  if (!h.has_messages) {
     return bad_request("missing required field: messages (an array of {role, content})",
                        "messages");
   }
-  const auto* arr = messages->if_array();
-  if (!arr || arr->empty()) return bad_request("messages must be a non-empty array", "messages");
-  for (std::size_t i = 0; i < arr->size(); ++i) {
-    const auto* m = (*arr)[i].if_object();
-    const json::value* role = m ? m->if_contains("role") : nullptr;
-    if (!role || !role->is_string()) {
-      return bad_request("messages[" + std::to_string(i) + "] must be an object with a string role",
-                         "messages");
+  if (h.messages == 0) return bad_request("messages must be a non-empty array", "messages");
+  // The byte-level rewrite must see the fields the parser saw. Only a \u escape can spell
+  // "model" or "stream_options" differently in the raw bytes, so only then is a scan needed.
+  if (body.find("\\u") != std::string_view::npos) {
+    std::array<KeyCount, 2> raw{KeyCount{"model", 0, {}}, KeyCount{"stream_options", 0, {}}};
+    scan_top_level_keys(body, raw);
+    if (raw[0].count != 1) {
+      return bad_request("the field model must be written without escapes", "model");
+    }
+    if (h.has_stream_options && raw[1].count != 1) {
+      return bad_request("the field stream_options must be written without escapes",
+                         "stream_options");
     }
   }
-  if (const auto* stream = obj->if_contains("stream"); stream && !stream->is_null()) {
-    if (!stream->is_bool()) return bad_request("stream must be true or false", "stream");
-    req.stream = stream->get_bool();
-  }
-  if (const auto* so = obj->if_contains("stream_options"); so && !so->is_null()) {
-    const auto* so_obj = so->if_object();
-    if (!so_obj) return bad_request("stream_options must be an object", "stream_options");
-    if (const auto* iu = so_obj->if_contains("include_usage"); iu && !iu->is_null()) {
-      if (!iu->is_bool()) {
-        return bad_request("stream_options.include_usage must be true or false", "stream_options");
-      }
-      req.client_wants_usage = iu->get_bool();
-    }
-  }
-  return req;
+  return std::move(h.request);
+}
+
+bool upstream_body_changes(const ChatRequest& request, std::string_view upstream_model) {
+  return upstream_model != request.model || (request.stream && !request.client_wants_usage);
 }
 
 std::string upstream_chat_body(std::string_view body, const ChatRequest& request,
                                std::string_view upstream_model) {
+  if (!upstream_body_changes(request, upstream_model)) return std::string(body);
   const bool rename = upstream_model != request.model;
   const bool add_usage = request.stream && !request.client_wants_usage;
-  if (!rename && !add_usage) return std::string(body);
   std::string out = rename ? with_model(body, upstream_model) : std::string(body);
   if (!add_usage) return out;
   if (!find_top_level_value(out, "stream_options")) {
@@ -219,20 +377,65 @@ base::Result<ChunkInfo> inspect_chunk(std::string_view data) {
   return info;
 }
 
+namespace {
+
+std::optional<std::int64_t> raw_count(std::string_view usage, std::string_view key) {
+  auto v = find_top_level_value(usage, key);
+  if (!v || *v == "null") return std::int64_t{0};
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc{} || p != v->data() + v->size() || n < 0) return std::nullopt;
+  return n;
+}
+
+// The counts of a raw usage object, read without building a document.
+std::optional<Usage> raw_usage(std::string_view usage) {
+  if (usage.empty() || usage.front() != '{' || !scan_top_level_keys(usage, {})) return std::nullopt;
+  auto prompt = raw_count(usage, "prompt_tokens");
+  auto completion = raw_count(usage, "completion_tokens");
+  auto total = raw_count(usage, "total_tokens");
+  if (!prompt || !completion || !total) return std::nullopt;
+  Usage u{*prompt, *completion, *total};
+  if (u.total_tokens == 0) {
+    if (u.prompt_tokens > std::numeric_limits<std::int64_t>::max() - u.completion_tokens) {
+      return std::nullopt;
+    }
+    u.total_tokens = u.prompt_tokens + u.completion_tokens;
+  }
+  return u;
+}
+
+// Upstreams put `usage` last; searching from the end finds it without walking the choices.
+// Returns the raw usage object, or nullopt when the last "usage" key is not followed by one.
+std::optional<std::string_view> last_usage_object(std::string_view body) {
+  constexpr std::string_view kKey = "\"usage\"";
+  const auto at = body.rfind(kKey);
+  if (at == std::string_view::npos || at == 0 || body[at - 1] == '\\') return std::nullopt;
+  auto rest = body.substr(at + kKey.size());
+  const auto colon = rest.find_first_not_of(" \t\r\n");
+  if (colon == std::string_view::npos || rest[colon] != ':') return std::nullopt;
+  rest.remove_prefix(colon + 1);
+  const auto open = rest.find_first_not_of(" \t\r\n");
+  if (open == std::string_view::npos || rest[open] != '{') return std::nullopt;
+  return leading_value(rest.substr(open));
+}
+
+}  // namespace
+
 base::Result<std::optional<Usage>> inspect_completion(std::string_view body) {
-  // Only `usage` is needed: a structural scan finds it without building the whole document.
-  std::array<KeyCount, 1> usage{KeyCount{"usage", 0, {}}};
-  if (!scan_top_level_keys(body, usage)) {
+  const auto first = body.find_first_not_of(" \t\r\n");
+  const auto last = body.find_last_not_of(" \t\r\n");
+  if (first == std::string_view::npos || body[first] != '{' || body[last] != '}') {
     return malformed("completion body is not a JSON object");
   }
+  if (auto raw = last_usage_object(body)) {
+    if (auto usage = raw_usage(*raw)) return std::optional<Usage>(*usage);
+  }
+  // No usage where upstreams put it: look for it properly (structural scan of the whole body).
+  std::array<KeyCount, 1> usage{KeyCount{"usage", 0, {}}};
+  if (!scan_top_level_keys(body, usage)) return malformed("completion body is not a JSON object");
   if (usage[0].count == 0 || usage[0].first_value == "null") return std::optional<Usage>{};
-  unsigned char buffer[1024];
-  json::monotonic_resource mr(buffer, sizeof buffer);
-  boost::system::error_code ec;
-  const auto& raw = usage[0].first_value;
-  auto v = json::parse(json::string_view(raw.data(), raw.size()), ec, &mr);
-  if (ec || !v.is_object()) return std::optional<Usage>{};  // unusable usage: none
-  return usage_in_object(v.get_object());
+  return raw_usage(usage[0].first_value);
 }
 
 std::string models_body(const std::vector<std::string>& names, long created) {

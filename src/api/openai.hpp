@@ -30,6 +30,8 @@ base::Result<ChatRequest> parse_chat_request(std::string_view body, int max_dept
 // nothing needs to change. `body` must have passed parse_chat_request.
 std::string upstream_chat_body(std::string_view body, const ChatRequest& request,
                                std::string_view upstream_model);
+// Whether upstream_chat_body changes anything (when not, the client's bytes go out as they are).
+bool upstream_body_changes(const ChatRequest& request, std::string_view upstream_model);
 
 // `json` with its top-level `model` set to `model` (the name the client asked for); `json`
 // unchanged when it has no such field.

@@ -27,7 +27,18 @@ inline Clock::time_point coarse_now() {
       std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
 }
 
+// Every loop is one io_context; naming its executor type (rather than any_io_executor) spares
+// the type-erased executor copies on every operation of the hot path.
+using Executor = asio::io_context::executor_type;
+template <typename T>
+using Task = asio::awaitable<T, Executor>;
+using Socket = tcp::socket::rebind_executor<Executor>::other;
+using Acceptor = tcp::acceptor::rebind_executor<Executor>::other;
+using Resolver = tcp::resolver::rebind_executor<Executor>::other;
+using Timer = asio::steady_timer::rebind_executor<Executor>::other;
+using TlsStream = asio::ssl::stream<Socket>;
+
 // Completion token for coroutines: errors come back as values in a tuple, never as exceptions.
-inline constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+inline constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable_t<Executor>{});
 
 }  // namespace shepherd::net

@@ -102,7 +102,7 @@ struct Server::Loop {
   // Only this loop's thread touches its sockets, so the reactor needs no locking for I/O.
   asio::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::shared_ptr<const config::Config> config;
-  std::optional<tcp::acceptor> acceptor;
+  std::optional<Acceptor> acceptor;
   std::vector<std::unique_ptr<UpstreamPool>> pools;
   std::vector<std::string> chat_heads_json, chat_heads_sse;
   std::vector<Digest> key_digests;
@@ -112,8 +112,8 @@ struct Server::Loop {
   std::vector<std::size_t> rr;  // round-robin position per model
   bool stopping = false;
   bool finishing = false;
-  std::optional<asio::steady_timer> drain_timer;
-  std::optional<asio::steady_timer> sweep_timer;
+  std::optional<Timer> drain_timer;
+  std::optional<Timer> sweep_timer;
 
   // Every kWatchDelay: lets sessions waiting on an upstream arm their disconnect watch.
   void sweep();
@@ -138,7 +138,7 @@ struct Outcome {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Loop& loop, tcp::socket socket) : loop_(loop), socket_(std::move(socket)) {
+  Session(Loop& loop, Socket socket) : loop_(loop), socket_(std::move(socket)) {
     loop_.sessions.insert(this);
   }
   ~Session() {
@@ -146,7 +146,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (loop_.stopping && !loop_.finishing && loop_.sessions.empty()) loop_.ioc.stop();
   }
 
-  asio::awaitable<void> run();
+  Task<void> run();
 
   // Shutdown: an idle connection closes now, a busy one after its current answer.
   void shutdown() {
@@ -168,21 +168,21 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   using Request = http::request<http::string_body>;
 
-  asio::awaitable<void> handle(Request& req);
-  asio::awaitable<Outcome> chat(Request& req);
-  asio::awaitable<Outcome> relay(const api::ChatRequest& chat, std::size_t model_index,
-                                 std::string body);
-  asio::awaitable<bool> relay_stream(UpstreamConnection& c, const api::ChatRequest& chat,
-                                     std::string_view upstream_model, Clock::time_point deadline,
-                                     const config::ProviderConfig& provider, Outcome& out,
-                                     CancelState& cancel);
+  Task<void> handle(Request& req);
+  Task<Outcome> chat(Request& req);
+  Task<Outcome> relay(const api::ChatRequest& chat, std::size_t model_index, std::string body);
+  Task<bool> relay_stream(UpstreamConnection& c, const api::ChatRequest& chat,
+                          std::string_view upstream_model, Clock::time_point deadline,
+                          const config::ProviderConfig& provider, Outcome& out,
+                          CancelState& cancel);
 
-  asio::awaitable<void> write(std::string head, std::string_view body = {});
-  asio::awaitable<void> respond(int status, std::string_view content_type, std::string_view body,
-                                std::string_view extra_headers = {});
-  asio::awaitable<void> respond_error(const Error& e);
-  std::string head(int status, std::string_view content_type, std::optional<std::size_t> length,
-                   std::string_view extra_headers);
+  Task<void> write(std::string_view head, std::string_view body = {});
+  Task<void> respond(int status, std::string_view content_type, std::string_view body,
+                     std::string_view extra_headers = {});
+  Task<void> respond_error(const Error& e);
+  // The response head, built in head_ (valid until the next call).
+  std::string_view head(int status, std::string_view content_type,
+                        std::optional<std::size_t> length, std::string_view extra_headers);
   bool authorized(const Request& req) const;
   void prepare_cors(const Request& req);
   void new_request_id();
@@ -205,7 +205,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   Loop& loop_;
-  tcp::socket socket_;
+  Socket socket_;
   // Deadline of the client I/O step under way (see UpstreamConnection for the scheme).
   Clock::time_point deadline_ = Clock::time_point::max();
   bool timed_out_ = false;
@@ -215,6 +215,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool write_failed_ = false;
   std::string request_id_;
   std::string cors_;  // CORS response headers for the current request
+  std::string head_;
   std::uint64_t watch_gen_ = 0;
   CancelState* cancel_ = nullptr;
   bool armed_ = false;
@@ -231,10 +232,10 @@ void Session::new_request_id() {
   request_id_.assign("req_").append(16 - static_cast<std::size_t>(p - buf), '0').append(buf, p);
 }
 
-std::string Session::head(int status, std::string_view content_type,
-                          std::optional<std::size_t> length, std::string_view extra_headers) {
-  std::string h;
-  h.reserve(256 + cors_.size() + extra_headers.size());
+std::string_view Session::head(int status, std::string_view content_type,
+                               std::optional<std::size_t> length, std::string_view extra_headers) {
+  auto& h = head_;  // reused: keeps its capacity across requests
+  h.clear();
   h.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(reason(status));
   h.append("\r\nContent-Type: ").append(content_type);
   if (length) {
@@ -249,10 +250,10 @@ std::string Session::head(int status, std::string_view content_type,
   return h;
 }
 
-asio::awaitable<void> Session::write(std::string head, std::string_view body) {
+Task<void> Session::write(std::string_view head, std::string_view body) {
   if (write_failed_) co_return;
   set_deadline(loop_.config->server.request_timeout);
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(head.data(), head.size()),
                                          asio::buffer(body.data(), body.size())};
   auto [ec, n] = co_await asio::async_write(socket_, bufs, kUseTuple);
   clear_deadline();
@@ -262,12 +263,12 @@ asio::awaitable<void> Session::write(std::string head, std::string_view body) {
   }
 }
 
-asio::awaitable<void> Session::respond(int status, std::string_view content_type,
-                                       std::string_view body, std::string_view extra_headers) {
+Task<void> Session::respond(int status, std::string_view content_type, std::string_view body,
+                            std::string_view extra_headers) {
   co_await write(head(status, content_type, body.size(), extra_headers), body);
 }
 
-asio::awaitable<void> Session::respond_error(const Error& e) {
+Task<void> Session::respond_error(const Error& e) {
   const int status = base::http_status(e);
   if (status >= 500) {
     spdlog::warn("request {}: {} {}: {}", request_id_, status, base::code_name(e.code),
@@ -361,7 +362,7 @@ void Session::arm_watch() {
   });
 }
 
-asio::awaitable<void> Session::run() {
+Task<void> Session::run() {
   auto self = shared_from_this();
   const auto& limits = loop_.config->server;
   socket_.set_option(tcp::no_delay(true));
@@ -425,7 +426,7 @@ asio::awaitable<void> Session::run() {
   socket_.close(ec);
 }
 
-asio::awaitable<void> Session::handle(Request& req) {
+Task<void> Session::handle(Request& req) {
   new_request_id();
   prepare_cors(req);
   std::string_view target = req.target();
@@ -450,7 +451,7 @@ asio::awaitable<void> Session::handle(Request& req) {
   }
 
   auto method_is = [&](http::verb v) -> bool { return method == v; };
-  auto wrong_method = [&](std::string_view allow) -> asio::awaitable<void> {
+  auto wrong_method = [&](std::string_view allow) -> Task<void> {
     auto e = base::make_error(ErrorCode::kMethodNotAllowed,
                               "use " + std::string(allow) + " for " + std::string(target));
     co_await respond(405, "application/json", api::error_body(e),
@@ -519,7 +520,7 @@ asio::awaitable<void> Session::handle(Request& req) {
   loop_.metrics->record(loop_.index, out.route, out.m);
 }
 
-asio::awaitable<Outcome> Session::chat(Request& req) {
+Task<Outcome> Session::chat(Request& req) {
   Outcome out;
   const auto& config = *config_;
   auto parsed = api::parse_chat_request(req.body(), config.server.max_json_depth);
@@ -591,8 +592,8 @@ bool stale_connection_error(const error_code& ec) {
 
 }  // namespace
 
-asio::awaitable<Outcome> Session::relay(const api::ChatRequest& chat, std::size_t model_index,
-                                        std::string body) {
+Task<Outcome> Session::relay(const api::ChatRequest& chat, std::size_t model_index,
+                             std::string body) {
   Outcome out;
   const auto& model = config_->models[model_index];
   const auto di = loop_.rr[model_index]++ % model.deployments.size();
@@ -601,12 +602,18 @@ asio::awaitable<Outcome> Session::relay(const api::ChatRequest& chat, std::size_
   auto& pool = *loop_.pools[deployment.provider_index];
   const auto& provider = pool.provider();
 
-  const std::string upstream_body = api::upstream_chat_body(body, chat, deployment.model);
-  std::string upstream_head =
+  // The client's bytes go out unchanged unless the model is renamed or usage must be asked for.
+  std::string rewritten;
+  std::string_view upstream_body = body;
+  if (api::upstream_body_changes(chat, deployment.model)) {
+    rewritten = api::upstream_chat_body(body, chat, deployment.model);
+    upstream_body = rewritten;
+  }
+  const std::string& upstream_head =
       (chat.stream ? loop_.chat_heads_sse : loop_.chat_heads_json)[deployment.provider_index];
-  upstream_head.append("Content-Length: ")
-      .append(std::to_string(upstream_body.size()))
-      .append("\r\n\r\n");
+  char length_line[48];
+  const auto length_size = static_cast<std::size_t>(std::snprintf(
+      length_line, sizeof length_line, "Content-Length: %zu\r\n\r\n", upstream_body.size()));
   const auto deadline = coarse_now() + provider.timeouts.total;
 
   CancelState cancel;
@@ -629,8 +636,9 @@ asio::awaitable<Outcome> Session::relay(const api::ChatRequest& chat, std::size_
     ConnectionPtr c = std::move(*lease);
     cancel.active = c.get();
     c->expires_after(step_timeout(provider.timeouts.first_byte, deadline));
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(upstream_head),
-                                           asio::buffer(upstream_body)};
+    std::array<asio::const_buffer, 3> bufs{
+        asio::buffer(upstream_head), asio::buffer(length_line, length_size),
+        asio::buffer(upstream_body.data(), upstream_body.size())};
     auto [wec, wn] =
         co_await c->visit([&](auto& s) { return asio::async_write(s, bufs, kUseTuple); });
     error_code ec = c->result(wec);
@@ -727,11 +735,10 @@ asio::awaitable<Outcome> Session::relay(const api::ChatRequest& chat, std::size_
   co_return out;
 }
 
-asio::awaitable<bool> Session::relay_stream(UpstreamConnection& c, const api::ChatRequest& chat,
-                                            std::string_view upstream_model,
-                                            Clock::time_point deadline,
-                                            const config::ProviderConfig& provider, Outcome& out,
-                                            CancelState& cancel) {
+Task<bool> Session::relay_stream(UpstreamConnection& c, const api::ChatRequest& chat,
+                                 std::string_view upstream_model, Clock::time_point deadline,
+                                 const config::ProviderConfig& provider, Outcome& out,
+                                 CancelState& cancel) {
   auto& parser = *c.parser;
   const bool rename = upstream_model != chat.model;
   api::SseParser sse;
@@ -799,7 +806,7 @@ asio::awaitable<bool> Session::relay_stream(UpstreamConnection& c, const api::Ch
         committed = true;
         co_await write(head(200, "text/event-stream", std::nullopt, {}), pending);
       } else {
-        co_await write(std::string(), pending);
+        co_await write({}, pending);
       }
       pending.clear();
       if (write_failed_) {
@@ -841,7 +848,7 @@ asio::awaitable<bool> Session::relay_stream(UpstreamConnection& c, const api::Ch
   if (!committed) {
     co_await write(head(200, "text/event-stream", std::nullopt, {}), tail);
   } else {
-    co_await write(std::string(), tail);
+    co_await write({}, tail);
   }
   out.m.status = 200;
   out.m.stream_failed = failure.has_value() || upstream_error_event;
@@ -860,14 +867,14 @@ asio::awaitable<bool> Session::relay_stream(UpstreamConnection& c, const api::Ch
 
 namespace {
 
-asio::awaitable<void> accept_loop(Loop& loop) {
+Task<void> accept_loop(Loop& loop) {
   while (!loop.stopping) {
     auto [ec, socket] = co_await loop.acceptor->async_accept(kUseTuple);
     if (ec) {
       if (loop.stopping || ec == asio::error::operation_aborted) break;
       // EMFILE and friends: back off briefly instead of spinning.
       spdlog::warn("accept failed: {}", ec.message());
-      asio::steady_timer t(loop.ioc, std::chrono::milliseconds(50));
+      Timer t(loop.ioc, std::chrono::milliseconds(50));
       co_await t.async_wait(kUseTuple);
       continue;
     }
@@ -877,8 +884,8 @@ asio::awaitable<void> accept_loop(Loop& loop) {
   }
 }
 
-tcp::acceptor open_acceptor(asio::io_context& ioc, const tcp::endpoint& endpoint) {
-  tcp::acceptor acceptor(ioc);
+Acceptor open_acceptor(asio::io_context& ioc, const tcp::endpoint& endpoint) {
+  Acceptor acceptor(ioc);
   acceptor.open(endpoint.protocol());
   acceptor.set_option(asio::socket_base::reuse_address(true));
   int one = 1;

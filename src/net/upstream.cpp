@@ -21,7 +21,7 @@ constexpr auto kCheckIdleAfter = std::chrono::seconds(1);
 
 }  // namespace
 
-UpstreamConnection::UpstreamConnection(asio::any_io_executor executor, asio::ssl::context* tls) {
+UpstreamConnection::UpstreamConnection(Executor executor, asio::ssl::context* tls) {
   if (tls) {
     ssl_.emplace(executor, *tls);
   } else {
@@ -63,7 +63,7 @@ base::Error upstream_io_error(const config::ProviderConfig& provider, const char
   return e;
 }
 
-UpstreamPool::UpstreamPool(asio::any_io_executor executor, const config::ProviderConfig& provider)
+UpstreamPool::UpstreamPool(Executor executor, const config::ProviderConfig& provider)
     : executor_(std::move(executor)), provider_(provider) {
   if (provider_.endpoint.tls) tls_ = make_client_tls_context(provider_);
 }
@@ -101,8 +101,8 @@ bool UpstreamPool::still_open(UpstreamConnection& connection) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-asio::awaitable<base::Result<ConnectionPtr>> UpstreamPool::acquire(Clock::time_point deadline,
-                                                                   CancelState& cancel) {
+Task<base::Result<ConnectionPtr>> UpstreamPool::acquire(Clock::time_point deadline,
+                                                        CancelState& cancel) {
   while (!idle_.empty()) {
     ConnectionPtr c = std::move(idle_.back());
     idle_.pop_back();
@@ -113,7 +113,7 @@ asio::awaitable<base::Result<ConnectionPtr>> UpstreamPool::acquire(Clock::time_p
     }
   }
   while (active_ >= provider_.pool.max_connections) {
-    asio::steady_timer timer(executor_, deadline);
+    Timer timer(executor_, deadline);
     waiters_.push_back(&timer);
     cancel.waiting = &timer;
     auto [ec] = co_await timer.async_wait(kUseTuple);
@@ -141,17 +141,15 @@ asio::awaitable<base::Result<ConnectionPtr>> UpstreamPool::acquire(Clock::time_p
   co_return result;
 }
 
-asio::awaitable<base::Result<std::vector<tcp::endpoint>>> UpstreamPool::resolve(
-    Clock::time_point deadline) {
+Task<base::Result<std::vector<tcp::endpoint>>> UpstreamPool::resolve(Clock::time_point deadline) {
   const auto& ep = provider_.endpoint;
   error_code ec;
   const auto address = asio::ip::make_address(ep.host, ec);
   if (!ec) co_return std::vector<tcp::endpoint>{tcp::endpoint(address, ep.port)};
   if (!endpoints_.empty() && Clock::now() < endpoints_expire_) co_return endpoints_;
   // getaddrinfo runs on Asio's internal resolver thread, never on the event loop.
-  tcp::resolver resolver(executor_);
-  asio::steady_timer timer(executor_,
-                           std::min(deadline, Clock::now() + provider_.timeouts.connect));
+  Resolver resolver(executor_);
+  Timer timer(executor_, std::min(deadline, Clock::now() + provider_.timeouts.connect));
   timer.async_wait([&resolver](error_code e) {
     if (!e) resolver.cancel();
   });
@@ -170,8 +168,8 @@ asio::awaitable<base::Result<std::vector<tcp::endpoint>>> UpstreamPool::resolve(
   co_return endpoints_;
 }
 
-asio::awaitable<base::Result<ConnectionPtr>> UpstreamPool::connect(Clock::time_point deadline,
-                                                                   CancelState& cancel) {
+Task<base::Result<ConnectionPtr>> UpstreamPool::connect(Clock::time_point deadline,
+                                                        CancelState& cancel) {
   auto endpoints = co_await resolve(deadline);
   if (!endpoints) co_return std::move(endpoints).error();
   auto c = std::make_unique<UpstreamConnection>(executor_, tls_.get());

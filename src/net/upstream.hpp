@@ -17,11 +17,11 @@ namespace shepherd::net {
 
 class UpstreamConnection {
  public:
-  UpstreamConnection(asio::any_io_executor executor, asio::ssl::context* tls);
+  UpstreamConnection(Executor executor, asio::ssl::context* tls);
 
   bool tls() const { return ssl_.has_value(); }
-  tcp::socket& socket() { return ssl_ ? ssl_->next_layer() : *plain_; }
-  asio::ssl::stream<tcp::socket>& ssl() { return *ssl_; }
+  Socket& socket() { return ssl_ ? ssl_->next_layer() : *plain_; }
+  TlsStream& ssl() { return *ssl_; }
   // Cancels every pending operation (the client went away); the connection is not reusable.
   void cancel();
 
@@ -50,8 +50,8 @@ class UpstreamConnection {
   Clock::time_point idle_since{};
 
  private:
-  std::optional<tcp::socket> plain_;
-  std::optional<asio::ssl::stream<tcp::socket>> ssl_;
+  std::optional<Socket> plain_;
+  std::optional<TlsStream> ssl_;
   Clock::time_point deadline_ = Clock::time_point::max();
 };
 
@@ -61,7 +61,7 @@ using ConnectionPtr = std::unique_ptr<UpstreamConnection>;
 struct CancelState {
   bool client_gone = false;
   UpstreamConnection* active = nullptr;
-  asio::steady_timer* waiting = nullptr;
+  Timer* waiting = nullptr;
   void cancel() {
     client_gone = true;
     if (active) active->cancel();
@@ -71,7 +71,7 @@ struct CancelState {
 
 class UpstreamPool {
  public:
-  UpstreamPool(asio::any_io_executor executor, const config::ProviderConfig& provider);
+  UpstreamPool(Executor executor, const config::ProviderConfig& provider);
   ~UpstreamPool();
 
   const config::ProviderConfig& provider() const { return provider_; }
@@ -80,8 +80,7 @@ class UpstreamPool {
   // TLS handshake within the connect timeout and `deadline`). When max_connections are in use
   // it waits for one to be released until `deadline`. Errors: kUpstreamUnreachable (DNS,
   // refused, TLS), kUpstreamTimeout (connect timeout or deadline), kUnavailable (client gone).
-  asio::awaitable<base::Result<ConnectionPtr>> acquire(Clock::time_point deadline,
-                                                       CancelState& cancel);
+  Task<base::Result<ConnectionPtr>> acquire(Clock::time_point deadline, CancelState& cancel);
 
   // Returns a connection. Kept for reuse only when `reusable` and fewer than max_idle wait.
   void release(ConnectionPtr connection, bool reusable);
@@ -97,17 +96,16 @@ class UpstreamPool {
   void close_all();
 
  private:
-  asio::awaitable<base::Result<ConnectionPtr>> connect(Clock::time_point deadline,
-                                                       CancelState& cancel);
-  asio::awaitable<base::Result<std::vector<tcp::endpoint>>> resolve(Clock::time_point deadline);
+  Task<base::Result<ConnectionPtr>> connect(Clock::time_point deadline, CancelState& cancel);
+  Task<base::Result<std::vector<tcp::endpoint>>> resolve(Clock::time_point deadline);
   static bool still_open(UpstreamConnection& connection);
 
-  asio::any_io_executor executor_;
+  Executor executor_;
   const config::ProviderConfig& provider_;
   std::unique_ptr<asio::ssl::context> tls_;
   std::vector<ConnectionPtr> idle_;
   std::size_t active_ = 0;
-  std::deque<asio::steady_timer*> waiters_;
+  std::deque<Timer*> waiters_;
   std::vector<tcp::endpoint> endpoints_;
   Clock::time_point endpoints_expire_{};
 };
