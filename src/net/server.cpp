@@ -28,6 +28,11 @@ namespace {
 // how often each loop looks. A disconnect is noticed within about twice this.
 constexpr auto kWatchDelay = std::chrono::milliseconds(50);
 
+// The first read of a request: most chat requests fit; larger ones grow the buffer as the parser
+// reads on. Kept small because every open connection holds one (10 000 streams × 16 KiB was
+// most of their memory).
+constexpr std::size_t kFirstRead = 4096;
+
 constexpr std::size_t kMaxUpstreamErrorBody = 64 * 1024;
 constexpr std::size_t kMaxUpstreamBody = 64 * 1024 * 1024;
 constexpr std::size_t kMaxUpstreamHeader = 64 * 1024;
@@ -371,7 +376,7 @@ Task<void> Session::run() {
     if (buffer_.size() == 0) {
       // Wait for the next request no longer than the keep-alive timeout.
       set_deadline(limits.keepalive_timeout);
-      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(16 * 1024), kUseTuple);
+      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kFirstRead), kUseTuple);
       clear_deadline();
       if (ec) break;
       buffer_.commit(n);
@@ -823,7 +828,7 @@ Task<bool> Session::relay_stream(UpstreamConnection& c, const api::ChatRequest& 
                          sse.mid_event() ? "stream cut mid-event" : "stream ended without [DONE]");
     failure->retryable = true;
   }
-  end_watch();
+  // The disconnect watch stays armed until the caller ends it: the drain below still needs it.
   if (cancel.client_gone || write_failed_) {
     keep_alive_ = false;
     write_failed_ = true;
@@ -854,9 +859,12 @@ Task<bool> Session::relay_stream(UpstreamConnection& c, const api::ChatRequest& 
   out.m.stream_failed = failure.has_value() || upstream_error_event;
   out.m.ok = done && !write_failed_;
   if (!done || !parser.keep_alive()) co_return false;
-  // Read the end of the upstream body (usually already buffered) so the connection is reusable.
+  // Read the end of the upstream body (usually already buffered) so the connection is reusable;
+  // an upstream slow to finish after [DONE] costs its connection, not the client's time.
   while (!parser.is_done()) {
-    c.expires_after(step_timeout(provider.timeouts.idle, deadline));
+    c.expires_after(step_timeout(std::min<Clock::duration>(provider.timeouts.idle,
+                                                           std::chrono::seconds(1)),
+                                 deadline));
     auto [ec, n] = co_await c.visit(
         [&](auto& s) { return http::async_read_some(s, c.buffer, parser, kUseTuple); });
     if (ec) co_return false;
