@@ -317,34 +317,6 @@ std::string with_model(std::string_view json_text, std::string_view model) {
 
 namespace {
 
-std::optional<std::int64_t> token_count(const json::object& o, json::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (!v || v->is_null()) return std::int64_t{0};
-  if (v->is_int64() && v->get_int64() >= 0) return v->get_int64();
-  return std::nullopt;  // negative, fractional, not a number, or beyond int64: not a count
-}
-
-std::optional<Usage> usage_in_object(const json::object& uo) {
-  auto prompt = token_count(uo, "prompt_tokens");
-  auto completion = token_count(uo, "completion_tokens");
-  auto total = token_count(uo, "total_tokens");
-  if (!prompt || !completion || !total) return std::nullopt;
-  Usage usage{*prompt, *completion, *total};
-  if (usage.total_tokens == 0) {
-    if (usage.prompt_tokens > std::numeric_limits<std::int64_t>::max() - usage.completion_tokens) {
-      return std::nullopt;
-    }
-    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-  }
-  return usage;
-}
-
-std::optional<Usage> usage_in(const json::object& o) {
-  const auto* u = o.if_contains("usage");
-  if (!u || !u->is_object()) return std::nullopt;
-  return usage_in_object(u->get_object());
-}
-
 base::Error malformed(std::string what) {
   auto e = base::make_error(ErrorCode::kUpstreamUnreachable,
                             "the upstream sent a malformed answer; try again", std::move(what));
@@ -353,29 +325,6 @@ base::Error malformed(std::string what) {
 }
 
 }  // namespace
-
-base::Result<ChunkInfo> inspect_chunk(std::string_view data) {
-  if (data == "[DONE]") return ChunkInfo{ChunkKind::kDone, std::nullopt};
-  unsigned char buffer[4096];
-  json::monotonic_resource mr(buffer, sizeof buffer);
-  boost::system::error_code ec;
-  auto v = json::parse(json::string_view(data.data(), data.size()), ec, &mr);
-  if (ec || !v.is_object()) return malformed("stream chunk is not a JSON object");
-  const auto& o = v.get_object();
-  ChunkInfo info;
-  if (const auto* e = o.if_contains("error"); e && !e->is_null()) {
-    info.kind = ChunkKind::kError;
-    return info;
-  }
-  info.usage = usage_in(o);
-  if (info.usage) {
-    const auto* choices = o.if_contains("choices");
-    if (!choices || (choices->is_array() && choices->get_array().empty())) {
-      info.kind = ChunkKind::kUsageOnly;
-    }
-  }
-  return info;
-}
 
 namespace {
 
@@ -421,6 +370,31 @@ std::optional<std::string_view> last_usage_object(std::string_view body) {
 }
 
 }  // namespace
+
+base::Result<ChunkInfo> inspect_chunk(std::string_view data) {
+  if (data == "[DONE]") return ChunkInfo{ChunkKind::kDone, std::nullopt};
+  // A structural scan, not a full parse: the chunk is forwarded as it is, and only these three
+  // members decide what Shepherd does with it.
+  std::array<KeyCount, 3> keys{KeyCount{"error", 0, {}}, KeyCount{"usage", 0, {}},
+                               KeyCount{"choices", 0, {}}};
+  if (!scan_top_level_keys(data, keys)) return malformed("stream chunk is not a JSON object");
+  const auto& [error, usage, choices] = keys;
+  ChunkInfo info;
+  if (error.count && error.first_value != "null") {
+    info.kind = ChunkKind::kError;
+    return info;
+  }
+  if (usage.count && usage.first_value != "null") info.usage = raw_usage(usage.first_value);
+  if (info.usage) {
+    auto list = choices.first_value;
+    const auto inner = list.size() >= 2 ? list.substr(1, list.size() - 2) : std::string_view{};
+    if (!choices.count ||
+        (list.front() == '[' && inner.find_first_not_of(" \t\r\n") == std::string_view::npos)) {
+      info.kind = ChunkKind::kUsageOnly;
+    }
+  }
+  return info;
+}
 
 base::Result<std::optional<Usage>> inspect_completion(std::string_view body) {
   const auto first = body.find_first_not_of(" \t\r\n");
