@@ -809,6 +809,8 @@ Task<bool> Session::relay_stream(UpstreamConnection& c, const api::ChatRequest& 
     if (!pending.empty() && (!failure || committed)) {
       if (!committed) {
         committed = true;
+        // A stream may stay open for minutes: do not keep the request's read buffer meanwhile.
+        if (buffer_.size() == 0) buffer_.shrink_to_fit();
         co_await write(head(200, "text/event-stream", std::nullopt, {}), pending);
       } else {
         co_await write({}, pending);
