@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# User-space instructions per proxied non-streaming request, counted by callgrind: repeatable
+# whatever else the machine is doing, so small hot-path changes can be compared.
+#   bench/instructions.sh [path/to/shepherd]
+# Runs Shepherd under callgrind twice (2 000 and 12 000 requests at 4 connections, against the
+# mock upstream) and divides the difference by 10 000, which cancels start-up and shutdown.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-build/release/src/shepherd}
+command -v valgrind wrk >/dev/null || { echo "needs valgrind and wrk" >&2; exit 1; }
+work=$(mktemp -d)
+mock_pid=
+cleanup() {
+  [[ -n "$mock_pid" ]] && kill "$mock_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$BIN" mock-upstream --listen 127.0.0.1:0 >"$work/mock.out" 2>&1 &
+mock_pid=$!
+until grep -q "listening on" "$work/mock.out" 2>/dev/null; do sleep 0.05; done
+mock_port=$(sed -n 's#.*listening on http://[^:]*:\([0-9]*\).*#\1#p' "$work/mock.out")
+port=$((mock_port + 1))
+cat >"$work/shepherd.yaml" <<YAML
+server: {listen: 127.0.0.1:$port, threads: 1}
+providers:
+  mock: {kind: openai, base_url: http://127.0.0.1:$mock_port/v1}
+models:
+  gpt-4.1:
+    deployments: [{provider: mock, price: {input: 8.0, output: 8.0}}]
+YAML
+
+count() {
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$BIN" serve \
+    --config "$work/shepherd.yaml" >/dev/null 2>&1 &
+  local pid=$!
+  until curl -s -o /dev/null "http://127.0.0.1:$port/health"; do sleep 0.2; done
+  N=$1 wrk -t1 -c4 -d120s -s bench/count.lua "http://127.0.0.1:$port/v1/chat/completions" \
+    >/dev/null
+  kill -INT "$pid"
+  wait "$pid" || true
+  awk '/^(summary|totals):/ { print $2; exit }' "$work/cg.out"
+}
+small=$(count 2000)
+large=$(count 12000)
+echo "$BIN: $(((large - small) / 10000)) user-space instructions per request"
