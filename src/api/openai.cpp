@@ -328,21 +328,25 @@ base::Error malformed(std::string what) {
 
 namespace {
 
-std::optional<std::int64_t> raw_count(std::string_view usage, std::string_view key) {
-  auto v = find_top_level_value(usage, key);
-  if (!v || *v == "null") return std::int64_t{0};
+std::optional<std::int64_t> raw_count(const KeyCount& member) {
+  const auto v = member.first_value;
+  if (member.count == 0 || v == "null") return std::int64_t{0};
   std::int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc{} || p != v->data() + v->size() || n < 0) return std::nullopt;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc{} || p != v.data() + v.size() || n < 0) return std::nullopt;
   return n;
 }
 
-// The counts of a raw usage object, read without building a document.
+// The counts of a raw usage object, read in one structural pass.
 std::optional<Usage> raw_usage(std::string_view usage) {
-  if (usage.empty() || usage.front() != '{' || !scan_top_level_keys(usage, {})) return std::nullopt;
-  auto prompt = raw_count(usage, "prompt_tokens");
-  auto completion = raw_count(usage, "completion_tokens");
-  auto total = raw_count(usage, "total_tokens");
+  if (usage.empty() || usage.front() != '{') return std::nullopt;
+  std::array<KeyCount, 3> counts{KeyCount{"prompt_tokens", 0, {}},
+                                 KeyCount{"completion_tokens", 0, {}},
+                                 KeyCount{"total_tokens", 0, {}}};
+  if (!scan_top_level_keys(usage, counts)) return std::nullopt;
+  auto prompt = raw_count(counts[0]);
+  auto completion = raw_count(counts[1]);
+  auto total = raw_count(counts[2]);
   if (!prompt || !completion || !total) return std::nullopt;
   Usage u{*prompt, *completion, *total};
   if (u.total_tokens == 0) {

@@ -19,23 +19,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cerrno>
-#include <charconv>
-#include <csignal>
-#include <ctime>
-#include <iostream>
-#include <mutex>
-#include <optional>
-#include <stdexcept>
-#include <string_view>
-#include <thread>
-#include <type_traits>
-#include <utility>
-
-// GCC 12 reports -Wnull-dereference false positives inside inlined Asio code (executor
-// comparison, scheduler work counting); the pragma covers the Boost headers only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -55,11 +38,23 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#pragma GCC diagnostic pop
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <ctime>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <utility>
 
 #include "base/result.hpp"
 
@@ -196,50 +191,7 @@ std::string_view token_text(std::int64_t i) {
 }
 
 std::string_view reason_phrase(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 200:
-      return "OK";
-    case 307:
-      return "Temporary Redirect";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 402:
-      return "Payment Required";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 413:
-      return "Payload Too Large";
-    case 422:
-      return "Unprocessable Entity";
-    case 429:
-      return "Too Many Requests";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    case 529:
-      return "Site Overloaded";
-    default:
-      return status < 500 ? "Client Error" : "Server Error";
-  }
+  return http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
 }
 
 // The OpenAI error `type` for a status.

@@ -45,45 +45,8 @@ Digest sha256(std::string_view text) {
   return d;
 }
 
-const char* reason(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 200:
-      return "OK";
-    case 204:
-      return "No Content";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 413:
-      return "Payload Too Large";
-    case 422:
-      return "Unprocessable Entity";
-    case 429:
-      return "Too Many Requests";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return status < 400 ? "OK" : (status < 500 ? "Client Error" : "Server Error");
-  }
+std::string_view reason(int status) {
+  return http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
 }
 
 // One SSE event framed as an HTTP/1.1 chunk.
@@ -133,6 +96,11 @@ namespace {
 
 using Loop = Server::Loop;
 
+struct ValidChat {
+  api::ChatRequest chat;
+  std::size_t model_index = 0;
+};
+
 // The outcome of relaying one chat request, for metrics and the log.
 struct Outcome {
   std::size_t route = observability::Metrics::kNoRoute;
@@ -174,7 +142,8 @@ class Session : public std::enable_shared_from_this<Session> {
   using Request = http::request<http::string_body>;
 
   Task<void> handle(Request& req);
-  Task<Outcome> chat(Request& req);
+  // The parsed request and its model, or the error to answer with (400 or 404).
+  base::Result<ValidChat> validate_chat(const Request& req) const;
   Task<Outcome> relay(const api::ChatRequest& chat, std::size_t model_index, std::string body);
   Task<bool> relay_stream(UpstreamConnection& c, const api::ChatRequest& chat,
                           std::string_view upstream_model, Clock::time_point deadline,
@@ -270,7 +239,8 @@ Task<void> Session::write(std::string_view head, std::string_view body) {
 
 Task<void> Session::respond(int status, std::string_view content_type, std::string_view body,
                             std::string_view extra_headers) {
-  co_await write(head(status, content_type, body.size(), extra_headers), body);
+  // Not a coroutine itself: the head is built now, and the caller awaits write()'s frame only.
+  return write(head(status, content_type, body.size(), extra_headers), body);
 }
 
 Task<void> Session::respond_error(const Error& e) {
@@ -520,34 +490,34 @@ Task<void> Session::handle(Request& req) {
   }
   if (!method_is(http::verb::post)) co_return co_await wrong_method("POST");
   const auto started = Clock::now();
-  auto out = co_await chat(req);
+  Outcome out;
+  auto valid = validate_chat(req);
+  if (valid) {
+    out = co_await relay(valid->chat, valid->model_index, std::move(req.body()));
+  } else {
+    out.m.status = base::http_status(valid.error());
+    co_await respond_error(valid.error());
+  }
   out.m.latency = Clock::now() - started;
   loop_.metrics->record(loop_.index, out.route, out.m);
 }
 
-Task<Outcome> Session::chat(Request& req) {
-  Outcome out;
+base::Result<ValidChat> Session::validate_chat(const Request& req) const {
   const auto& config = *config_;
   auto parsed = api::parse_chat_request(req.body(), config.server.max_json_depth);
-  if (!parsed) {
-    out.m.status = 400;
-    co_await respond_error(parsed.error());
-    co_return out;
-  }
+  if (!parsed) return std::move(parsed).error();
   const auto* model = config.find_model(parsed->model);
   if (!model) {
-    out.m.status = 404;
     auto e = base::make_error(
         ErrorCode::kModelNotFound,
         "the model '" + parsed->model + "' does not exist; available models: " +
             (config.models.empty() ? std::string("none (configure models in the config file)")
                                    : config.model_names()));
     e.param = "model";
-    co_await respond_error(e);
-    co_return out;
+    return e;
   }
-  const auto model_index = static_cast<std::size_t>(model - config.models.data());
-  co_return co_await relay(*parsed, model_index, std::move(req.body()));
+  return ValidChat{std::move(parsed).value(),
+                   static_cast<std::size_t>(model - config.models.data())};
 }
 
 namespace {
@@ -633,12 +603,15 @@ Task<Outcome> Session::relay(const api::ChatRequest& chat, std::size_t model_ind
     pool.release(std::move(connection), reusable);
   };
   for (int attempt = 0; attempt < 2 && !answered && !failure; ++attempt) {
-    auto lease = co_await pool.acquire(deadline, cancel);
-    if (!lease) {
-      failure = std::move(lease).error();
-      break;
+    ConnectionPtr c = pool.take_idle();
+    if (!c) {
+      auto lease = co_await pool.acquire(deadline, cancel);
+      if (!lease) {
+        failure = std::move(lease).error();
+        break;
+      }
+      c = std::move(*lease);
     }
-    ConnectionPtr c = std::move(*lease);
     cancel.active = c.get();
     c->expires_after(step_timeout(provider.timeouts.first_byte, deadline));
     std::array<asio::const_buffer, 3> bufs{
@@ -864,9 +837,8 @@ Task<bool> Session::relay_stream(UpstreamConnection& c, const api::ChatRequest& 
   // Read the end of the upstream body (usually already buffered) so the connection is reusable;
   // an upstream slow to finish after [DONE] costs its connection, not the client's time.
   while (!parser.is_done()) {
-    c.expires_after(step_timeout(std::min<Clock::duration>(provider.timeouts.idle,
-                                                           std::chrono::seconds(1)),
-                                 deadline));
+    c.expires_after(step_timeout(
+        std::min<Clock::duration>(provider.timeouts.idle, std::chrono::seconds(1)), deadline));
     auto [ec, n] = co_await c.visit(
         [&](auto& s) { return http::async_read_some(s, c.buffer, parser, kUseTuple); });
     if (ec) co_return false;

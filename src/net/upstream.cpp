@@ -101,17 +101,22 @@ bool UpstreamPool::still_open(UpstreamConnection& connection) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-Task<base::Result<ConnectionPtr>> UpstreamPool::acquire(Clock::time_point deadline,
-                                                        CancelState& cancel) {
+ConnectionPtr UpstreamPool::take_idle() {
   while (!idle_.empty()) {
     ConnectionPtr c = std::move(idle_.back());
     idle_.pop_back();
     if (coarse_now() - c->idle_since < kCheckIdleAfter || still_open(*c)) {
       c->reused = true;
       ++active_;
-      co_return c;
+      return c;
     }
   }
+  return nullptr;
+}
+
+Task<base::Result<ConnectionPtr>> UpstreamPool::acquire(Clock::time_point deadline,
+                                                        CancelState& cancel) {
+  if (auto c = take_idle()) co_return c;
   while (active_ >= provider_.pool.max_connections) {
     Timer timer(executor_, deadline);
     waiters_.push_back(&timer);

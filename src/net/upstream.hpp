@@ -82,6 +82,9 @@ class UpstreamPool {
   // refused, TLS), kUpstreamTimeout (connect timeout or deadline), kUnavailable (client gone).
   Task<base::Result<ConnectionPtr>> acquire(Clock::time_point deadline, CancelState& cancel);
 
+  // An idle connection still open, or null: the common case, without a coroutine.
+  ConnectionPtr take_idle();
+
   // Returns a connection. Kept for reuse only when `reusable` and fewer than max_idle wait.
   void release(ConnectionPtr connection, bool reusable);
 
