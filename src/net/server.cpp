@@ -64,7 +64,6 @@ std::string_view header_value(const http::request<http::string_body>& req, http:
 }  // namespace
 
 struct Server::Loop {
-  Server* server = nullptr;
   observability::Metrics* metrics = nullptr;
   int index = 0;
   // Only this loop's thread touches its sockets, so the reactor needs no locking for I/O.
@@ -890,7 +889,6 @@ Server::Server(std::shared_ptr<const config::Config> config) : config_(std::move
   const std::uint64_t salt = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
   for (int i = 0; i < n; ++i) {
     auto loop = std::make_unique<Loop>();
-    loop->server = this;
     loop->metrics = metrics_.get();
     loop->index = i;
     loop->config = config_;

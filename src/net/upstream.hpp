@@ -92,8 +92,6 @@ class UpstreamPool {
   // Content-Type and Accept; the caller appends Content-Length and the blank line.
   std::string request_head(std::string_view path, std::string_view accept) const;
 
-  std::size_t idle_count() const { return idle_.size(); }
-  std::size_t active_count() const { return active_; }
 
   // Closes idle connections and fails waiters; called at shutdown.
   void close_all();
