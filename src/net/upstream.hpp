@@ -92,7 +92,6 @@ class UpstreamPool {
   // Content-Type and Accept; the caller appends Content-Length and the blank line.
   std::string request_head(std::string_view path, std::string_view accept) const;
 
-
   // Closes idle connections and fails waiters; called at shutdown.
   void close_all();
 
