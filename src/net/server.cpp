@@ -225,7 +225,7 @@ std::string_view Session::head(int status, std::string_view content_type,
 
 Task<void> Session::write(std::string_view head, std::string_view body) {
   if (write_failed_) co_return;
-  set_deadline(loop_.config->server.request_timeout);
+  set_deadline(config_->server.request_timeout);
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head.data(), head.size()),
                                          asio::buffer(body.data(), body.size())};
   auto [ec, n] = co_await asio::async_write(socket_, bufs, kUseTuple);
@@ -273,7 +273,7 @@ void Session::prepare_cors(const Request& req) {
   cors_.clear();
   auto origin = header_value(req, http::field::origin);
   if (origin.empty()) return;
-  const auto& server = loop_.config->server;
+  const auto& server = config_->server;
   bool allowed = false, wildcard = false;
   for (const auto& o : server.cors_origins) {
     if (o == "*") wildcard = true;
