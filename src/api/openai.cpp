@@ -137,8 +137,18 @@ class ChatRequestHandler {
     return true;
   }
   bool on_number_part(json::string_view, error_code&) { return true; }
-  bool on_int64(std::int64_t, json::string_view, error_code& ec) { return value(Kind::kOther, ec); }
-  bool on_uint64(std::uint64_t, json::string_view, error_code& ec) {
+  bool on_int64(std::int64_t v, json::string_view, error_code& ec) {
+    if (depth_ == 1 && field_ == Field::kMaxTokens && v >= 0) {
+      request.max_tokens = std::max(request.max_tokens.value_or(0), v);
+    }
+    return value(Kind::kOther, ec);
+  }
+  bool on_uint64(std::uint64_t v, json::string_view, error_code& ec) {
+    if (depth_ == 1 && field_ == Field::kMaxTokens) {
+      const auto capped = static_cast<std::int64_t>(
+          std::min<std::uint64_t>(v, std::numeric_limits<std::int64_t>::max()));
+      request.max_tokens = std::max(request.max_tokens.value_or(0), capped);
+    }
     return value(Kind::kOther, ec);
   }
   bool on_double(double, json::string_view, error_code& ec) { return value(Kind::kOther, ec); }
@@ -156,7 +166,7 @@ class ChatRequestHandler {
 
  private:
   enum class Kind { kObject, kArray, kString, kBool, kNull, kOther };
-  enum class Field { kOther, kModel, kStream, kStreamOptions, kMessages };
+  enum class Field { kOther, kModel, kStream, kStreamOptions, kMessages, kMaxTokens };
 
   bool fail(std::string message, std::string param, error_code& ec) {
     if (!error) error = bad_request(std::move(message), std::move(param));
@@ -181,6 +191,7 @@ class ChatRequestHandler {
                  fail("stream_options must be an object", "stream_options", ec);
         case Field::kMessages:
           return kind == Kind::kArray || fail("messages must be a non-empty array", "messages", ec);
+        case Field::kMaxTokens:
         case Field::kOther:
           return true;
       }
@@ -226,6 +237,8 @@ class ChatRequestHandler {
     } else if (key == "stream_options") {
       field_ = Field::kStreamOptions;
       has_stream_options = true;
+    } else if (key == "max_tokens" || key == "max_completion_tokens") {
+      field_ = Field::kMaxTokens;
     }
     return true;
   }

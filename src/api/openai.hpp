@@ -17,6 +17,8 @@ struct ChatRequest {
   bool stream = false;
   // stream_options.include_usage as the client sent it.
   bool client_wants_usage = false;
+  // max_tokens or max_completion_tokens (the larger when both are sent), when an integer.
+  std::optional<std::int64_t> max_tokens;
 };
 
 // Validates a /v1/chat/completions body: a JSON object (nesting at most `max_depth`) with a

@@ -48,4 +48,51 @@ std::optional<long> parse_retry_after(std::string_view value, std::time_t now) {
   return at > now ? static_cast<long>(at - now) : 0L;
 }
 
+std::optional<long> parse_reset_duration(std::string_view v) {
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  if (v.empty() || v.size() > 64) return std::nullopt;
+  double total_ms = 0;
+  while (!v.empty()) {
+    std::size_t i = 0;
+    double number = 0, scale = 0;
+    bool digits = false;
+    for (; i < v.size() && ((v[i] >= '0' && v[i] <= '9') || v[i] == '.'); ++i) {
+      if (v[i] == '.') {
+        if (scale != 0) return std::nullopt;
+        scale = 1;
+        continue;
+      }
+      digits = true;
+      if (scale != 0) {
+        scale /= 10;
+        number += (v[i] - '0') * scale;
+      } else {
+        number = number * 10 + (v[i] - '0');
+      }
+    }
+    if (!digits) return std::nullopt;
+    v.remove_prefix(i);
+    double unit = 0;
+    if (v.starts_with("ms")) {
+      unit = 1;
+      v.remove_prefix(2);
+    } else if (v.starts_with("s")) {
+      unit = 1000;
+      v.remove_prefix(1);
+    } else if (v.starts_with("m")) {
+      unit = 60'000;
+      v.remove_prefix(1);
+    } else if (v.starts_with("h")) {
+      unit = 3'600'000;
+      v.remove_prefix(1);
+    } else {
+      return std::nullopt;
+    }
+    total_ms += number * unit;
+  }
+  if (total_ms > 1e12) return std::nullopt;
+  return static_cast<long>(total_ms + 0.5);
+}
+
 }  // namespace shepherd::api

@@ -11,4 +11,8 @@ namespace shepherd::api {
 // for anything else (garbage is ignored, as the RFC's recipients may).
 std::optional<long> parse_retry_after(std::string_view value, std::time_t now);
 
+// OpenAI's x-ratelimit-reset-requests / -tokens: a Go-style duration ("1s", "6m0s", "20ms",
+// "1m30.5s", "2h"), in milliseconds. nullopt for anything else.
+std::optional<long> parse_reset_duration(std::string_view value);
+
 }  // namespace shepherd::api

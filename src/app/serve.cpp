@@ -4,6 +4,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 
 #include "app/commands.hpp"
@@ -99,7 +100,8 @@ int serve(const ServeOptions& options) {
         "address can use every model. Add api_keys: [env:SHEPHERD_API_KEY] to require a key.");
   }
   auto shared = std::make_shared<const config::Config>(std::move(config));
-  net::Server server(shared);
+  // SIGHUP and POST /admin/config/reload read the file again (a demo or default has none).
+  net::Server server(shared, path);
   try {
     server.start();
   } catch (const std::exception& e) {
@@ -111,12 +113,21 @@ int serve(const ServeOptions& options) {
   std::fflush(stdout);
 
   boost::asio::io_context signals_ctx;
-  boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {}: draining and stopping", sig);
-    server.stop();
-  });
+  boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          // Reloading reads the file here, on the signal thread, never on an event loop.
+          spdlog::info("SIGHUP: reloading the configuration");
+          (void)server.reload();  // logs the outcome; an invalid file keeps the running version
+          signals.async_wait(on_signal);
+          return;
+        }
+        spdlog::info("signal {}: draining and stopping", sig);
+        server.stop();
+      };
+  signals.async_wait(on_signal);
   std::thread signal_thread([&] { signals_ctx.run(); });
   server.wait();
   signals_ctx.stop();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -150,7 +151,9 @@ void parse_listen(const std::string& s, const std::string& path, ServerConfig& s
 
 void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& server) {
   const std::string path = "server";
-  check_keys(node, path, {"listen", "threads", "api_keys", "cors", "limits", "timeouts"});
+  check_keys(node, path,
+             {"listen", "threads", "api_keys", "master_key", "cors", "limits", "timeouts"});
+  if (auto n = node["master_key"]) server.master_key = secret(n, "server.master_key", env);
   if (auto n = node["listen"]) parse_listen(scalar(n, "server.listen"), "server.listen", server);
   if (auto n = node["threads"])
     server.threads = static_cast<int>(integer(n, "server.threads", 0, 256));
@@ -205,7 +208,8 @@ void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& se
 ProviderConfig parse_provider(const std::string& name, const YAML::Node& node,
                               const EnvLookup& env) {
   const auto path = "providers." + name;
-  check_keys(node, path, {"kind", "base_url", "api_key", "pool", "timeouts", "tls"});
+  check_keys(node, path,
+             {"kind", "base_url", "api_key", "pool", "timeouts", "tls", "health_check"});
   ProviderConfig p;
   p.name = name;
   if (auto n = node["kind"]) p.kind = scalar(n, path + ".kind");
@@ -245,12 +249,32 @@ ProviderConfig parse_provider(const std::string& name, const YAML::Node& node,
       if (!std::ifstream(p.ca_file)) fail(path + ".tls.ca_file", "cannot read " + p.ca_file);
     }
   }
+  if (auto hc = node["health_check"]) {
+    const auto hp = path + ".health_check";
+    check_keys(hc, hp, {"kind", "interval", "timeout"});
+    p.health_check.kind = HealthCheckConfig::Kind::kModels;
+    if (auto n = hc["kind"]) {
+      const auto kind = scalar(n, hp + ".kind");
+      if (kind == "models") {
+        p.health_check.kind = HealthCheckConfig::Kind::kModels;
+      } else if (kind == "connect") {
+        p.health_check.kind = HealthCheckConfig::Kind::kConnect;
+      } else if (kind == "off") {
+        p.health_check.kind = HealthCheckConfig::Kind::kOff;
+      } else {
+        fail(hp + ".kind", "expected models, connect or off, got '" + kind + "'");
+      }
+    }
+    if (auto n = hc["interval"]) p.health_check.interval = duration(n, hp + ".interval");
+    if (auto n = hc["timeout"]) p.health_check.timeout = duration(n, hp + ".timeout");
+  }
   return p;
 }
 
 DeploymentConfig parse_deployment(const YAML::Node& node, const std::string& path,
                                   const std::string& model_name, const Config& config) {
-  check_keys(node, path, {"provider", "model", "price"});
+  check_keys(node, path,
+             {"id", "provider", "model", "price", "weight", "region", "max_context", "rpm", "tpm"});
   DeploymentConfig d;
   auto provider = node["provider"];
   if (!provider) fail(path + ".provider", "required: the name of a provider");
@@ -272,8 +296,30 @@ DeploymentConfig parse_deployment(const YAML::Node& node, const std::string& pat
     if (auto n = price["input"]) d.price.input_per_million = number(n, path + ".price.input");
     if (auto n = price["output"]) d.price.output_per_million = number(n, path + ".price.output");
   }
+  if (auto n = node["id"]) {
+    d.id = scalar(n, path + ".id");
+    const bool valid = !d.id.empty() && std::all_of(d.id.begin(), d.id.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+             c == '@' || c == ':';
+    });
+    if (!valid) fail(path + ".id", "use letters, digits and - _ . @ : only");
+  }
+  if (auto n = node["weight"]) {
+    d.weight = number(n, path + ".weight");
+    if (d.weight <= 0) fail(path + ".weight", "must be greater than 0");
+  }
+  if (auto n = node["region"]) d.region = scalar(n, path + ".region");
+  constexpr long kMaxCount = 1'000'000'000'000L;
+  if (auto n = node["max_context"])
+    d.max_context = static_cast<std::uint64_t>(integer(n, path + ".max_context", 1, kMaxCount));
+  if (auto n = node["rpm"])
+    d.rpm = static_cast<std::uint64_t>(integer(n, path + ".rpm", 1, kMaxCount));
+  if (auto n = node["tpm"])
+    d.tpm = static_cast<std::uint64_t>(integer(n, path + ".tpm", 1, kMaxCount));
   return d;
 }
+
+Strategy strategy(const YAML::Node& node, const std::string& path);
 
 void parse_models(const YAML::Node& node, Config& config) {
   require_map(node, "models");
@@ -282,9 +328,27 @@ void parse_models(const YAML::Node& node, Config& config) {
     const auto path = "models." + name;
     if (name.empty()) fail(path, "model names must not be empty");
     if (config.find_model(name)) fail(path, "defined twice");
-    check_keys(item.second, path, {"deployments"});
+    check_keys(item.second, path,
+               {"deployments", "strategy", "latency_bound", "fallbacks", "hedge"});
     ModelConfig m;
     m.name = name;
+    m.strategy = config.routing.strategy;
+    if (auto n = item.second["strategy"]) m.strategy = strategy(n, path + ".strategy");
+    if (auto n = item.second["latency_bound"])
+      m.latency_bound = duration(n, path + ".latency_bound");
+    if (auto n = item.second["fallbacks"]) {
+      if (!n.IsSequence()) fail(path + ".fallbacks", "expected a list of model names");
+      for (std::size_t i = 0; i < n.size(); ++i) {
+        m.fallbacks.push_back(scalar(n[i], path + ".fallbacks[" + std::to_string(i) + "]"));
+      }
+    }
+    if (auto h = item.second["hedge"]) {
+      check_keys(h, path + ".hedge", {"after"});
+      m.hedge.enabled = true;
+      if (auto n = h["after"]; n && scalar(n, path + ".hedge.after") != "p95") {
+        m.hedge.after = duration(n, path + ".hedge.after");
+      }
+    }
     auto deployments = item.second["deployments"];
     if (!deployments || !deployments.IsSequence() || deployments.size() == 0) {
       fail(path + ".deployments", "expected a non-empty list of {provider, model, price}");
@@ -295,9 +359,115 @@ void parse_models(const YAML::Node& node, Config& config) {
     }
     config.models.push_back(std::move(m));
   }
+  // Second pass, once every model is known: fallback names and deployment ids.
+  std::vector<std::string> ids;
+  for (auto& m : config.models) {
+    const auto path = "models." + m.name;
+    for (std::size_t i = 0; i < m.fallbacks.size(); ++i) {
+      const auto p = path + ".fallbacks[" + std::to_string(i) + "]";
+      const auto* target = config.find_model(m.fallbacks[i]);
+      if (!target) fail(p, "unknown model '" + m.fallbacks[i] + "'");
+      if (target == &m) fail(p, "a model cannot fall back to itself");
+      m.fallback_indices.push_back(static_cast<std::size_t>(target - config.models.data()));
+    }
+    for (std::size_t i = 0; i < m.deployments.size(); ++i) {
+      auto& d = m.deployments[i];
+      if (d.id.empty()) {
+        d.id = m.name + "@" + d.provider;
+        const auto same = std::count_if(m.deployments.begin(), m.deployments.end(),
+                                        [&](const auto& o) { return o.provider == d.provider; });
+        if (same > 1) d.id += "-" + std::to_string(i + 1);
+      }
+      if (std::find(ids.begin(), ids.end(), d.id) != ids.end()) {
+        fail(path + ".deployments[" + std::to_string(i) + "].id",
+             "the id '" + d.id + "' is used twice; ids must be unique");
+      }
+      ids.push_back(d.id);
+    }
+  }
+}
+
+Strategy strategy(const YAML::Node& node, const std::string& path) {
+  const auto s = scalar(node, path);
+  for (auto v : {Strategy::kRoundRobin, Strategy::kWeighted, Strategy::kLeastBusy,
+                 Strategy::kLowestLatency, Strategy::kCheapest}) {
+    if (s == strategy_name(v)) return v;
+  }
+  fail(path, "expected round-robin, weighted, least-busy, lowest-latency or cheapest, got '" + s +
+                 "'");
+}
+
+void parse_routing(const YAML::Node& node, RoutingConfig& r) {
+  const std::string path = "routing";
+  check_keys(node, path,
+             {"strategy", "max_attempts", "backoff", "retry_after_cap", "retry_budget", "deadline",
+              "cooldown", "exploration", "queue"});
+  if (auto n = node["strategy"]) r.strategy = strategy(n, "routing.strategy");
+  if (auto n = node["max_attempts"])
+    r.max_attempts = static_cast<int>(integer(n, "routing.max_attempts", 1, 10));
+  if (auto b = node["backoff"]) {
+    check_keys(b, "routing.backoff", {"base", "max"});
+    if (auto n = b["base"]) r.backoff_base = duration(n, "routing.backoff.base");
+    if (auto n = b["max"]) r.backoff_max = duration(n, "routing.backoff.max");
+  }
+  if (auto n = node["retry_after_cap"]) r.retry_after_cap = duration(n, "routing.retry_after_cap");
+  if (auto b = node["retry_budget"]) {
+    check_keys(b, "routing.retry_budget", {"ratio", "burst"});
+    if (auto n = b["ratio"]) {
+      r.retry_budget_ratio = number(n, "routing.retry_budget.ratio");
+      if (r.retry_budget_ratio > 10) fail("routing.retry_budget.ratio", "must be at most 10");
+    }
+    if (auto n = b["burst"])
+      r.retry_budget_burst = static_cast<int>(integer(n, "routing.retry_budget.burst", 0, 100000));
+  }
+  if (auto n = node["deadline"]) r.deadline = duration(n, "routing.deadline");
+  if (auto c = node["cooldown"]) {
+    check_keys(c, "routing.cooldown", {"failures", "window", "duration", "auth"});
+    if (auto n = c["failures"])
+      r.breaker_failures = static_cast<int>(integer(n, "routing.cooldown.failures", 1, 1000));
+    if (auto n = c["window"]) r.breaker_window = duration(n, "routing.cooldown.window");
+    if (auto n = c["duration"]) r.cooldown = duration(n, "routing.cooldown.duration");
+    if (auto n = c["auth"]) r.auth_cooldown = duration(n, "routing.cooldown.auth");
+  }
+  if (auto n = node["exploration"]) {
+    r.exploration = number(n, "routing.exploration");
+    if (r.exploration > 1) fail("routing.exploration", "must be between 0 and 1");
+  }
+  if (auto q = node["queue"]) {
+    check_keys(q, "routing.queue", {"size", "wait"});
+    if (auto n = q["size"])
+      r.queue_size = static_cast<std::size_t>(integer(n, "routing.queue.size", 0, 1000000));
+    if (auto n = q["wait"]) r.queue_wait = duration(n, "routing.queue.wait");
+  }
 }
 
 }  // namespace
+
+const char* strategy_name(Strategy s) {
+  switch (s) {
+    case Strategy::kRoundRobin:
+      return "round-robin";
+    case Strategy::kWeighted:
+      return "weighted";
+    case Strategy::kLeastBusy:
+      return "least-busy";
+    case Strategy::kLowestLatency:
+      return "lowest-latency";
+    case Strategy::kCheapest:
+      return "cheapest";
+  }
+  return "?";
+}
+
+std::optional<std::pair<std::size_t, std::size_t>> Config::find_deployment(
+    std::string_view id) const {
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    for (std::size_t d = 0; d < models[m].deployments.size(); ++d) {
+      if (models[m].deployments[d].id == id) return std::pair{m, d};
+    }
+  }
+  return std::nullopt;
+}
 
 const ModelConfig* Config::find_model(std::string_view name) const {
   for (const auto& m : models) {
@@ -438,8 +608,9 @@ Result<Config> parse_config(std::string_view yaml, const EnvLookup& env, std::st
     if (root.IsNull()) {
       throw ConfigError{"the configuration is empty; it needs at least providers and models"};
     }
-    check_keys(root, "", {"server", "providers", "models"});
+    check_keys(root, "", {"server", "routing", "providers", "models"});
     if (auto n = root["server"]) parse_server(n, env, config.server);
+    if (auto n = root["routing"]) parse_routing(n, config.routing);
     if (auto providers = root["providers"]) {
       require_map(providers, "providers");
       for (const auto& item : providers) {

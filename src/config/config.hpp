@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/result.hpp"
@@ -36,6 +37,8 @@ struct ServerConfig {
   Millis keepalive_timeout{60'000};
   // Graceful stop: how long open requests may take to finish after SIGTERM.
   Millis drain_timeout{30'000};
+  // Resolved master key for the admin API (secret value). Empty: admin routes answer 403.
+  std::string master_key;
 };
 
 struct PoolConfig {
@@ -59,6 +62,14 @@ struct Endpoint {
   std::string host_header;  // "host[:port]" as sent in the Host header
 };
 
+// Active health checks: they spend no tokens.
+struct HealthCheckConfig {
+  enum class Kind { kOff, kModels, kConnect };
+  Kind kind = Kind::kOff;  // kModels: GET {base_url}/models; kConnect: TCP connect (+ TLS handshake)
+  Millis interval{30'000};
+  Millis timeout{5'000};
+};
+
 struct ProviderConfig {
   std::string name;
   std::string kind = "openai";
@@ -69,6 +80,7 @@ struct ProviderConfig {
   TimeoutConfig timeouts;
   bool tls_verify = true;
   std::string ca_file;  // extra trusted CA bundle (PEM), in addition to the system store
+  HealthCheckConfig health_check;
 };
 
 struct Price {
@@ -77,24 +89,77 @@ struct Price {
 };
 
 struct DeploymentConfig {
+  // Unique across the config; names the deployment in admin routes, metrics and the
+  // x-shepherd-deployment header. Default "<model>@<provider>" (with "-<n>" when a model lists
+  // one provider twice).
+  std::string id;
   std::string provider;
   std::size_t provider_index = 0;
   std::string model;  // the upstream's model id
   Price price;
+  double weight = 1;             // for the weighted strategy
+  std::string region;            // informational: regional endpoints are separate deployments
+  std::uint64_t max_context = 0;  // tokens the deployment accepts (prompt + completion); 0: unknown
+  std::uint64_t rpm = 0;          // requests per minute Shepherd sends it; 0: no limit
+  std::uint64_t tpm = 0;          // tokens per minute; 0: no limit
+};
+
+enum class Strategy { kRoundRobin, kWeighted, kLeastBusy, kLowestLatency, kCheapest };
+const char* strategy_name(Strategy s);
+
+struct HedgeConfig {
+  bool enabled = false;
+  // Start the second attempt when the first has not answered after this long; absent: the first
+  // deployment's measured p95 time to first byte (no hedging until it has enough samples).
+  std::optional<Millis> after;
 };
 
 struct ModelConfig {
   std::string name;  // the name clients use
   std::vector<DeploymentConfig> deployments;
+  Strategy strategy = Strategy::kRoundRobin;
+  // cheapest: only deployments whose measured latency is within this bound (when any are).
+  std::optional<Millis> latency_bound;
+  // Models tried in order once this model's own deployments are exhausted.
+  std::vector<std::string> fallbacks;
+  std::vector<std::size_t> fallback_indices;  // into Config::models
+  HedgeConfig hedge;
+};
+
+// Retries, cool-down, deadlines and queueing; the same for every model.
+struct RoutingConfig {
+  Strategy strategy = Strategy::kRoundRobin;  // default for models that name none
+  int max_attempts = 3;                       // per request, across deployments and fallbacks
+  Millis backoff_base{50};                    // full jitter: uniform(0, min(max, base * 2^n))
+  Millis backoff_max{2'000};
+  Millis retry_after_cap{5'000};  // longest upstream Retry-After Shepherd waits out
+  double retry_budget_ratio = 0.2;  // retries per request, over time
+  int retry_budget_burst = 10;      // retries allowed at once before requests have earned any
+  // End to end, across attempts, backoff and queueing.
+  Millis deadline{120'000};
+  // Cool-down: `failures` within `window` take a deployment out for `cooldown`, then one request
+  // tries it (half-open). A provider's 401/403 takes it out for `auth_cooldown`.
+  int breaker_failures = 5;
+  Millis breaker_window{30'000};
+  Millis cooldown{30'000};
+  Millis auth_cooldown{300'000};
+  double exploration = 0.05;  // lowest-latency: share of requests sent to a random deployment
+  // Requests waiting for a rate-limited deployment: at most `queue_size` per model, each at most
+  // `queue_wait`.
+  std::size_t queue_size = 100;
+  Millis queue_wait{5'000};
 };
 
 struct Config {
   ServerConfig server;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
+  RoutingConfig routing;
   std::string source;  // file path, or a description of the built-in default
 
   const ModelConfig* find_model(std::string_view name) const;
+  // The deployment with this id: {model index, deployment index}, or nullopt.
+  std::optional<std::pair<std::size_t, std::size_t>> find_deployment(std::string_view id) const;
   // Comma-separated model names, for error messages.
   std::string model_names() const;
 };

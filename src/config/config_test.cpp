@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -328,8 +332,10 @@ INSTANTIATE_TEST_SUITE_P(
                   with_model("    fallback: x\n    deployments: [{provider: relay}]\n"),
                   "models.m.fallback", "unknown key"},
         ErrorCase{"UnknownDeploymentKey",
-                  with_model("    deployments: [{provider: relay, weight: 2}]\n"),
-                  "models.m.deployments[0].weight", "unknown key"},
+                  with_model("    deployments: [{provider: relay, wieght: 2}]\n"),
+                  "models.m.deployments[0].wieght",
+                  "unknown key (allowed here: id, provider, model, price, weight, region, "
+                  "max_context, rpm, tpm)"},
         ErrorCase{"UnknownPriceKey",
                   with_model("    deployments: [{provider: relay, price: {inputs: 1}}]\n"),
                   "models.m.deployments[0].price.inputs", "unknown key"},
@@ -436,6 +442,385 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"ListenNotScalar", with_server("  listen: [a, b]\n"), "server.listen",
                   "single value"}),
     [](const auto& test_param) { return std::string(test_param.param.name); });
+
+std::string with_routing(std::string_view routing_body) {
+  return "routing:\n" + std::string(routing_body) + kProviders + kModels;
+}
+std::string with_models(std::string_view models_body) {
+  return kProviders + "models:\n" + std::string(models_body);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Routing, ParseConfigErrors,
+    ::testing::Values(
+        ErrorCase{"BadModelStrategy",
+                  with_model("    strategy: fastest\n    deployments: [{provider: relay}]\n"),
+                  "models.m.strategy",
+                  "expected round-robin, weighted, least-busy, lowest-latency or cheapest, got "
+                  "'fastest'"},
+        ErrorCase{"BadRoutingStrategy", with_routing("  strategy: random\n"), "routing.strategy",
+                  "'random'"},
+        ErrorCase{"FallbackToUnknownModel",
+                  with_model("    fallbacks: [nope]\n    deployments: [{provider: relay}]\n"),
+                  "models.m.fallbacks[0]", "unknown model 'nope'"},
+        ErrorCase{"FallbackToItself",
+                  with_models("  n:\n    deployments: [{provider: relay}]\n"
+                              "  m:\n    fallbacks: [n, m]\n    deployments: [{provider: relay}]\n"),
+                  "models.m.fallbacks[1]", "cannot fall back to itself"},
+        ErrorCase{"FallbacksNotAList",
+                  with_model("    fallbacks: n\n    deployments: [{provider: relay}]\n"),
+                  "models.m.fallbacks", "list of model names"},
+        ErrorCase{"BadLatencyBound",
+                  with_model("    latency_bound: fast\n    deployments: [{provider: relay}]\n"),
+                  "models.m.latency_bound", "'fast'"},
+        ErrorCase{"HedgeNotAMapping",
+                  with_model("    hedge: true\n    deployments: [{provider: relay}]\n"),
+                  "models.m.hedge", "expected a mapping"},
+        ErrorCase{"UnknownHedgeKey",
+                  with_model("    hedge: {delay: 1s}\n    deployments: [{provider: relay}]\n"),
+                  "models.m.hedge.delay", "unknown key (allowed here: after)"},
+        ErrorCase{"BadHedgeAfter",
+                  with_model("    hedge: {after: soon}\n    deployments: [{provider: relay}]\n"),
+                  "models.m.hedge.after", "'soon'"},
+        ErrorCase{"DuplicateDeploymentId",
+                  with_model("    deployments:\n      - {provider: relay, id: east}\n"
+                             "      - {provider: relay, id: east}\n"),
+                  "models.m.deployments[1].id", "'east' is used twice"},
+        ErrorCase{"DuplicateDeploymentIdAcrossModels",
+                  with_models("  a:\n    deployments: [{provider: relay, id: shared}]\n"
+                              "  b:\n    deployments: [{provider: relay, id: shared}]\n"),
+                  "models.b.deployments[0].id", "'shared' is used twice"},
+        ErrorCase{"ExplicitIdTakesAnotherModelsDefault",
+                  with_models("  a:\n    deployments: [{provider: relay, id: b@relay}]\n"
+                              "  b:\n    deployments: [{provider: relay}]\n"),
+                  "models.b.deployments[0].id", "'b@relay' is used twice"},
+        ErrorCase{"IdWithSpace", with_model("    deployments: [{provider: relay, id: \"a b\"}]\n"),
+                  "models.m.deployments[0].id", "letters, digits and - _ . @ : only"},
+        ErrorCase{"IdWithSlash", with_model("    deployments: [{provider: relay, id: a/b}]\n"),
+                  "models.m.deployments[0].id", "letters, digits"},
+        ErrorCase{"EmptyId", with_model("    deployments: [{provider: relay, id: \"\"}]\n"),
+                  "models.m.deployments[0].id", "letters, digits"},
+        ErrorCase{"ZeroWeight", with_model("    deployments: [{provider: relay, weight: 0}]\n"),
+                  "models.m.deployments[0].weight", "greater than 0"},
+        ErrorCase{"NegativeWeight",
+                  with_model("    deployments: [{provider: relay, weight: -1}]\n"),
+                  "models.m.deployments[0].weight", "non-negative"},
+        ErrorCase{"ZeroMaxContext",
+                  with_model("    deployments: [{provider: relay, max_context: 0}]\n"),
+                  "models.m.deployments[0].max_context", "between 1 and"},
+        ErrorCase{"RpmNotAnInteger",
+                  with_model("    deployments: [{provider: relay, rpm: 1.5}]\n"),
+                  "models.m.deployments[0].rpm", "expected an integer, got '1.5'"},
+        ErrorCase{"ZeroTpm", with_model("    deployments: [{provider: relay, tpm: 0}]\n"),
+                  "models.m.deployments[0].tpm", "between 1 and"},
+        ErrorCase{"BadHealthCheckKind",
+                  with_relay("    base_url: http://relay/v1\n    health_check: {kind: ping}\n"),
+                  "providers.relay.health_check.kind", "expected models, connect or off"},
+        ErrorCase{"UnknownHealthCheckKey",
+                  with_relay("    base_url: http://relay/v1\n    health_check: {every: 5s}\n"),
+                  "providers.relay.health_check.every", "unknown key"},
+        ErrorCase{"BadHealthCheckInterval",
+                  with_relay("    base_url: http://relay/v1\n    health_check: {interval: 0s}\n"),
+                  "providers.relay.health_check.interval", "positive duration"},
+        ErrorCase{"MaxAttemptsZero", with_routing("  max_attempts: 0\n"), "routing.max_attempts",
+                  "between 1 and 10"},
+        ErrorCase{"MaxAttemptsEleven", with_routing("  max_attempts: 11\n"),
+                  "routing.max_attempts", "between 1 and 10"},
+        ErrorCase{"ExplorationAboveOne", with_routing("  exploration: 1.5\n"),
+                  "routing.exploration", "between 0 and 1"},
+        ErrorCase{"NegativeExploration", with_routing("  exploration: -0.1\n"),
+                  "routing.exploration", "non-negative"},
+        ErrorCase{"UnknownRoutingKey", with_routing("  retries: 3\n"), "routing.retries",
+                  "unknown key"},
+        ErrorCase{"RoutingNotAMapping", "routing: fast\n" + kProviders + kModels, "routing",
+                  "expected a mapping"},
+        ErrorCase{"UnknownBackoffKey", with_routing("  backoff: {min: 1s}\n"),
+                  "routing.backoff.min", "unknown key (allowed here: base, max)"},
+        ErrorCase{"BadBackoffBase", with_routing("  backoff: {base: 0ms}\n"),
+                  "routing.backoff.base", "positive duration"},
+        ErrorCase{"BadRetryAfterCap", with_routing("  retry_after_cap: forever\n"),
+                  "routing.retry_after_cap", "'forever'"},
+        ErrorCase{"RetryBudgetRatioTooHigh", with_routing("  retry_budget: {ratio: 11}\n"),
+                  "routing.retry_budget.ratio", "at most 10"},
+        ErrorCase{"NegativeRetryBudgetBurst", with_routing("  retry_budget: {burst: -1}\n"),
+                  "routing.retry_budget.burst", "between 0 and"},
+        ErrorCase{"UnknownRetryBudgetKey", with_routing("  retry_budget: {percent: 20}\n"),
+                  "routing.retry_budget.percent", "unknown key"},
+        ErrorCase{"ZeroDeadline", with_routing("  deadline: 0s\n"), "routing.deadline",
+                  "positive duration"},
+        ErrorCase{"CooldownFailuresZero", with_routing("  cooldown: {failures: 0}\n"),
+                  "routing.cooldown.failures", "between 1 and 1000"},
+        ErrorCase{"UnknownCooldownKey", with_routing("  cooldown: {period: 5s}\n"),
+                  "routing.cooldown.period", "failures, window, duration, auth"},
+        ErrorCase{"BadAuthCooldown", with_routing("  cooldown: {auth: later}\n"),
+                  "routing.cooldown.auth", "'later'"},
+        ErrorCase{"UnknownQueueKey", with_routing("  queue: {depth: 5}\n"), "routing.queue.depth",
+                  "unknown key (allowed here: size, wait)"},
+        ErrorCase{"NegativeQueueSize", with_routing("  queue: {size: -1}\n"),
+                  "routing.queue.size", "between 0 and"},
+        ErrorCase{"PlainTextMasterKey", with_server("  master_key: sk-shepherd-aaaa-1111\n"),
+                  "server.master_key", "env:VARIABLE or file:/path"},
+        ErrorCase{"MasterKeyFromMissingEnv", with_server("  master_key: env:NO_SUCH_KEY\n"),
+                  "server.master_key", "NO_SUCH_KEY"}),
+    [](const auto& test_param) { return std::string(test_param.param.name); });
+
+// --- routing, deployments, health checks ------------------------------------------------------
+
+TEST(ParseConfig, RoutingSectionParsesEveryKey) {
+  const auto r = parse(std::string(kMinimal) + R"(
+routing:
+  strategy: least-busy
+  max_attempts: 5
+  backoff: {base: 100ms, max: 5s}
+  retry_after_cap: 20s
+  retry_budget: {ratio: 0.5, burst: 4}
+  deadline: 90s
+  cooldown: {failures: 3, window: 10s, duration: 1m, auth: 10m}
+  exploration: 0.1
+  queue: {size: 50, wait: 2s}
+)");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& routing = r->routing;
+  EXPECT_EQ(routing.strategy, Strategy::kLeastBusy);
+  EXPECT_EQ(routing.max_attempts, 5);
+  EXPECT_EQ(routing.backoff_base, 100ms);
+  EXPECT_EQ(routing.backoff_max, 5s);
+  EXPECT_EQ(routing.retry_after_cap, 20s);
+  EXPECT_DOUBLE_EQ(routing.retry_budget_ratio, 0.5);
+  EXPECT_EQ(routing.retry_budget_burst, 4);
+  EXPECT_EQ(routing.deadline, 90s);
+  EXPECT_EQ(routing.breaker_failures, 3);
+  EXPECT_EQ(routing.breaker_window, 10s);
+  EXPECT_EQ(routing.cooldown, 1min);
+  EXPECT_EQ(routing.auth_cooldown, 10min);
+  EXPECT_DOUBLE_EQ(routing.exploration, 0.1);
+  EXPECT_EQ(routing.queue_size, 50u);
+  EXPECT_EQ(routing.queue_wait, 2s);
+}
+
+TEST(ParseConfig, RoutingExtremesAccepted) {
+  const auto r = parse(std::string(kMinimal) + R"(
+routing:
+  max_attempts: 10
+  exploration: 1
+  retry_budget: {ratio: 0, burst: 0}
+  queue: {size: 0}
+)");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->routing.max_attempts, 10);
+  EXPECT_DOUBLE_EQ(r->routing.exploration, 1.0);
+  EXPECT_DOUBLE_EQ(r->routing.retry_budget_ratio, 0.0);
+  EXPECT_EQ(r->routing.retry_budget_burst, 0);
+  EXPECT_EQ(r->routing.queue_size, 0u);
+}
+
+TEST(ParseConfig, RoutingAndNewKeysDefaultWhenOmitted) {
+  const auto r = parse(kMinimal);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const RoutingConfig defaults;
+  const auto& routing = r->routing;
+  EXPECT_EQ(routing.strategy, Strategy::kRoundRobin);
+  EXPECT_EQ(routing.max_attempts, 3);
+  EXPECT_EQ(routing.backoff_base, defaults.backoff_base);
+  EXPECT_EQ(routing.backoff_max, defaults.backoff_max);
+  EXPECT_EQ(routing.retry_after_cap, 30s);
+  EXPECT_DOUBLE_EQ(routing.retry_budget_ratio, 0.2);
+  EXPECT_EQ(routing.retry_budget_burst, defaults.retry_budget_burst);
+  EXPECT_EQ(routing.deadline, defaults.deadline);
+  EXPECT_EQ(routing.breaker_failures, defaults.breaker_failures);
+  EXPECT_EQ(routing.cooldown, defaults.cooldown);
+  EXPECT_EQ(routing.auth_cooldown, defaults.auth_cooldown);
+  EXPECT_DOUBLE_EQ(routing.exploration, defaults.exploration);
+  EXPECT_EQ(routing.queue_wait, defaults.queue_wait);
+
+  EXPECT_TRUE(r->server.master_key.empty());
+  EXPECT_EQ(r->providers[0].health_check.kind, HealthCheckConfig::Kind::kOff);
+
+  const auto& m = r->models[0];
+  EXPECT_EQ(m.strategy, Strategy::kRoundRobin);
+  EXPECT_EQ(m.latency_bound, std::nullopt);
+  EXPECT_TRUE(m.fallbacks.empty());
+  EXPECT_TRUE(m.fallback_indices.empty());
+  EXPECT_FALSE(m.hedge.enabled);
+  EXPECT_EQ(m.hedge.after, std::nullopt);
+
+  const auto& d = m.deployments[0];
+  EXPECT_EQ(d.id, "m@relay");
+  EXPECT_DOUBLE_EQ(d.weight, 1.0);
+  EXPECT_TRUE(d.region.empty());
+  EXPECT_EQ(d.max_context, 0u);
+  EXPECT_EQ(d.rpm, 0u);
+  EXPECT_EQ(d.tpm, 0u);
+}
+
+TEST(ParseConfig, DeploymentKeysParse) {
+  const auto r = parse(kProviders + R"(
+models:
+  m:
+    deployments:
+      - provider: relay
+        id: relay-east_1.a@b:c
+        weight: 2.5
+        region: us-east-1
+        max_context: 128000
+        rpm: 500
+        tpm: 2000000
+)");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& d = r->models[0].deployments[0];
+  EXPECT_EQ(d.id, "relay-east_1.a@b:c");
+  EXPECT_DOUBLE_EQ(d.weight, 2.5);
+  EXPECT_EQ(d.region, "us-east-1");
+  EXPECT_EQ(d.max_context, 128000u);
+  EXPECT_EQ(d.rpm, 500u);
+  EXPECT_EQ(d.tpm, 2000000u);
+  EXPECT_EQ(r->find_deployment("relay-east_1.a@b:c"), (std::pair<std::size_t, std::size_t>{0, 0}));
+  EXPECT_EQ(r->find_deployment("m@relay"), std::nullopt);
+}
+
+TEST(ParseConfig, DefaultDeploymentIdsAreModelAtProviderNumberedWhenRepeated) {
+  const auto r = parse(R"(
+providers:
+  relay: {base_url: "http://relay/v1"}
+  other: {base_url: "http://other/v1"}
+models:
+  m:
+    deployments:
+      - {provider: relay, model: small}
+      - {provider: relay, model: large}
+      - {provider: other}
+  n:
+    deployments:
+      - {provider: relay}
+      - {provider: other, id: custom}
+)");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& m = r->models[0].deployments;
+  EXPECT_EQ(m[0].id, "m@relay-1");
+  EXPECT_EQ(m[1].id, "m@relay-2");
+  EXPECT_EQ(m[2].id, "m@other");
+  const auto& n = r->models[1].deployments;
+  EXPECT_EQ(n[0].id, "n@relay");
+  EXPECT_EQ(n[1].id, "custom");
+  EXPECT_EQ(r->find_deployment("m@relay-2"), (std::pair<std::size_t, std::size_t>{0, 1}));
+  EXPECT_EQ(r->find_deployment("n@relay"), (std::pair<std::size_t, std::size_t>{1, 0}));
+}
+
+TEST(ParseConfig, ModelKeysParse) {
+  const auto r = parse(kProviders + R"(
+models:
+  primary:
+    strategy: cheapest
+    latency_bound: 1500ms
+    fallbacks: [backup, spare]
+    hedge: {after: 300ms}
+    deployments: [{provider: relay}]
+  spare:
+    deployments: [{provider: relay}]
+  backup:
+    hedge: {after: p95}
+    deployments: [{provider: relay}]
+  plain:
+    hedge: {}
+    deployments: [{provider: relay}]
+)");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& primary = r->models[0];
+  EXPECT_EQ(primary.strategy, Strategy::kCheapest);
+  EXPECT_EQ(primary.latency_bound, 1500ms);
+  EXPECT_EQ(primary.fallbacks, (std::vector<std::string>{"backup", "spare"}));
+  // Fallbacks may name models defined later in the file.
+  EXPECT_EQ(primary.fallback_indices, (std::vector<std::size_t>{2, 1}));
+  EXPECT_TRUE(primary.hedge.enabled);
+  EXPECT_EQ(primary.hedge.after, 300ms);
+
+  const auto& backup = r->models[2];
+  EXPECT_TRUE(backup.hedge.enabled);
+  EXPECT_EQ(backup.hedge.after, std::nullopt);  // p95: measured
+  EXPECT_TRUE(r->models[3].hedge.enabled);
+  EXPECT_EQ(r->models[3].hedge.after, std::nullopt);
+  EXPECT_FALSE(r->models[1].hedge.enabled);
+}
+
+TEST(ParseConfig, EveryStrategyNameParsesAndRoundTrips) {
+  for (auto s : {Strategy::kRoundRobin, Strategy::kWeighted, Strategy::kLeastBusy,
+                 Strategy::kLowestLatency, Strategy::kCheapest}) {
+    const auto r =
+        parse(kProviders + "models:\n  m:\n    strategy: " + strategy_name(s) +
+              "\n    deployments: [{provider: relay}]\n");
+    ASSERT_TRUE(r.ok()) << strategy_name(s) << ": " << r.error().message;
+    EXPECT_EQ(r->models[0].strategy, s) << strategy_name(s);
+  }
+}
+
+TEST(ParseConfig, RoutingStrategyIsTheDefaultForModelsThatNameNone) {
+  // The routing section may come after the models in the file.
+  const auto r = parse(kProviders + R"(
+models:
+  plain:
+    deployments: [{provider: relay}]
+  own:
+    strategy: weighted
+    deployments: [{provider: relay}]
+routing:
+  strategy: lowest-latency
+)");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->models[0].strategy, Strategy::kLowestLatency);
+  EXPECT_EQ(r->models[1].strategy, Strategy::kWeighted);
+}
+
+TEST(ParseConfig, HealthCheckParses) {
+  const auto r = parse(R"(
+providers:
+  a:
+    base_url: http://a/v1
+    health_check: {}
+  b:
+    base_url: http://b/v1
+    health_check: {kind: connect, interval: 10s, timeout: 2s}
+  c:
+    base_url: http://c/v1
+    health_check: {kind: off}
+  d:
+    base_url: http://d/v1
+    health_check: {kind: models}
+models:
+  m:
+    deployments: [{provider: a}]
+)");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const HealthCheckConfig defaults;
+  // A health_check section without a kind turns on the models check.
+  EXPECT_EQ(r->providers[0].health_check.kind, HealthCheckConfig::Kind::kModels);
+  EXPECT_EQ(r->providers[0].health_check.interval, defaults.interval);
+  EXPECT_EQ(r->providers[0].health_check.timeout, defaults.timeout);
+  EXPECT_EQ(r->providers[1].health_check.kind, HealthCheckConfig::Kind::kConnect);
+  EXPECT_EQ(r->providers[1].health_check.interval, 10s);
+  EXPECT_EQ(r->providers[1].health_check.timeout, 2s);
+  EXPECT_EQ(r->providers[2].health_check.kind, HealthCheckConfig::Kind::kOff);
+  EXPECT_EQ(r->providers[3].health_check.kind, HealthCheckConfig::Kind::kModels);
+}
+
+TEST(ParseConfig, MasterKeyResolvesFromEnv) {
+  const auto r = parse(std::string(kMinimal) + "server:\n  master_key: env:SHEPHERD_KEY_B\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->server.master_key, "sk-shepherd-bbbb-2222");
+}
+
+TEST(ParseConfig, MasterKeyResolvesFromFile) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("shepherd_config_test_master_key_" + std::to_string(::getpid()));
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "mk-from-file\n";
+  }
+  const auto r =
+      parse(std::string(kMinimal) + "server:\n  master_key: \"file:" + path.string() + "\"\n");
+  std::filesystem::remove(path);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->server.master_key, "mk-from-file");
+}
 
 TEST(ParseConfig, ErrorLaterInFileDoesNotLeakResolvedSecrets) {
   const auto r = parse(R"(

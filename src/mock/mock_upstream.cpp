@@ -50,6 +50,7 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -88,6 +89,7 @@ constexpr std::int64_t kMaxChunks = 100000;
 constexpr std::int64_t kMaxDelayMs = 3600 * 1000;
 constexpr std::int64_t kMaxCount = 1000000000;
 constexpr std::int64_t kMaxBigChunk = 64 * 1024 * 1024;
+constexpr std::int64_t kRateLimitLimit = 100;  // x-ratelimit-limit-requests with ratelimit=
 constexpr int kMaxThreads = 256;
 constexpr std::string_view kRedirectLocation = "http://127.0.0.1:1/elsewhere";
 constexpr std::string_view kMalformedEvent = "data: {\"id\": broken\n\n";
@@ -231,6 +233,10 @@ struct FaultSpec {
   std::int64_t error_event_after = -1;
   std::int64_t big_chunk = -1;   // bytes; -1: not set
   std::int64_t fail_first = -1;  // -1: not set
+  std::int64_t fail_rate = -1;   // percent; -1: not set
+  // ratelimit=: the x-ratelimit-* header lines, CRLFs included, rendered once at parse time so that
+  // answering only appends them; empty: not set.
+  std::string ratelimit_headers;
 };
 
 const FaultSpec kNoFault{};
@@ -242,7 +248,8 @@ base::Error fault_error(std::string_view what, std::string_view item) {
   message.append(
       "' in the fault spec (items: status=CODE, retry-after=VALUE, reset, redirect, "
       "slow-headers=MS, stall-after=N, reset-after=N, cut-after=N, malformed-after=N, "
-      "error-event-after=N, no-usage, big-chunk=BYTES, fail-first=N)");
+      "error-event-after=N, no-usage, big-chunk=BYTES, fail-first=N, fail-rate=PCT, "
+      "ratelimit=REMAINING/RESET)");
   return base::make_error(base::ErrorCode::kBadRequest, std::move(message));
 }
 
@@ -291,6 +298,32 @@ base::Result<FaultSpec> parse_fault_spec(std::string_view spec) {
       has_retry_after = true;
       continue;
     }
+    if (key == "ratelimit") {
+      // REMAINING/RESET: RESET is sent verbatim, so it must be a token a header value can carry.
+      const auto slash = value.find('/');
+      const std::string_view reset =
+          slash == std::string_view::npos ? std::string_view() : value.substr(slash + 1);
+      const bool reset_ok = !reset.empty() && std::all_of(reset.begin(), reset.end(), [](char c) {
+        return c > 0x20 && c < 0x7f && c != ',';
+      });
+      const std::string_view remaining_text = value.substr(0, slash);
+      const bool remaining_digits =
+          !remaining_text.empty() && std::all_of(remaining_text.begin(), remaining_text.end(),
+                                                 [](char c) { return c >= '0' && c <= '9'; });
+      const auto remaining = parse_count(remaining_text, kMaxCount);
+      if (!reset_ok || !remaining_digits || !remaining) {
+        return fault_error("invalid value (REMAINING/RESET) in mock fault item", item);
+      }
+      f.ratelimit_headers.clear();
+      f.ratelimit_headers.append("x-ratelimit-limit-requests: ");
+      append_int(f.ratelimit_headers, kRateLimitLimit);
+      f.ratelimit_headers.append("\r\nx-ratelimit-remaining-requests: ");
+      append_int(f.ratelimit_headers, *remaining);
+      f.ratelimit_headers.append("\r\nx-ratelimit-reset-requests: ");
+      f.ratelimit_headers.append(reset);
+      f.ratelimit_headers.append("\r\n");
+      continue;
+    }
     if (key == "status") {
       const auto code = parse_count(value, 599);
       if (!code || *code < 400)
@@ -303,7 +336,7 @@ base::Result<FaultSpec> parse_fault_spec(std::string_view spec) {
       std::int64_t FaultSpec::*field;
       std::int64_t max;
     };
-    static constexpr std::array<CountItem, 8> kCountItems = {{
+    static constexpr std::array<CountItem, 9> kCountItems = {{
         {"slow-headers", &FaultSpec::slow_headers_ms, kMaxDelayMs},
         {"stall-after", &FaultSpec::stall_after, kMaxCount},
         {"reset-after", &FaultSpec::reset_after, kMaxCount},
@@ -312,6 +345,7 @@ base::Result<FaultSpec> parse_fault_spec(std::string_view spec) {
         {"error-event-after", &FaultSpec::error_event_after, kMaxCount},
         {"big-chunk", &FaultSpec::big_chunk, kMaxBigChunk},
         {"fail-first", &FaultSpec::fail_first, kMaxCount},
+        {"fail-rate", &FaultSpec::fail_rate, 100},
     }};
     const auto it = std::find_if(kCountItems.begin(), kCountItems.end(),
                                  [&](const CountItem& c) { return c.key == key; });
@@ -404,7 +438,7 @@ enum class Framing { kLength, kChunked, kUntilClose };
 // Status line and headers, up to and including the empty line.
 void append_head(std::string& out, int status, std::string_view content_type, Framing framing,
                  std::size_t content_length, int version, bool keep_alive,
-                 std::string_view extra_headers = {}) {
+                 std::string_view extra_headers = {}, std::string_view more_headers = {}) {
   out.append("HTTP/1.1 ");
   append_int(out, status);
   out.push_back(' ');
@@ -433,6 +467,7 @@ void append_head(std::string& out, int status, std::string_view content_type, Fr
     out.append("Connection: keep-alive\r\n");
   }
   out.append(extra_headers);
+  out.append(more_headers);
   out.append("\r\n");
 }
 
@@ -488,6 +523,7 @@ std::string render_models(const std::vector<std::string>& models) {
 struct Counters {
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> chat_requests{0};
+  std::atomic<std::uint64_t> models_requests{0};
   std::atomic<std::uint64_t> streams_started{0};
   std::atomic<std::uint64_t> streams_completed{0};
   std::atomic<std::uint64_t> client_disconnects{0};
@@ -544,9 +580,32 @@ struct LastRequest {
   RequestHead head;
 };
 
+// fail-rate's draws: one generator for all threads, so that a seed fixes the sequence of
+// selections (in request order) whatever thread serves each request.
+struct FailRateGenerator {
+  std::mutex mutex;
+  std::mt19937_64 engine;
+
+  // Whether the next request is selected for PCT percent.
+  bool select(std::int64_t percent) {
+    std::uint64_t x = 0;
+    {
+      std::lock_guard lock(mutex);
+      x = engine();
+    }
+    return static_cast<std::int64_t>(x % 100) < percent;
+  }
+
+  void seed(std::uint64_t s) {
+    std::lock_guard lock(mutex);
+    engine.seed(s);
+  }
+};
+
 struct Shared {
   MockOptions options;
   FaultSpec default_fault;
+  FailRateGenerator fail_rate;
   std::string models_body;
   bool tls = false;
   Counters counters;
@@ -979,6 +1038,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
     if (path == "/v1/models" || path == "/models") {
       if (verb != http::verb::get) return method_not_allowed(path);
+      shared_.counters.models_requests.fetch_add(1, std::memory_order_relaxed);
       reply(200, "application/json", shared_.models_body);
       return Next::kReply;
     }
@@ -1047,6 +1107,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     append_int(body_, static_cast<std::int64_t>(c.requests.load()));
     body_.append(",\"chat_requests\":");
     append_int(body_, static_cast<std::int64_t>(c.chat_requests.load()));
+    body_.append(",\"models_requests\":");
+    append_int(body_, static_cast<std::int64_t>(c.models_requests.load()));
     body_.append(",\"streams_started\":");
     append_int(body_, static_cast<std::int64_t>(c.streams_started.load()));
     body_.append(",\"streams_completed\":");
@@ -1096,10 +1158,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     Counters& c = shared_.counters;
     c.requests = 0;
     c.chat_requests = 0;
+    c.models_requests = 0;
     c.streams_started = 0;
     c.streams_completed = 0;
     c.client_disconnects = 0;
     c.fail_first_seen = 0;
+    shared_.fail_rate.seed(shared_.options.seed);
     std::lock_guard lock(shared_.last.mutex);
     shared_.last.present = false;
   }
@@ -1180,6 +1244,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
     chat_ = interpreted.value();
 
+    // Selection: fail-rate draws first; only a selected request counts for fail-first.
+    if (fault_->fail_rate >= 0 && !shared_.fail_rate.select(fault_->fail_rate)) fault_ = &kNoFault;
     if (fault_->fail_first >= 0) {
       const auto seen = c.fail_first_seen.fetch_add(1, std::memory_order_relaxed);
       if (seen >= static_cast<std::uint64_t>(fault_->fail_first)) fault_ = &kNoFault;
@@ -1219,6 +1285,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       std::string location = "Location: ";
       location.append(kRedirectLocation);
       location.append("\r\n");
+      location.append(fault.ratelimit_headers);
       reply(307, {}, {}, location);
       co_return co_await send_reply();
     }
@@ -1227,6 +1294,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       append_int(message, fault.status);
       std::string extra;
       if (!fault.retry_after.empty()) extra = "Retry-After: " + fault.retry_after + "\r\n";
+      extra.append(fault.ratelimit_headers);
       reply_error(fault.status, message, {}, extra);
       co_return co_await send_reply();
     }
@@ -1263,7 +1331,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       append_usage(body_, chat_.prompt_tokens, answer_.tokens);
     }
     body_.push_back('}');
-    reply(200, "application/json", body_);
+    reply(200, "application/json", body_, fault.ratelimit_headers);
   }
 
   // Writes one event: `payload` is the JSON after `data: `.
@@ -1298,7 +1366,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     event_.append(usage_null);
     out_.clear();
     append_head(out_, 200, "text/event-stream", chunked ? Framing::kChunked : Framing::kUntilClose,
-                0, req_.version, keep_alive_, "Cache-Control: no-cache\r\n");
+                0, req_.version, keep_alive_, "Cache-Control: no-cache\r\n",
+                fault.ratelimit_headers);
     append_event(out_, event_, chunked);
     shared_.counters.streams_started.fetch_add(1, std::memory_order_relaxed);
     if (!co_await write_out()) co_return false;
@@ -1466,6 +1535,7 @@ class MockUpstream::Impl {
     auto fault = parse_fault_spec(o.fault);
     if (!fault) throw std::runtime_error("mock-upstream: " + fault.error().message);
     shared_.default_fault = std::move(fault).value();
+    shared_.fail_rate.seed(o.seed);
     shared_.models_body = render_models(o.models);
 
     if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {

@@ -10,9 +10,9 @@
 //   GET  /mock/stats                      counters, see below
 //   GET  /mock/last-request               {"method","target","headers":{lowercased: value},"body"}
 //                                         of the last chat request; 404 before the first one
-//   POST /mock/reset                      zeroes the counters and the fail-first counter and
-//                                         forgets the last request (open_connections is a gauge
-//                                         and stays)
+//   POST /mock/reset                      zeroes the counters and the fail-first counter,
+//                                         re-seeds the fail-rate generator and forgets the last
+//                                         request (open_connections is a gauge and stays)
 // Errors use the OpenAI shape {"error":{"message","type","param":null,"code"}}. A chat request
 // with invalid JSON, a missing or non-string `model`, a missing or empty `messages` array, or a
 // wrong-typed `stream` / `max_tokens` / `max_completion_tokens` gets 400 invalid_request_error.
@@ -63,17 +63,34 @@
 //   big-chunk=BYTES      the first content token is BYTES bytes of 'x' (≤ 64 MiB); in a
 //                        non-streaming answer too, so both carry the same content
 //   fail-first=N         apply the other items only to the first N chat requests whose spec
-//                        contains fail-first, counted since start or /mock/reset
-// Precedence when several apply: reset, then redirect, then status, then the answer. A stream
-// fault with N at or above the number of content tokens fires after the last content token.
+//                        contains fail-first (and, when it contains fail-rate too, that fail-rate
+//                        selected), counted since start or /mock/reset
+//   fail-rate=PCT        PCT 0..100: apply the other items only to a random PCT percent of the
+//                        chat requests whose spec contains fail-rate; the others are answered
+//                        normally. Each such request that passes validation draws the next output
+//                        X of one std::mt19937_64 shared by all threads, seeded with
+//                        MockOptions::seed (`--seed N`, default 1) at start and at /mock/reset;
+//                        it is selected when X % 100 < PCT. So 0 selects none, 100 all, and the
+//                        same seed and request order select the same requests
+//   ratelimit=REMAINING/RESET
+//                        add `x-ratelimit-limit-requests: 100` (always 100),
+//                        `x-ratelimit-remaining-requests: REMAINING` and
+//                        `x-ratelimit-reset-requests: RESET` to the answer: the 200 (streaming or
+//                        not), the status=CODE error or the redirect. REMAINING is a decimal
+//                        integer 0..1000000000; RESET is sent verbatim ("2s", "1m30s", "250ms")
+//                        and must be non-empty printable ASCII without spaces or commas
+// Selection comes first: fail-rate, then fail-first. Then, when several apply: reset, then
+// redirect, then status, then the answer. A stream fault with N at or above the number of content
+// tokens fires after the last content token.
 // Stream-only items are ignored for non-streaming requests.
 //
 // GET /mock/stats answers
-//   {"requests","chat_requests","streams_started","streams_completed","client_disconnects",
-//    "open_connections"}
-// requests counts every parsed HTTP request (this one included); streams_completed counts streams
-// that reached `data: [DONE]`; client_disconnects counts chat requests whose peer closed the
-// connection before the answer was complete — during a delay or a stall this is noticed within
+//   {"requests","chat_requests","models_requests","streams_started","streams_completed",
+//    "client_disconnects","open_connections"}
+// requests counts every parsed HTTP request (this one included); models_requests counts
+// GET /v1/models and GET /models (the model list, not /models/{id}); streams_completed counts
+// streams that reached `data: [DONE]`; client_disconnects counts chat requests whose peer closed
+// the connection before the answer was complete — during a delay or a stall this is noticed within
 // ~50 ms, between chunks at the next write.
 //
 // Limits: request header 16 KiB (431), body 8 MiB (413); an idle keep-alive connection is closed
@@ -103,6 +120,7 @@ struct MockOptions {
   std::chrono::milliseconds chunk_delay{0};  // between stream content chunks
   int chunks = 8;                            // content tokens per answer
   std::string fault;                         // fault spec for every chat request; empty = none
+  std::uint64_t seed = 1;                    // seeds the fail-rate generator
   std::string tls_cert_file, tls_key_file;   // both set: serve HTTPS only (TLS >= 1.2)
 };
 

@@ -93,6 +93,18 @@ std::string UpstreamPool::request_head(std::string_view path, std::string_view a
   return head;
 }
 
+std::string UpstreamPool::get_request(std::string_view path) const {
+  std::string head;
+  head.append("GET ").append(provider_.endpoint.path_prefix).append(path);
+  head.append(" HTTP/1.1\r\nHost: ").append(provider_.endpoint.host_header);
+  head.append("\r\nUser-Agent: shepherd/0.1\r\nAccept: application/json\r\n");
+  if (!provider_.api_key.empty()) {
+    head.append("Authorization: Bearer ").append(provider_.api_key).append("\r\n");
+  }
+  head.append("\r\n");
+  return head;
+}
+
 bool UpstreamPool::still_open(UpstreamConnection& connection) {
   // An idle connection the upstream has closed reads as EOF; unexpected bytes make it unusable
   // too. Either way it must not carry the next request.

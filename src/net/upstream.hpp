@@ -3,6 +3,7 @@
 // owning thread's io_context and is not thread-safe.
 #pragma once
 
+#include <array>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -57,15 +58,27 @@ class UpstreamConnection {
 
 using ConnectionPtr = std::unique_ptr<UpstreamConnection>;
 
-// Lets a client disconnect cancel whatever upstream step is under way.
+// Lets a client disconnect (or a hedge that lost the race) cancel whatever upstream step is
+// under way. A request's state links those of its attempts, so cancelling it cancels them all.
 struct CancelState {
-  bool client_gone = false;
+  bool client_gone = false;  // cancelled: the client left, or this attempt is not needed
   UpstreamConnection* active = nullptr;
   Timer* waiting = nullptr;
+  std::array<CancelState*, 2> attempts{};
   void cancel() {
     client_gone = true;
     if (active) active->cancel();
     if (waiting) waiting->cancel();
+    for (auto* a : attempts) {
+      if (a) a->cancel();
+    }
+  }
+  // The periodic deadline sweep (see UpstreamConnection::check_deadline).
+  void check_deadline(Clock::time_point now) {
+    if (active) active->check_deadline(now);
+    for (auto* a : attempts) {
+      if (a) a->check_deadline(now);
+    }
   }
 };
 
@@ -91,6 +104,8 @@ class UpstreamPool {
   // The request head for POST {base path}{path}: Host, Authorization (the provider's key),
   // Content-Type and Accept; the caller appends Content-Length and the blank line.
   std::string request_head(std::string_view path, std::string_view accept) const;
+  // A complete GET {base path}{path} request (health checks).
+  std::string get_request(std::string_view path) const;
 
   // Closes idle connections and fails waiters; called at shutdown.
   void close_all();
@@ -101,7 +116,7 @@ class UpstreamPool {
   static bool still_open(UpstreamConnection& connection);
 
   Executor executor_;
-  const config::ProviderConfig& provider_;
+  const config::ProviderConfig provider_;  // a copy: the pool may outlive its config snapshot
   std::unique_ptr<asio::ssl::context> tls_;
   std::vector<ConnectionPtr> idle_;
   std::size_t active_ = 0;

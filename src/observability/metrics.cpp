@@ -43,23 +43,46 @@ std::string number(double v) {
 
 struct Metrics::Totals {
   std::uint64_t requests = 0, errors = 0, disconnects = 0, prompt = 0, completion = 0;
-  std::uint64_t cost_nano = 0, latency_ns = 0;
+  std::uint64_t cost_nano = 0, latency_ns = 0, attempts = 0, fallbacks = 0, hedges = 0;
   std::array<std::uint64_t, kTrackedStatuses.size() + 1> status{};
   std::array<std::uint64_t, kLatencyBuckets.size() + 1> buckets{};
 };
 
-Metrics::Metrics(const config::Config& config, int threads) {
-  routes_.push_back(Route{"", "", 0, 0});
+Metrics::Metrics(int threads) : routes_(std::make_unique<Route[]>(kMaxRoutes)) {
+  for (int t = 0; t < threads; ++t) shards_.push_back(std::make_unique<Counters[]>(kMaxRoutes));
+}
+
+base::Result<RouteTable> Metrics::add_routes(const config::Config& config) {
+  RouteTable table;
+  auto count = route_count();
   for (const auto& m : config.models) {
-    model_first_route_.push_back(routes_.size());
+    auto& row = table.routes.emplace_back();
     for (const auto& d : m.deployments) {
-      routes_.push_back(
-          Route{m.name, d.provider, d.price.input_per_million, d.price.output_per_million});
+      std::size_t found = 0;
+      for (std::size_t i = 1; i < count && !found; ++i) {
+        const auto& o = routes_[i];
+        if (o.model == m.name && o.deployment == d.id && o.provider == d.provider) found = i;
+      }
+      if (!found) {
+        if (count == kMaxRoutes) {
+          return base::make_error(base::ErrorCode::kBadRequest,
+                                  "more than " + std::to_string(kMaxRoutes - 1) +
+                                      " metric routes since start; restart to apply this config");
+        }
+        auto& r = routes_[count];
+        r.model = m.name;
+        r.deployment = d.id;
+        r.provider = d.provider;
+        found = count++;
+      }
+      // A reload may change prices: costs from now on use the new ones.
+      routes_[found].input_price.store(d.price.input_per_million, kRelaxed);
+      routes_[found].output_price.store(d.price.output_per_million, kRelaxed);
+      row.push_back(found);
     }
   }
-  for (int t = 0; t < threads; ++t) {
-    shards_.push_back(std::make_unique<Counters[]>(routes_.size()));
-  }
+  route_count_.store(count, std::memory_order_release);
+  return table;
 }
 
 void Metrics::record(int thread, std::size_t route, const Outcome& o) {
@@ -67,6 +90,9 @@ void Metrics::record(int thread, std::size_t route, const Outcome& o) {
   c.requests.fetch_add(1, kRelaxed);
   if (!o.ok) c.errors.fetch_add(1, kRelaxed);
   if (o.client_disconnected) c.disconnects.fetch_add(1, kRelaxed);
+  if (o.attempts) c.attempts.fetch_add(static_cast<std::uint64_t>(o.attempts), kRelaxed);
+  if (o.fallback) c.fallbacks.fetch_add(1, kRelaxed);
+  if (o.hedged) c.hedges.fetch_add(1, kRelaxed);
   c.status[status_index(o.status)].fetch_add(1, kRelaxed);
   const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, o.latency.count()));
   c.latency_ns.fetch_add(ns, kRelaxed);
@@ -78,7 +104,8 @@ void Metrics::record(int thread, std::size_t route, const Outcome& o) {
     c.prompt_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->prompt_tokens), kRelaxed);
     c.completion_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->completion_tokens), kRelaxed);
     const auto& r = routes_[route];
-    const double usd = metering::cost_usd(*o.usage, r.input_price, r.output_price);
+    const double usd = metering::cost_usd(*o.usage, r.input_price.load(kRelaxed),
+                                          r.output_price.load(kRelaxed));
     // Clamped: a nonsensical usage report must not overflow the counter's conversion.
     const double nano = std::clamp(usd * 1e9, 0.0, 1e18);
     c.cost_nano_usd.fetch_add(static_cast<std::uint64_t>(std::llround(nano)), kRelaxed);
@@ -96,6 +123,9 @@ Metrics::Totals Metrics::sum(std::size_t route) const {
     t.completion += c.completion_tokens.load(kRelaxed);
     t.cost_nano += c.cost_nano_usd.load(kRelaxed);
     t.latency_ns += c.latency_ns.load(kRelaxed);
+    t.attempts += c.attempts.load(kRelaxed);
+    t.fallbacks += c.fallbacks.load(kRelaxed);
+    t.hedges += c.hedges.load(kRelaxed);
     for (std::size_t i = 0; i < t.status.size(); ++i) t.status[i] += c.status[i].load(kRelaxed);
     for (std::size_t i = 0; i < t.buckets.size(); ++i) t.buckets[i] += c.buckets[i].load(kRelaxed);
   }
@@ -103,12 +133,21 @@ Metrics::Totals Metrics::sum(std::size_t route) const {
 }
 
 std::string Metrics::prometheus_text() const {
-  std::string requests, tokens, cost, errors, disconnects, hist;
-  for (std::size_t r = 0; r < routes_.size(); ++r) {
+  std::string requests, tokens, cost, errors, disconnects, hist, attempts, fallbacks, hedges;
+  const auto n = route_count();
+  for (std::size_t r = 0; r < n; ++r) {
     const auto t = sum(r);
     if (r == kNoRoute && t.requests == 0) continue;
-    const auto labels =
-        "model=\"" + label(routes_[r].model) + "\",provider=\"" + label(routes_[r].provider) + "\"";
+    const auto labels = "model=\"" + label(routes_[r].model) + "\",deployment=\"" +
+                        label(routes_[r].deployment) + "\",provider=\"" +
+                        label(routes_[r].provider) + "\"";
+    if (r != kNoRoute) {
+      attempts += "shepherd_upstream_attempts_total{" + labels + "} " +
+                  std::to_string(t.attempts) + "\n";
+      fallbacks += "shepherd_fallback_requests_total{" + labels + "} " +
+                   std::to_string(t.fallbacks) + "\n";
+      hedges += "shepherd_hedged_requests_total{" + labels + "} " + std::to_string(t.hedges) + "\n";
+    }
     for (std::size_t i = 0; i < t.status.size(); ++i) {
       if (t.status[i] == 0) continue;
       const auto status =
@@ -159,6 +198,17 @@ std::string Metrics::prometheus_text() const {
          "# HELP shepherd_request_duration_seconds Time from request to the end of the answer.\n"
          "# TYPE shepherd_request_duration_seconds histogram\n" +
          hist +
+         "# HELP shepherd_upstream_attempts_total Upstream attempts (retries and hedges included) "
+         "of requests that ended on this deployment.\n"
+         "# TYPE shepherd_upstream_attempts_total counter\n" +
+         attempts +
+         "# HELP shepherd_fallback_requests_total Requests served by a fallback model.\n"
+         "# TYPE shepherd_fallback_requests_total counter\n" +
+         fallbacks +
+         "# HELP shepherd_hedged_requests_total Requests for which a hedged second attempt "
+         "started.\n"
+         "# TYPE shepherd_hedged_requests_total counter\n" +
+         hedges +
          "# HELP shepherd_uptime_seconds Seconds since start.\n"
          "# TYPE shepherd_uptime_seconds gauge\n"
          "shepherd_uptime_seconds " +
@@ -169,7 +219,8 @@ std::string Metrics::stats_json() const {
   namespace json = boost::json;
   json::array rows;
   std::uint64_t all_requests = 0, all_errors = 0, all_tokens = 0, all_latency = 0;
-  for (std::size_t r = 1; r < routes_.size(); ++r) {
+  const auto n = route_count();
+  for (std::size_t r = 1; r < n; ++r) {
     const auto t = sum(r);
     const auto ok = t.requests - t.errors;
     all_requests += t.requests;
@@ -178,6 +229,7 @@ std::string Metrics::stats_json() const {
     all_latency += t.latency_ns;
     rows.push_back(json::object{
         {"model", routes_[r].model},
+        {"deployment", routes_[r].deployment},
         {"provider", routes_[r].provider},
         {"requests", t.requests},
         {"successes", ok},

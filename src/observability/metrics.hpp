@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/result.hpp"
 #include "config/config.hpp"
 #include "metering/cost.hpp"
 
@@ -25,16 +26,27 @@ inline constexpr std::array<double, 16> kLatencyBuckets = {
 inline constexpr std::array<int, 14> kTrackedStatuses = {200, 400, 401, 403, 404, 405, 408,
                                                          413, 429, 431, 500, 502, 503, 504};
 
+// The metric routes of one config: route(model, deployment) for Metrics::record().
+struct RouteTable {
+  std::vector<std::vector<std::size_t>> routes;
+  std::size_t route(std::size_t model_index, std::size_t deployment_index) const {
+    return routes[model_index][deployment_index];
+  }
+};
+
 class Metrics {
  public:
-  // Routes are fixed at construction: route 0 is "no route" (requests refused before a model
-  // was chosen); then one per (model, deployment) in config order.
-  Metrics(const config::Config& config, int threads);
+  // Route 0 is "no route" (requests refused before a model was chosen); add_routes() adds one
+  // per (model, deployment).
+  explicit Metrics(int threads);
 
   static constexpr std::size_t kNoRoute = 0;
-  std::size_t route(std::size_t model_index, std::size_t deployment_index) const {
-    return model_first_route_[model_index] + deployment_index;
-  }
+  static constexpr std::size_t kMaxRoutes = 1024;
+
+  // The routes of `config`: a deployment seen before (same model, id and provider) keeps its
+  // counters across reloads; its prices become those of `config`. Called by one thread at a time, concurrently with
+  // record() and the readers. Fails when more than kMaxRoutes would exist.
+  base::Result<RouteTable> add_routes(const config::Config& config);
 
   struct Outcome {
     int status = 0;
@@ -45,6 +57,9 @@ class Metrics {
     bool stream_failed = false;
     // The client went away before the answer was complete.
     bool client_disconnected = false;
+    int attempts = 0;        // upstream attempts, retries and hedges included
+    bool fallback = false;   // served by a fallback model
+    bool hedged = false;     // a hedged second attempt was started
   };
   // Called on thread `thread` (0-based event-loop index) when a request completes.
   void record(int thread, std::size_t route, const Outcome& outcome);
@@ -57,18 +72,21 @@ class Metrics {
     std::atomic<std::uint64_t> requests{0}, errors{0}, disconnects{0};
     std::atomic<std::uint64_t> prompt_tokens{0}, completion_tokens{0};
     std::atomic<std::uint64_t> cost_nano_usd{0}, latency_ns{0};
+    std::atomic<std::uint64_t> attempts{0}, fallbacks{0}, hedges{0};
     std::array<std::atomic<std::uint64_t>, kTrackedStatuses.size() + 1> status{};
     std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size() + 1> buckets{};
   };
   struct Route {
-    std::string model, provider;
-    double input_price = 0, output_price = 0;
+    std::string model, deployment, provider;
+    std::atomic<double> input_price{0}, output_price{0};
   };
   struct Totals;
   Totals sum(std::size_t route) const;
+  std::size_t route_count() const { return route_count_.load(std::memory_order_acquire); }
 
-  std::vector<Route> routes_;
-  std::vector<std::size_t> model_first_route_;
+  // Fixed capacity: routes are written before route_count_ publishes them and never move.
+  std::unique_ptr<Route[]> routes_;
+  std::atomic<std::size_t> route_count_{1};
   // shards_[thread][route]
   std::vector<std::unique_ptr<Counters[]>> shards_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -16,6 +16,14 @@
 namespace shepherd::observability {
 namespace {
 
+// Metrics with the routes of one config, addressed as before: metrics.route(model, deployment).
+struct TestMetrics : Metrics {
+  TestMetrics(const config::Config& config, int threads)
+      : Metrics(threads), table(add_routes(config).value()) {}
+  std::size_t route(std::size_t m, std::size_t d) const { return table.route(m, d); }
+  RouteTable table;
+};
+
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
@@ -55,7 +63,8 @@ std::vector<std::string> lines(const std::string& text) {
 }
 
 // The value of the sample whose name and labels are exactly `series`, e.g.
-// `shepherd_tokens_total{model="m",provider="p",kind="prompt"}`; nullopt when absent.
+// `shepherd_tokens_total{model="m",deployment="m@p",provider="p",kind="prompt"}`; nullopt when
+// absent.
 std::optional<std::string> sample(const std::string& text, const std::string& series) {
   std::optional<std::string> found;
   for (const auto& line : lines(text)) {
@@ -110,12 +119,12 @@ Metrics::Outcome error_outcome(int status) {
   return o;
 }
 
-constexpr const char* kMP = R"(model="m",provider="p")";
-constexpr const char* kMQ = R"(model="m",provider="q")";
+constexpr const char* kMP = R"(model="m",deployment="m@p",provider="p")";
+constexpr const char* kMQ = R"(model="m",deployment="m@q",provider="q")";
 
 TEST(Metrics, RouteIndexesFollowConfigOrder) {
   const auto config = test_config();
-  const Metrics metrics(config, 1);
+  TestMetrics metrics(config, 1);
   EXPECT_EQ(Metrics::kNoRoute, 0u);
   EXPECT_EQ(metrics.route(0, 0), 1u);
   EXPECT_EQ(metrics.route(0, 1), 2u);
@@ -125,7 +134,7 @@ TEST(Metrics, RouteIndexesFollowConfigOrder) {
 
 TEST(Metrics, RoutesMapToTheirModelAndProvider) {
   const auto config = test_config();
-  Metrics metrics(config, 1);
+  TestMetrics metrics(config, 1);
   metrics.record(0, metrics.route(0, 1), ok_outcome(1ms));
   const auto text = metrics.prometheus_text();
   EXPECT_TRUE(has_line(text, std::string("shepherd_requests_total{") + kMQ + ",status=\"200\"} 1"))
@@ -135,6 +144,7 @@ TEST(Metrics, RoutesMapToTheirModelAndProvider) {
   const auto stats = parse_stats(metrics.stats_json());
   ASSERT_EQ(stats.at("routes").as_array().size(), 4u);
   EXPECT_EQ(str(route_stats(stats, 1).at("model")), "m");
+  EXPECT_EQ(str(route_stats(stats, 1).at("deployment")), "m@q");
   EXPECT_EQ(str(route_stats(stats, 1).at("provider")), "q");
   EXPECT_EQ(u64(route_stats(stats, 1).at("requests")), 1u);
   EXPECT_EQ(u64(route_stats(stats, 0).at("requests")), 0u);
@@ -142,7 +152,7 @@ TEST(Metrics, RoutesMapToTheirModelAndProvider) {
 
 TEST(Metrics, RecordsOnDifferentShardsAreSummed) {
   const auto config = test_config();
-  Metrics metrics(config, 2);
+  TestMetrics metrics(config, 2);
   const auto route = metrics.route(0, 0);
   metrics.record(0, route, ok_outcome(10ms, api::Usage{100, 50, 150}));
   metrics.record(1, route, ok_outcome(30ms, api::Usage{200, 25, 225}));
@@ -161,6 +171,7 @@ TEST(Metrics, RecordsOnDifferentShardsAreSummed) {
   const auto stats = parse_stats(metrics.stats_json());
   const auto& row = route_stats(stats, 0);
   EXPECT_EQ(str(row.at("model")), "m");
+  EXPECT_EQ(str(row.at("deployment")), "m@p");
   EXPECT_EQ(str(row.at("provider")), "p");
   EXPECT_EQ(u64(row.at("requests")), 2u);
   EXPECT_EQ(u64(row.at("successes")), 2u);
@@ -179,7 +190,7 @@ TEST(Metrics, RecordsOnDifferentShardsAreSummed) {
 
 TEST(Metrics, ConcurrentThreadsEachWritingTheirShardAreSummed) {
   const auto config = test_config();
-  Metrics metrics(config, 2);
+  TestMetrics metrics(config, 2);
   const auto route = metrics.route(0, 1);
   constexpr int kPerThread = 5000;
   auto work = [&](int thread) {
@@ -202,7 +213,7 @@ TEST(Metrics, ConcurrentThreadsEachWritingTheirShardAreSummed) {
 
 TEST(Metrics, HistogramBucketsAreCumulativeAndInfEqualsCount) {
   const auto config = test_config();
-  Metrics metrics(config, 1);
+  TestMetrics metrics(config, 1);
   const auto route = metrics.route(0, 0);
   for (auto latency : {std::chrono::nanoseconds(500us), std::chrono::nanoseconds(1ms),
                        std::chrono::nanoseconds(3ms), std::chrono::nanoseconds(2s),
@@ -238,7 +249,7 @@ TEST(Metrics, HistogramBucketsAreCumulativeAndInfEqualsCount) {
 
 TEST(Metrics, CountsErrorsStatusesAndDisconnects) {
   const auto config = test_config();
-  Metrics metrics(config, 1);
+  TestMetrics metrics(config, 1);
   const auto route = metrics.route(0, 0);
   metrics.record(0, route, error_outcome(502));
   metrics.record(0, route, error_outcome(418));
@@ -272,26 +283,30 @@ TEST(Metrics, CountsErrorsStatusesAndDisconnects) {
 
 TEST(Metrics, EscapesQuotesBackslashesAndNewlinesInLabels) {
   const auto config = test_config();
-  Metrics metrics(config, 1);
+  TestMetrics metrics(config, 1);
   metrics.record(0, metrics.route(1, 0), ok_outcome(1ms));
   metrics.record(0, metrics.route(2, 0), ok_outcome(1ms));
   const auto text = metrics.prometheus_text();
   EXPECT_TRUE(has_line(
-      text, R"(shepherd_requests_total{model="we\"ird\\model",provider="p",status="200"} 1)"))
+      text,
+      R"(shepherd_requests_total{model="we\"ird\\model",deployment="we\"ird\\model@p",provider="p",status="200"} 1)"))
       << text;
-  EXPECT_TRUE(
-      has_line(text, R"(shepherd_requests_total{model="line\nbreak",provider="q",status="200"} 1)"))
+  EXPECT_TRUE(has_line(
+      text,
+      R"(shepherd_requests_total{model="line\nbreak",deployment="line\nbreak@q",provider="q",status="200"} 1)"))
       << text;
 
   // The JSON keeps the names as they are.
   const auto stats = parse_stats(metrics.stats_json());
   EXPECT_EQ(str(route_stats(stats, 2).at("model")), "we\"ird\\model");
   EXPECT_EQ(str(route_stats(stats, 3).at("model")), "line\nbreak");
+  EXPECT_EQ(str(route_stats(stats, 2).at("deployment")), "we\"ird\\model@p");
+  EXPECT_EQ(str(route_stats(stats, 3).at("deployment")), "line\nbreak@q");
 }
 
 TEST(Metrics, AccumulatesCostFromConfiguredPrices) {
   const auto config = test_config();
-  Metrics metrics(config, 2);
+  TestMetrics metrics(config, 2);
   // At $2.5 / $10 per million: 1000 prompt + 500 completion cost $0.0075.
   metrics.record(0, metrics.route(0, 0), ok_outcome(1ms, api::Usage{1000, 500, 1500}));
   metrics.record(1, metrics.route(0, 0), ok_outcome(1ms, api::Usage{1000, 500, 1500}));
@@ -303,7 +318,9 @@ TEST(Metrics, AccumulatesCostFromConfiguredPrices) {
   const auto text = metrics.prometheus_text();
   EXPECT_TRUE(has_line(text, std::string("shepherd_cost_usd_total{") + kMP + "} 0.015")) << text;
   EXPECT_TRUE(has_line(text, std::string("shepherd_cost_usd_total{") + kMQ + "} 0")) << text;
-  EXPECT_TRUE(has_line(text, R"(shepherd_cost_usd_total{model="line\nbreak",provider="q"} 3)"))
+  EXPECT_TRUE(has_line(
+      text,
+      R"(shepherd_cost_usd_total{model="line\nbreak",deployment="line\nbreak@q",provider="q"} 3)"))
       << text;
   EXPECT_EQ(sample(text, std::string("shepherd_tokens_total{") + kMQ + ",kind=\"prompt\"}"),
             "1000");
@@ -316,7 +333,7 @@ TEST(Metrics, AccumulatesCostFromConfiguredPrices) {
 
 TEST(Metrics, RequestsWithoutUsageAddNoTokensOrCost) {
   const auto config = test_config();
-  Metrics metrics(config, 1);
+  TestMetrics metrics(config, 1);
   metrics.record(0, metrics.route(0, 0), ok_outcome(1ms));
   const auto text = metrics.prometheus_text();
   EXPECT_EQ(sample(text, std::string("shepherd_tokens_total{") + kMP + ",kind=\"prompt\"}"), "0");
@@ -325,8 +342,8 @@ TEST(Metrics, RequestsWithoutUsageAddNoTokensOrCost) {
 
 TEST(Metrics, RefusedRequestsAreCountedUnderNoRoute) {
   const auto config = test_config();
-  Metrics metrics(config, 1);
-  const std::string no_route = R"(shepherd_requests_total{model="",provider="")";
+  TestMetrics metrics(config, 1);
+  const std::string no_route = R"(shepherd_requests_total{model="",deployment="",provider="")";
   EXPECT_FALSE(sample(metrics.prometheus_text(), no_route + ",status=\"401\"}"));
 
   metrics.record(0, Metrics::kNoRoute, error_outcome(401));
@@ -343,7 +360,7 @@ TEST(Metrics, RefusedRequestsAreCountedUnderNoRoute) {
 
 TEST(Metrics, EmptyMetricsAreWellFormed) {
   const auto config = test_config();
-  const Metrics metrics(config, 3);
+  TestMetrics metrics(config, 3);
   const auto stats = parse_stats(metrics.stats_json());
   EXPECT_EQ(u64(stats.at("totals").at("requests")), 0u);
   EXPECT_DOUBLE_EQ(dbl(stats.at("totals").at("success_rate")), 1.0);
@@ -361,7 +378,7 @@ TEST(Metrics, EmptyMetricsAreWellFormed) {
 
 TEST(Metrics, EveryFamilyHasHelpAndTypeBeforeItsSamples) {
   const auto config = test_config();
-  Metrics metrics(config, 1);
+  TestMetrics metrics(config, 1);
   metrics.record(0, metrics.route(0, 0), ok_outcome(1ms, api::Usage{1, 1, 2}));
   const auto all = lines(metrics.prometheus_text());
   const std::vector<std::pair<std::string, std::string>> families = {
@@ -371,6 +388,7 @@ TEST(Metrics, EveryFamilyHasHelpAndTypeBeforeItsSamples) {
       {"shepherd_tokens_total", "counter"},
       {"shepherd_cost_usd_total", "counter"},
       {"shepherd_request_duration_seconds", "histogram"},
+      {"shepherd_upstream_attempts_total", "counter"},
       {"shepherd_uptime_seconds", "gauge"},
   };
   for (const auto& family : families) {
@@ -390,6 +408,230 @@ TEST(Metrics, EveryFamilyHasHelpAndTypeBeforeItsSamples) {
     EXPECT_EQ(line.rfind("shepherd_", 0), 0u) << line;
     EXPECT_NE(line.find(' '), std::string::npos) << line;
   }
+}
+
+// Hand-built configs for add_routes(): parse_config() would reject some of these ids.
+config::DeploymentConfig deployment(std::string id, std::string provider, double input = 0,
+                                    double output = 0) {
+  config::DeploymentConfig d;
+  d.id = std::move(id);
+  d.provider = std::move(provider);
+  d.price.input_per_million = input;
+  d.price.output_per_million = output;
+  return d;
+}
+
+config::Config one_model(std::string name, std::vector<config::DeploymentConfig> deployments) {
+  config::Config c;
+  auto& m = c.models.emplace_back();
+  m.name = std::move(name);
+  m.deployments = std::move(deployments);
+  return c;
+}
+
+// `n` deployments "d<first>" .. "d<first + n - 1>" of one model.
+config::Config many_deployments(std::size_t first, std::size_t n) {
+  std::vector<config::DeploymentConfig> ds;
+  for (std::size_t i = first; i < first + n; ++i)
+    ds.push_back(deployment("d" + std::to_string(i), "p"));
+  return one_model("big", std::move(ds));
+}
+
+std::size_t route_rows(const Metrics& metrics) {
+  return parse_stats(metrics.stats_json()).at("routes").as_array().size();
+}
+
+TEST(Metrics, AddRoutesKeepsUnchangedDeploymentsAndSplitsChangedPrices) {
+  TestMetrics metrics(test_config(), 1);
+  const auto old_p = metrics.route(0, 0);
+  const auto old_q = metrics.route(0, 1);
+  metrics.record(0, old_p, ok_outcome(1ms, api::Usage{1000, 500, 1500}));
+  metrics.record(0, old_q, ok_outcome(1ms, api::Usage{10, 10, 20}));
+
+  // A new model first (so positions shift), m@p unchanged, m@q with a price now.
+  auto second = config::parse_config(R"(
+providers:
+  p:
+    base_url: http://p.example/v1
+  q:
+    base_url: http://q.example/v1
+models:
+  n:
+    deployments:
+      - provider: p
+  m:
+    deployments:
+      - provider: p
+        price: {input: 2.5, output: 10}
+      - provider: q
+        price: {input: 1, output: 2}
+)",
+                                     [](const std::string&) { return std::nullopt; });
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  auto table = metrics.add_routes(second.value());
+  ASSERT_TRUE(table.ok()) << table.error().message;
+  const auto& routes = table.value();
+  ASSERT_EQ(routes.routes.size(), 2u);
+  ASSERT_EQ(routes.routes[1].size(), 2u);
+  const auto new_n = routes.route(0, 0);
+  const auto new_p = routes.route(1, 0);
+  const auto new_q = routes.route(1, 1);
+  EXPECT_EQ(new_p, old_p);
+  EXPECT_NE(new_q, old_q);
+  EXPECT_EQ(new_n, 5u);  // after the four routes of the first config
+  EXPECT_EQ(new_q, 6u);
+  EXPECT_EQ(route_rows(metrics), 6u);
+
+  metrics.record(0, new_p, ok_outcome(1ms, api::Usage{1000, 500, 1500}));
+  metrics.record(0, new_q, ok_outcome(1ms, api::Usage{1'000'000, 1'000'000, 0}));
+
+  // m@p's counters continue across the reload.
+  const auto text = metrics.prometheus_text();
+  EXPECT_TRUE(has_line(text, std::string("shepherd_requests_total{") + kMP + ",status=\"200\"} 2"))
+      << text;
+  EXPECT_EQ(sample(text, std::string("shepherd_tokens_total{") + kMP + ",kind=\"prompt\"}"),
+            "2000");
+  EXPECT_TRUE(has_line(text, std::string("shepherd_cost_usd_total{") + kMP + "} 0.015")) << text;
+
+  // m@q at the new price is a separate row: its cost uses the new price, the old row keeps its
+  // own counts and no cost.
+  const auto stats = parse_stats(metrics.stats_json());
+  const auto& old_row = route_stats(stats, old_q - 1);
+  const auto& new_row = route_stats(stats, new_q - 1);
+  EXPECT_EQ(str(old_row.at("deployment")), "m@q");
+  EXPECT_EQ(str(new_row.at("deployment")), "m@q");
+  EXPECT_EQ(u64(old_row.at("requests")), 1u);
+  EXPECT_EQ(u64(new_row.at("requests")), 1u);
+  EXPECT_EQ(dbl(old_row.at("cost_usd")), 0.0);
+  EXPECT_NEAR(dbl(new_row.at("cost_usd")), 3.0, 1e-12);
+  EXPECT_EQ(str(route_stats(stats, new_n - 1).at("model")), "n");
+  EXPECT_EQ(str(route_stats(stats, new_n - 1).at("deployment")), "n@p");
+
+  // Adding the same config again changes nothing.
+  auto again = metrics.add_routes(second.value());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.value().routes, routes.routes);
+  EXPECT_EQ(route_rows(metrics), 6u);
+}
+
+TEST(Metrics, AddRoutesMatchesOnModelIdProviderAndBothPrices) {
+  Metrics metrics(1);
+  const auto base = metrics.add_routes(one_model("m", {deployment("a", "p", 1, 2)}));
+  ASSERT_TRUE(base.ok());
+  EXPECT_EQ(base.value().route(0, 0), 1u);
+  const config::Config variants[] = {
+      one_model("other", {deployment("a", "p", 1, 2)}),  // model
+      one_model("m", {deployment("b", "p", 1, 2)}),      // deployment id
+      one_model("m", {deployment("a", "q", 1, 2)}),      // provider
+      one_model("m", {deployment("a", "p", 3, 2)}),      // input price
+      one_model("m", {deployment("a", "p", 1, 3)}),      // output price
+  };
+  std::size_t expected = 2;
+  for (const auto& variant : variants) {
+    const auto table = metrics.add_routes(variant);
+    ASSERT_TRUE(table.ok());
+    EXPECT_EQ(table.value().route(0, 0), expected++) << variant.models[0].name;
+  }
+  const auto same = metrics.add_routes(one_model("m", {deployment("a", "p", 1, 2)}));
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same.value().route(0, 0), 1u);
+  EXPECT_EQ(route_rows(metrics), 6u);
+}
+
+TEST(Metrics, AddRoutesFailsBeyondMaxRoutes) {
+  Metrics metrics(1);
+  // Route 0 is "no route": kMaxRoutes - 1 deployments fit.
+  const auto full = metrics.add_routes(many_deployments(0, Metrics::kMaxRoutes - 1));
+  ASSERT_TRUE(full.ok()) << full.error().message;
+  EXPECT_EQ(full.value().route(0, Metrics::kMaxRoutes - 2), Metrics::kMaxRoutes - 1);
+  EXPECT_EQ(route_rows(metrics), Metrics::kMaxRoutes - 1);
+
+  // One more deployment, together with ones already known: refused, nothing added.
+  const auto over = metrics.add_routes(many_deployments(Metrics::kMaxRoutes - 10, 10));
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.error().message.find("metric routes"), std::string::npos) << over.error().message;
+  EXPECT_EQ(route_rows(metrics), Metrics::kMaxRoutes - 1);
+
+  // Known deployments still resolve, and the last route still counts.
+  const auto known = metrics.add_routes(many_deployments(5, 3));
+  ASSERT_TRUE(known.ok()) << known.error().message;
+  EXPECT_EQ(known.value().route(0, 0), 6u);
+  metrics.record(0, Metrics::kMaxRoutes - 1, ok_outcome(1ms));
+  const auto stats = parse_stats(metrics.stats_json());
+  EXPECT_EQ(str(route_stats(stats, Metrics::kMaxRoutes - 2).at("deployment")),
+            "d" + std::to_string(Metrics::kMaxRoutes - 2));
+  EXPECT_EQ(u64(route_stats(stats, Metrics::kMaxRoutes - 2).at("requests")), 1u);
+}
+
+TEST(Metrics, AddRoutesTooManyInOneConfigAddsNone) {
+  Metrics metrics(1);
+  const auto over = metrics.add_routes(many_deployments(0, Metrics::kMaxRoutes));
+  EXPECT_FALSE(over.ok());
+  EXPECT_EQ(route_rows(metrics), 0u);
+  // The routes of a config that fits can still be added afterwards.
+  const auto fits = metrics.add_routes(many_deployments(0, 2));
+  ASSERT_TRUE(fits.ok()) << fits.error().message;
+  EXPECT_EQ(fits.value().route(0, 1), 2u);
+  EXPECT_EQ(route_rows(metrics), 2u);
+}
+
+TEST(Metrics, CountsUpstreamAttemptsFallbacksAndHedges) {
+  TestMetrics metrics(test_config(), 2);
+  const auto route = metrics.route(0, 0);
+  auto hedged = ok_outcome(1ms);
+  hedged.attempts = 2;
+  hedged.hedged = true;
+  auto fallback = ok_outcome(1ms);
+  fallback.attempts = 3;
+  fallback.fallback = true;
+  auto failed = error_outcome(502);
+  failed.attempts = 4;
+  metrics.record(0, route, hedged);
+  metrics.record(1, route, fallback);
+  metrics.record(0, route, fallback);
+  metrics.record(1, route, failed);
+  metrics.record(0, route, ok_outcome(1ms));  // attempts 0: adds nothing
+  auto refused = error_outcome(401);
+  refused.attempts = 7;
+  metrics.record(0, Metrics::kNoRoute, refused);
+
+  const auto text = metrics.prometheus_text();
+  EXPECT_EQ(sample(text, std::string("shepherd_upstream_attempts_total{") + kMP + "}"), "12")
+      << text;
+  EXPECT_EQ(sample(text, std::string("shepherd_fallback_requests_total{") + kMP + "}"), "2");
+  EXPECT_EQ(sample(text, std::string("shepherd_hedged_requests_total{") + kMP + "}"), "1");
+  // Other routes show zeros; "no route" has no upstream series.
+  EXPECT_EQ(sample(text, std::string("shepherd_upstream_attempts_total{") + kMQ + "}"), "0");
+  EXPECT_EQ(sample(text, std::string("shepherd_fallback_requests_total{") + kMQ + "}"), "0");
+  EXPECT_EQ(sample(text, std::string("shepherd_hedged_requests_total{") + kMQ + "}"), "0");
+  EXPECT_FALSE(
+      sample(text, R"(shepherd_upstream_attempts_total{model="",deployment="",provider=""})"));
+  EXPECT_TRUE(has_line(
+      text, R"(shepherd_requests_total{model="",deployment="",provider="",status="401"} 1)"))
+      << text;
+  // The other counters are unaffected.
+  EXPECT_TRUE(has_line(text, std::string("shepherd_requests_total{") + kMP + ",status=\"200\"} 4"));
+  EXPECT_EQ(sample(text, std::string("shepherd_request_errors_total{") + kMP + "}"), "1");
+}
+
+TEST(Metrics, EscapesTheDeploymentLabel) {
+  TestMetrics metrics(one_model("plain", {deployment("a\"b\\c\nd", "p")}), 1);
+  auto o = ok_outcome(1ms);
+  o.attempts = 1;
+  metrics.record(0, metrics.route(0, 0), o);
+  const auto text = metrics.prometheus_text();
+  const std::string labels = R"(model="plain",deployment="a\"b\\c\nd",provider="p")";
+  EXPECT_TRUE(has_line(text, "shepherd_requests_total{" + labels + ",status=\"200\"} 1")) << text;
+  EXPECT_EQ(sample(text, "shepherd_upstream_attempts_total{" + labels + "}"), "1");
+  EXPECT_EQ(sample(text, "shepherd_request_duration_seconds_bucket{" + labels + ",le=\"+Inf\"}"),
+            "1");
+  // No raw newline splits a sample: every line is a comment or starts with a metric name.
+  for (const auto& line : lines(text)) {
+    EXPECT_TRUE(line.empty() || line[0] == '#' || line.rfind("shepherd_", 0) == 0) << line;
+  }
+  // The JSON keeps the id as it is.
+  const auto stats = parse_stats(metrics.stats_json());
+  EXPECT_EQ(str(route_stats(stats, 0).at("deployment")), "a\"b\\c\nd");
 }
 
 }  // namespace

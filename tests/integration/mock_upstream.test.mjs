@@ -1,5 +1,6 @@
 // `shepherd mock-upstream`: the provider double every other test relies on.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
@@ -13,9 +14,61 @@ import {
   pollUntil,
   readSSE,
   request,
+  runCli,
   startMock,
   wordCount,
 } from '../support/harness.mjs';
+
+/** Sends `n` chat requests one after another on one keep-alive connection; resolves their statuses. */
+async function chatStatuses(url, n, headers = {}) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const statuses = [];
+    for (let i = 0; i < n; i++) {
+      const r = await request(`${url}/v1/chat/completions`, { method: 'POST', body: chatBody('m'), headers, agent });
+      statuses.push(r.status);
+    }
+    return statuses;
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** The statuses as a string: '.' for 200, 'x' for 500 (anything else fails). */
+function failPattern(statuses) {
+  return statuses
+    .map((s) => {
+      assert.ok(s === 200 || s === 500, `status ${s}`);
+      return s === 200 ? '.' : 'x';
+    })
+    .join('');
+}
+
+/** Writes `text` on a fresh connection and resolves everything the mock sends until it closes. */
+function rawExchange(port, text, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let data = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new assert.AssertionError({ message: `the mock did not close within ${timeoutMs} ms; got:\n${data}` }));
+    }, timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(text));
+    sock.on('data', (d) => {
+      data += d;
+    });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    sock.on('end', () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(data);
+    });
+  });
+}
 
 describe('mock-upstream', { timeout: 60000 }, () => {
   let mock;
@@ -128,7 +181,7 @@ describe('mock-upstream', { timeout: 60000 }, () => {
     await chat(chatBody('m'));
     await readSSE(await fetchChat(mock.url, chatBody('m', { stream: true })));
     const s = await mock.stats();
-    for (const k of ['requests', 'chat_requests', 'streams_started', 'streams_completed', 'client_disconnects', 'open_connections']) {
+    for (const k of ['requests', 'chat_requests', 'models_requests', 'streams_started', 'streams_completed', 'client_disconnects', 'open_connections']) {
       assert.equal(typeof s[k], 'number', `stats.${k}`);
     }
     assert.equal(s.chat_requests, 2);
@@ -156,5 +209,141 @@ describe('mock-upstream', { timeout: 60000 }, () => {
     await pollUntil(() => mock.stats(), (s) => s.chat_requests >= 1, { what: 'the request to reach the mock' });
     sock.destroy();
     await pollUntil(() => mock.stats(), (s) => s.client_disconnects === 1, { timeoutMs: 1000, what: 'client_disconnects == 1' });
+  });
+
+  test('fail-rate=0 never applies the fault, fail-rate=100 always does', async () => {
+    assert.deepEqual(await chatStatuses(mock.url, 50, { 'x-mock-fault': 'status=500,fail-rate=0' }), Array(50).fill(200));
+    assert.deepEqual(await chatStatuses(mock.url, 50, { 'x-mock-fault': 'status=500,fail-rate=100' }), Array(50).fill(500));
+  });
+
+  test('fail-rate=30 selects a seeded, reproducible ~30% of the requests', async () => {
+    const args = (seed) => ['--seed', String(seed), '--fault', 'status=500,fail-rate=30'];
+    const [a, b, c] = await Promise.all([startMock(args(7)), startMock(args(7)), startMock(args(8))]);
+    try {
+      const [seqA, seqB, seqC] = (await Promise.all([a, b, c].map((m) => chatStatuses(m.url, 400)))).map(failPattern);
+      const failures = [...seqA].filter((ch) => ch === 'x').length;
+      assert.ok(failures >= 60 && failures <= 180, `${failures} of 400 failed`);
+      assert.equal(seqB, seqA, 'same --seed, same selections');
+      assert.notEqual(seqC, seqA, 'another --seed, other selections');
+      // The documented draw: the next std::mt19937_64 output X (seeded with 7) selects when X % 100 < 30.
+      assert.equal(seqA.slice(0, 20), 'x...xxxx............');
+      // /mock/reset re-seeds: the same selections again.
+      await a.reset();
+      assert.equal(failPattern(await chatStatuses(a.url, 400)), seqA);
+    } finally {
+      await Promise.all([a, b, c].map((m) => m.stop()));
+    }
+  });
+
+  test('fail-rate with fail-first: fail-first counts only the requests fail-rate selected', async () => {
+    await mock.reset();
+    const selected = failPattern(await chatStatuses(mock.url, 40, { 'x-mock-fault': 'status=500,fail-rate=50' }));
+    const firstThree = [...selected].flatMap((ch, i) => (ch === 'x' ? [i] : [])).slice(0, 3);
+    assert.equal(firstThree.length, 3, selected);
+    await mock.reset();
+    const both = failPattern(await chatStatuses(mock.url, 40, { 'x-mock-fault': 'status=500,fail-rate=50,fail-first=3' }));
+    const expected = [...selected].map((_, i) => (firstThree.includes(i) ? 'x' : '.')).join('');
+    assert.equal(both, expected);
+  });
+
+  test('a malformed fail-rate is answered with 400 naming the item, and stops the CLI', async () => {
+    for (const value of ['101', '-1', 'abc', '', '1.5', '50%']) {
+      const r = await chat(chatBody('m'), { 'x-mock-fault': `status=500,fail-rate=${value}` });
+      assert.equal(r.status, 400, `fail-rate=${value}`);
+      assert.ok(assertErrorShape(r.json()).message.includes(`'fail-rate=${value}'`), r.text);
+    }
+    const cli = await runCli(['mock-upstream', '--listen', '127.0.0.1:0', '--fault', 'fail-rate=101']);
+    assert.equal(cli.code, 1);
+    assert.match(cli.stderr, /'fail-rate=101'/);
+  });
+
+  test('ratelimit=REMAINING/RESET adds the x-ratelimit-* headers to answers and errors', async () => {
+    const plain = await chat(chatBody('m'));
+    assert.equal(plain.status, 200);
+    for (const name of Object.keys(plain.headers)) assert.doesNotMatch(name, /^x-ratelimit-/);
+
+    const ok = await chat(chatBody('m'), { 'x-mock-fault': 'ratelimit=0/2s' });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json().choices[0].message.content, mockContent(8));
+    assert.equal(ok.headers['x-ratelimit-limit-requests'], '100');
+    assert.equal(ok.headers['x-ratelimit-remaining-requests'], '0');
+    assert.equal(ok.headers['x-ratelimit-reset-requests'], '2s');
+
+    const limited = await chat(chatBody('m'), { 'x-mock-fault': 'status=429, retry-after=2, ratelimit=5/1m30s' });
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers['retry-after'], '2');
+    assert.equal(limited.headers['x-ratelimit-limit-requests'], '100');
+    assert.equal(limited.headers['x-ratelimit-remaining-requests'], '5');
+    assert.equal(limited.headers['x-ratelimit-reset-requests'], '1m30s');
+
+    const res = await fetchChat(mock.url, chatBody('m', { stream: true }), { headers: { 'x-mock-fault': 'ratelimit=42/250ms' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-ratelimit-limit-requests'), '100');
+    assert.equal(res.headers.get('x-ratelimit-remaining-requests'), '42');
+    assert.equal(res.headers.get('x-ratelimit-reset-requests'), '250ms');
+    assert.equal((await readSSE(res)).done, true);
+
+    for (const value of ['', '5', '5/', '/2s', 'x/2s', '-1/2s', '1.5/2s', '5/2 s', '5 /2s']) {
+      const r = await chat(chatBody('m'), { 'x-mock-fault': `ratelimit=${value}` });
+      assert.equal(r.status, 400, `ratelimit=${value}`);
+      assert.ok(assertErrorShape(r.json()).message.includes(`'ratelimit=${value}'`), r.text);
+    }
+  });
+
+  test('ratelimit in --fault applies to the plain answer', async () => {
+    const m = await startMock(['--fault', 'ratelimit=3/1s']);
+    try {
+      const r = await request(`${m.url}/v1/chat/completions`, { method: 'POST', body: chatBody('m') });
+      assert.equal(r.status, 200);
+      assert.equal(r.json().choices[0].message.content, mockContent(8));
+      assert.equal(r.headers['x-ratelimit-limit-requests'], '100');
+      assert.equal(r.headers['x-ratelimit-remaining-requests'], '3');
+      assert.equal(r.headers['x-ratelimit-reset-requests'], '1s');
+    } finally {
+      await m.stop();
+    }
+  });
+
+  test('models_requests counts GET /v1/models and /models; /mock/reset zeroes it', async () => {
+    await mock.reset();
+    assert.equal((await request(`${mock.url}/v1/models`)).status, 200);
+    assert.equal((await request(`${mock.url}/v1/models?limit=1`)).status, 200);
+    assert.equal((await request(`${mock.url}/models`)).status, 200);
+    assert.equal((await request(`${mock.url}/v1/models/alpha`)).status, 200);
+    assert.equal((await request(`${mock.url}/v1/models`, { method: 'POST', body: '{}' })).status, 405);
+    const s = await mock.stats();
+    assert.equal(s.models_requests, 3);
+    assert.equal(s.chat_requests, 0);
+    await mock.reset();
+    assert.equal((await mock.stats()).models_requests, 0);
+  });
+
+  test('GET /v1/models keeps the connection alive, and honours Connection: close', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const first = await request(`${mock.url}/v1/models`, { agent });
+      const second = await request(`${mock.url}/v1/models`, { agent });
+      assert.equal(first.status, 200);
+      assert.equal(second.status, 200);
+      assert.equal(second.reusedSocket, true, 'the second request reused the connection');
+      assert.deepEqual(second.json(), first.json());
+    } finally {
+      agent.destroy();
+    }
+
+    // Two pipelined requests on one connection: the first keeps it open, the second closes it.
+    const text = await rawExchange(
+      mock.port,
+      'GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' + 'GET /models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+    );
+    const responses = text.split(/(?=HTTP\/1\.1 )/);
+    assert.equal(responses.length, 2, text);
+    for (const r of responses) {
+      assert.match(r, /^HTTP\/1\.1 200 OK\r\n/);
+      const body = r.slice(r.indexOf('\r\n\r\n') + 4);
+      assert.deepEqual(JSON.parse(body).data.map((m) => m.id), ['alpha', 'beta']);
+    }
+    assert.doesNotMatch(responses[0], /\r\nConnection: close\r\n/i);
+    assert.match(responses[1], /\r\nConnection: close\r\n/i);
   });
 });
