@@ -1,8 +1,9 @@
 -- wrk script: the benchmark's chat request (system + user message, max_tokens 64, a key).
--- STREAM=1 in the environment asks for a streamed answer.
+-- STREAM=1 in the environment asks for a streamed answer; MODEL names the model (gpt-4.1).
 local stream = os.getenv("STREAM") == "1"
+local model = os.getenv("MODEL") or "gpt-4.1"
 wrk.method = "POST"
-wrk.body = '{"model":"gpt-4.1","max_tokens":64,' .. (stream and '"stream":true,' or '') ..
+wrk.body = '{"model":"' .. model .. '","max_tokens":64,' .. (stream and '"stream":true,' or '') ..
   '"messages":[{"role":"system","content":"You are a helpful assistant."},' ..
   '{"role":"user","content":"Say hello in one short sentence."}]}'
 wrk.headers["Content-Type"] = "application/json"

@@ -23,35 +23,7 @@ else
   command -v wrk nginx >/dev/null || tools/deps.sh --bench
 fi
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-
-# Starts a command in the background and waits for its "listening on http://host:port" line;
-# sets $port and $pid.
-start() {
-  local name=$1
-  shift
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pid=$!
-  pids+=("$pid")
-  for _ in $(seq 100); do
-    if grep -q "listening on" "$work/$name.out" 2>/dev/null; then
-      port=$(sed -n 's#.*listening on http://[^:]*:\([0-9]*\).*#\1#p' "$work/$name.out" | head -1)
-      return
-    fi
-    sleep 0.05
-  done
-  echo "$name did not start:" >&2
-  cat "$work/$name.err" >&2
-  exit 1
-}
+source bench/lib.sh
 
 start mock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0
 mock_port=$port
@@ -102,25 +74,7 @@ declare -A url=(
 targets=(direct nginx shepherd)
 
 # wrk_run TARGET CONNECTIONS SECONDS [STREAM] -> "rps p50_us p99_us"
-wrk_run() {
-  local out
-  out=$(STREAM=${4:-0} taskset -c 0 wrk -t1 -c"$2" -d"$3"s --latency -s bench/chat.lua "${url[$1]}")
-  if grep -q "Non-2xx" <<<"$out"; then
-    echo "wrk saw errors against $1:" >&2
-    echo "$out" >&2
-    exit 1
-  fi
-  awk '
-    function us(v) {
-      if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6
-    }
-    /Requests\/sec/ { rps = $2 }
-    $1 == "50%" { p50 = us($2) }
-    $1 == "99%" { p99 = us($2) }
-    END { printf "%.0f %.0f %.0f\n", rps, p50, p99 }' <<<"$out"
-}
-
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+wrk_run() { wrk_url "${url[$1]}" "$2" "$3" "${4:-0}"; }
 
 echo "warm-up (5 s each)"
 for t in "${targets[@]}"; do wrk_run "$t" 32 5 >/dev/null; done
@@ -155,7 +109,6 @@ for kind in c32 c1 stream; do
   done
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", a - b }'; }
 d50=$(col direct c1 2) d99=$(col direct c1 3)
 n50=$(col nginx c1 2) n99=$(col nginx c1 3)

@@ -457,6 +457,28 @@ static std::size_t utf8_prefix(std::string_view s, std::size_t max) {
   return cut;
 }
 
+bool is_preamble_chunk(std::string_view data) {
+  boost::system::error_code ec;
+  auto root = json::parse(json::string_view(data.data(), data.size()), ec);
+  if (ec || !root.is_object()) return false;
+  const auto* choices = root.as_object().if_contains("choices");
+  if (!choices || !choices->is_array() || choices->as_array().empty()) return false;
+  for (const auto& c : choices->as_array()) {
+    if (!c.is_object()) return false;
+    const auto& choice = c.as_object();
+    if (const auto* f = choice.if_contains("finish_reason"); f && !f->is_null()) return false;
+    const auto* delta = choice.if_contains("delta");
+    if (!delta || !delta->is_object()) return false;
+    for (const auto& [key, value] : delta->as_object()) {
+      if (key == "role") continue;
+      if (value.is_null()) continue;
+      if (key == "content" && value.is_string() && value.as_string().empty()) continue;
+      return false;  // content, tool_calls, function_call, refusal, anything else: substance
+    }
+  }
+  return true;
+}
+
 std::string upstream_error_message(std::string_view body) {
   constexpr std::size_t kMax = 500;
   boost::system::error_code ec;

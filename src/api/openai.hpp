@@ -60,6 +60,13 @@ struct ChunkInfo {
 // (a malformed chunk).
 base::Result<ChunkInfo> inspect_chunk(std::string_view data);
 
+// Whether a stream chunk only opens the answer: every choice's delta is without content (or with
+// empty content), tool calls, function call or refusal, and no finish_reason is set — the role
+// chunk upstreams send first. Shepherd holds such chunks back until the first real one, so a
+// slow first token can still be retried or hedged. `data` must be a chunk inspect_chunk() read
+// as kData.
+bool is_preamble_chunk(std::string_view data);
+
 // The usage of a complete (non-streaming) chat completion. An error when `body` is not a JSON
 // object; nullopt usage when it has none.
 base::Result<std::optional<Usage>> inspect_completion(std::string_view body);

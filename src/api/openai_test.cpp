@@ -96,6 +96,36 @@ TEST(ParseChatRequest, ReadsStreamAndIncludeUsage) {
   EXPECT_FALSE(r->client_wants_usage);
 }
 
+TEST(ParseChatRequest, ReadsMaxTokensTakingTheLargerOfBothNames) {
+  EXPECT_FALSE(parse_chat_request(body_with(R"("stream":false)"), kDepth)->max_tokens);
+  EXPECT_EQ(parse_chat_request(body_with(R"("max_tokens":64)"), kDepth)->max_tokens, 64);
+  EXPECT_EQ(parse_chat_request(body_with(R"("max_completion_tokens":900,"max_tokens":64)"), kDepth)
+                ->max_tokens,
+            900);
+  EXPECT_EQ(
+      parse_chat_request(body_with(R"("max_tokens":18446744073709551615)"), kDepth)->max_tokens,
+      std::numeric_limits<std::int64_t>::max());
+  // Not an integer: no estimate from it (validation of the value is the upstream's job).
+  EXPECT_FALSE(parse_chat_request(body_with(R"("max_tokens":"64")"), kDepth)->max_tokens);
+}
+
+TEST(PreambleChunk, IsTheRoleChunkWithoutContent) {
+  EXPECT_TRUE(is_preamble_chunk(
+      R"({"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})"));
+  EXPECT_TRUE(is_preamble_chunk(R"({"choices":[{"delta":{"role":"assistant"}}]})"));
+  EXPECT_TRUE(is_preamble_chunk(R"({"choices":[{"delta":{"role":"assistant","refusal":null}}]})"));
+}
+
+TEST(PreambleChunk, AnythingWithSubstanceIsNot) {
+  EXPECT_FALSE(is_preamble_chunk(R"({"choices":[{"delta":{"content":"Hi"}}]})"));
+  EXPECT_FALSE(is_preamble_chunk(R"({"choices":[{"delta":{"role":"assistant","content":"Hi"}}]})"));
+  EXPECT_FALSE(is_preamble_chunk(R"({"choices":[{"delta":{"tool_calls":[{"index":0}]}}]})"));
+  EXPECT_FALSE(is_preamble_chunk(R"({"choices":[{"delta":{},"finish_reason":"stop"}]})"));
+  EXPECT_FALSE(is_preamble_chunk(R"({"choices":[]})"));
+  EXPECT_FALSE(is_preamble_chunk(R"({"choices":[{"delta":{"refusal":"no"}}]})"));
+  EXPECT_FALSE(is_preamble_chunk("not json"));
+}
+
 TEST(ParseChatRequest, NullStreamFieldsMeanAbsent) {
   auto r = parse_chat_request(body_with(R"("stream":null,"stream_options":null)"), kDepth);
   ASSERT_TRUE(r.ok());

@@ -32,5 +32,20 @@ TEST(RetryAfter, RejectsGarbage) {
   EXPECT_FALSE(parse_retry_after("99999999999999999999999", kNow));
 }
 
+TEST(ResetDuration, ParsesOpenAiStyleDurations) {
+  EXPECT_EQ(parse_reset_duration("1s"), 1000);
+  EXPECT_EQ(parse_reset_duration("6m0s"), 360'000);
+  EXPECT_EQ(parse_reset_duration("20ms"), 20);
+  EXPECT_EQ(parse_reset_duration("1m30.5s"), 90'500);
+  EXPECT_EQ(parse_reset_duration("2h"), 7'200'000);
+  EXPECT_EQ(parse_reset_duration(" 0.25s "), 250);
+}
+
+TEST(ResetDuration, RejectsAnythingElse) {
+  for (const char* bad : {"", "s", "1", "1x", "-1s", "1.2.3s", "abc", "1s2", "1 s", "ms"}) {
+    EXPECT_FALSE(parse_reset_duration(bad).has_value()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace shepherd::api

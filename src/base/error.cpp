@@ -21,6 +21,8 @@ int http_status(const Error& error) {
       return 413;
     case ErrorCode::kHeadersTooLarge:
       return 431;
+    case ErrorCode::kConflict:
+      return 409;
     case ErrorCode::kRateLimited:
       return 429;
     case ErrorCode::kUpstreamStatus:
@@ -57,6 +59,8 @@ const char* code_name(ErrorCode code) {
       return "payload_too_large";
     case ErrorCode::kHeadersTooLarge:
       return "headers_too_large";
+    case ErrorCode::kConflict:
+      return "conflict";
     case ErrorCode::kRateLimited:
       return "rate_limited";
     case ErrorCode::kUpstreamStatus:

@@ -10,16 +10,17 @@
 namespace shepherd::base {
 
 enum class ErrorCode {
-  kBadRequest,           // malformed JSON, missing or wrong-typed fields (400)
-  kUnauthorized,         // missing or wrong API key (401)
-  kForbidden,            // key valid but not allowed (403)
-  kNotFound,             // unknown route (404)
-  kModelNotFound,        // unknown model (404)
-  kMethodNotAllowed,     // known route, wrong method (405)
-  kRequestTimeout,       // the client was too slow sending its request (408)
-  kPayloadTooLarge,      // body over the limit (413)
-  kHeadersTooLarge,      // request headers over the limit (431)
-  kRateLimited,          // 429, from Shepherd or passed on from an upstream
+  kBadRequest,        // malformed JSON, missing or wrong-typed fields (400)
+  kUnauthorized,      // missing or wrong API key (401)
+  kForbidden,         // key valid but not allowed (403)
+  kNotFound,          // unknown route (404)
+  kModelNotFound,     // unknown model (404)
+  kMethodNotAllowed,  // known route, wrong method (405)
+  kRequestTimeout,    // the client was too slow sending its request (408)
+  kPayloadTooLarge,   // body over the limit (413)
+  kHeadersTooLarge,   // request headers over the limit (431)
+  kConflict,     // the request conflicts with the current state, e.g. nothing to roll back to (409)
+  kRateLimited,  // 429, from Shepherd or passed on from an upstream
   kUpstreamStatus,       // the upstream answered with an error status; passed on as is
   kUpstreamUnreachable,  // connect/DNS/TLS failure, reset, malformed answer (502)
   kUpstreamTimeout,      // connect, first-byte, idle or total timeout (504)

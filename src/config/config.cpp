@@ -3,8 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -393,8 +393,8 @@ Strategy strategy(const YAML::Node& node, const std::string& path) {
                  Strategy::kLowestLatency, Strategy::kCheapest}) {
     if (s == strategy_name(v)) return v;
   }
-  fail(path, "expected round-robin, weighted, least-busy, lowest-latency or cheapest, got '" + s +
-                 "'");
+  fail(path,
+       "expected round-robin, weighted, least-busy, lowest-latency or cheapest, got '" + s + "'");
 }
 
 void parse_routing(const YAML::Node& node, RoutingConfig& r) {
@@ -424,7 +424,7 @@ void parse_routing(const YAML::Node& node, RoutingConfig& r) {
   if (auto c = node["cooldown"]) {
     check_keys(c, "routing.cooldown", {"failures", "window", "duration", "auth"});
     if (auto n = c["failures"])
-      r.breaker_failures = static_cast<int>(integer(n, "routing.cooldown.failures", 1, 1000));
+      r.breaker_failures = static_cast<int>(integer(n, "routing.cooldown.failures", 1, 64));
     if (auto n = c["window"]) r.breaker_window = duration(n, "routing.cooldown.window");
     if (auto n = c["duration"]) r.cooldown = duration(n, "routing.cooldown.duration");
     if (auto n = c["auth"]) r.auth_cooldown = duration(n, "routing.cooldown.auth");

@@ -65,7 +65,8 @@ struct Endpoint {
 // Active health checks: they spend no tokens.
 struct HealthCheckConfig {
   enum class Kind { kOff, kModels, kConnect };
-  Kind kind = Kind::kOff;  // kModels: GET {base_url}/models; kConnect: TCP connect (+ TLS handshake)
+  Kind kind =
+      Kind::kOff;  // kModels: GET {base_url}/models; kConnect: TCP connect (+ TLS handshake)
   Millis interval{30'000};
   Millis timeout{5'000};
 };
@@ -97,8 +98,8 @@ struct DeploymentConfig {
   std::size_t provider_index = 0;
   std::string model;  // the upstream's model id
   Price price;
-  double weight = 1;             // for the weighted strategy
-  std::string region;            // informational: regional endpoints are separate deployments
+  double weight = 1;              // for the weighted strategy
+  std::string region;             // informational: regional endpoints are separate deployments
   std::uint64_t max_context = 0;  // tokens the deployment accepts (prompt + completion); 0: unknown
   std::uint64_t rpm = 0;          // requests per minute Shepherd sends it; 0: no limit
   std::uint64_t tpm = 0;          // tokens per minute; 0: no limit
@@ -132,7 +133,7 @@ struct RoutingConfig {
   int max_attempts = 3;                       // per request, across deployments and fallbacks
   Millis backoff_base{50};                    // full jitter: uniform(0, min(max, base * 2^n))
   Millis backoff_max{2'000};
-  Millis retry_after_cap{5'000};  // longest upstream Retry-After Shepherd waits out
+  Millis retry_after_cap{5'000};    // longest upstream Retry-After Shepherd waits out
   double retry_budget_ratio = 0.2;  // retries per request, over time
   int retry_budget_burst = 10;      // retries allowed at once before requests have earned any
   // End to end, across attempts, backoff and queueing.

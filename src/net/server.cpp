@@ -6,13 +6,12 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <boost/json.hpp>
 #include <charconv>
 #include <random>
 #include <set>
 #include <stdexcept>
 #include <variant>
-
-#include <boost/json.hpp>
 
 #include "api/openai.hpp"
 #include "api/retry_after.hpp"
@@ -77,9 +76,10 @@ bool same_connection(const config::ProviderConfig& a, const config::ProviderConf
   return a.name == b.name && a.kind == b.kind && a.base_url == b.base_url &&
          a.api_key == b.api_key && a.pool.max_idle == b.pool.max_idle &&
          a.pool.max_connections == b.pool.max_connections &&
-         a.timeouts.connect == b.timeouts.connect && a.timeouts.first_byte == b.timeouts.first_byte &&
-         a.timeouts.idle == b.timeouts.idle && a.timeouts.total == b.timeouts.total &&
-         a.tls_verify == b.tls_verify && a.ca_file == b.ca_file;
+         a.timeouts.connect == b.timeouts.connect &&
+         a.timeouts.first_byte == b.timeouts.first_byte && a.timeouts.idle == b.timeouts.idle &&
+         a.timeouts.total == b.timeouts.total && a.tls_verify == b.tls_verify &&
+         a.ca_file == b.ca_file;
 }
 
 std::string not_ready_body(std::string_view reason) {
@@ -156,8 +156,8 @@ struct Attempt {
   routing::Plan::Pick pick;
   const config::DeploymentConfig* deployment = nullptr;
   UpstreamPool* pool = nullptr;
-  std::string_view head;       // the request head for the provider
-  std::string rewritten;       // the body, when the upstream model id or usage option differ
+  std::string_view head;  // the request head for the provider
+  std::string rewritten;  // the body, when the upstream model id or usage option differ
   std::string_view body;
   Clock::time_point deadline;  // min(request deadline, start + provider's total timeout)
   Clock::time_point started, first_byte;
@@ -171,6 +171,7 @@ struct Attempt {
   // Streams: events read before the commit point, framed for the client.
   api::SseParser sse;
   std::string pending;
+  bool substantive = false;  // pending holds more than the role chunk: ready to commit
   bool done = false, error_event = false;
   std::optional<api::Usage> usage;
   std::string answer;  // non-streaming: the complete answer
@@ -228,9 +229,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Task<void> open(Attempt& a, const api::ChatRequest& chat);
   // Runs `first`, and when it has not finished after `delay` a second attempt alongside it
   // (hedging); returns the attempt to commit, or a failed one when both failed.
-  Task<Attempt*> open_hedged(Attempt& first, std::optional<Attempt>& second,
-                             routing::Plan& plan, const api::ChatRequest& chat,
-                             const std::string& body, Clock::duration delay, CancelState& rc);
+  Task<Attempt*> open_hedged(Attempt& first, std::optional<Attempt>& second, routing::Plan& plan,
+                             const api::ChatRequest& chat, const std::string& body,
+                             Clock::duration delay, CancelState& rc);
   void finish_attempt(Attempt& a, AttemptResult verdict);
   // Streams after the commit point; returns whether the connection may be reused.
   Task<bool> deliver_stream(Attempt& a, const api::ChatRequest& chat, Outcome& out);
@@ -276,7 +277,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle_ = true;
   bool write_failed_ = false;
   std::string request_id_;
-  std::string cors_;          // CORS response headers for the current request
+  std::string cors_;           // CORS response headers for the current request
   std::string route_headers_;  // x-shepherd-* headers: what routing did
   std::string head_;
   std::uint64_t watch_gen_ = 0;
@@ -549,8 +550,9 @@ Task<void> Session::handle(Request& req) {
   }
   if (target == "/metrics") {
     if (!method_is(http::verb::get)) co_return co_await wrong_method("GET");
-    co_await respond(200, "text/plain; version=0.0.4",
-                     loop_.metrics->prometheus_text() + view_->router().prometheus_text(Clock::now()));
+    co_await respond(
+        200, "text/plain; version=0.0.4",
+        loop_.metrics->prometheus_text() + view_->router().prometheus_text(Clock::now()));
     co_return;
   }
   if (target == "/stats") {
@@ -714,15 +716,15 @@ void Session::prepare_attempt(Attempt& a, const routing::Plan::Pick& pick,
   a.pick = pick;
   a.deployment = &config.models[pick.model].deployments[pick.deployment];
   a.pool = view_->pools[a.deployment->provider_index].get();
-  a.head = (chat.stream ? view_->chat_heads_sse
-                        : view_->chat_heads_json)[a.deployment->provider_index];
+  a.head =
+      (chat.stream ? view_->chat_heads_sse : view_->chat_heads_json)[a.deployment->provider_index];
   // The client's bytes go out unchanged unless the model is renamed or usage must be asked for.
   a.body = body;
   if (api::upstream_body_changes(chat, a.deployment->model)) {
     a.rewritten = api::upstream_chat_body(body, chat, a.deployment->model);
     a.body = a.rewritten;
   }
-  a.started = coarse_now();
+  a.started = Clock::now();  // precise: latency samples come from it
   a.deadline = std::min(plan.deadline(), a.started + a.pool->provider().timeouts.total);
 }
 
@@ -755,8 +757,8 @@ Task<Outcome> Session::relay(const api::ChatRequest& chat, std::size_t model_ind
   // Tokens are estimated at four bytes each, plus the completion the client allows.
   routing::RequestShape shape;
   shape.stream = chat.stream;
-  shape.tokens = static_cast<double>(body.size()) / 4 +
-                 static_cast<double>(chat.max_tokens.value_or(0));
+  shape.tokens =
+      static_cast<double>(body.size()) / 4 + static_cast<double>(chat.max_tokens.value_or(0));
   routing::Plan plan(router, model_index, shape, coarse_now() + routing.deadline);
 
   CancelState rc;  // the request's: a disconnect cancels the attempts linked to it
@@ -814,8 +816,8 @@ Task<Outcome> Session::relay(const api::ChatRequest& chat, std::size_t model_ind
       if (const auto& after = config.models[pick.model].hedge.after) {
         hedge_after = *after;
       } else if (auto p95 = pick.state->first_byte_p95(kHedgeMinSamples)) {
-        hedge_after = std::chrono::duration_cast<Clock::duration>(
-            std::chrono::duration<double>(*p95));
+        hedge_after =
+            std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*p95));
       }
     }
     if (hedge_after) {
@@ -960,8 +962,8 @@ Task<void> Session::open(Attempt& a, const api::ChatRequest& chat) {
     finish_attempt(a, verdict);
   };
   char length_line[48];
-  const auto length_size = static_cast<std::size_t>(std::snprintf(
-      length_line, sizeof length_line, "Content-Length: %zu\r\n\r\n", a.body.size()));
+  const auto length_size = static_cast<std::size_t>(
+      std::snprintf(length_line, sizeof length_line, "Content-Length: %zu\r\n\r\n", a.body.size()));
   // A reused keep-alive connection the upstream closed meanwhile fails on first use; that one
   // exchange is repeated on a new connection (the request never reached the upstream).
   ConnectionPtr c;
@@ -998,8 +1000,9 @@ Task<void> Session::open(Attempt& a, const api::ChatRequest& chat) {
       pool.release(std::move(c), false);
       if (a.cancel.client_gone) co_return fail(cancelled_error(), AttemptResult::kNeutral);
       if (retry_fresh) continue;
-      co_return fail(upstream_io_error(provider, wec ? "sending the request" : "waiting for the answer", ec),
-                     AttemptResult::kFailure);
+      co_return fail(
+          upstream_io_error(provider, wec ? "sending the request" : "waiting for the answer", ec),
+          AttemptResult::kFailure);
     }
   }
   if (!c) co_return fail(cancelled_error(), AttemptResult::kNeutral);
@@ -1008,6 +1011,7 @@ Task<void> Session::open(Attempt& a, const api::ChatRequest& chat) {
     pool.release(std::move(c), reusable);
   };
   auto& parser = *c->parser;
+  a.first_byte = Clock::now();
   const int status = static_cast<int>(parser.get().result_int());
   if (auto exhausted = exhausted_for(parser.get())) {
     a.pick.state->bench_until(Clock::now() + *exhausted);
@@ -1048,7 +1052,6 @@ Task<void> Session::open(Attempt& a, const api::ChatRequest& chat) {
     }
     a.answer = std::move(parser.get().body());
     release(parser.get().keep_alive());
-    a.first_byte = coarse_now();
     auto usage = api::inspect_completion(a.answer);
     if (!usage) co_return fail(usage.error(), AttemptResult::kFailure);
     a.usage = *usage;
@@ -1057,15 +1060,14 @@ Task<void> Session::open(Attempt& a, const api::ChatRequest& chat) {
   const auto content_type = parser.get()[http::field::content_type];
   if (content_type.find("text/event-stream") == std::string_view::npos) {
     release(false);
-    co_return fail(
-        base::make_error(
-            ErrorCode::kUpstreamUnreachable,
-            "the upstream provider '" + provider.name + "' did not answer with an event stream",
-            "content-type " + std::string(content_type)),
-        AttemptResult::kFailure);
+    co_return fail(base::make_error(ErrorCode::kUpstreamUnreachable,
+                                    "the upstream provider '" + provider.name +
+                                        "' did not answer with an event stream",
+                                    "content-type " + std::string(content_type)),
+                   AttemptResult::kFailure);
   }
-  // Read until there is something to send: the first events decide the commit.
-  while (a.pending.empty() && !a.failure && !parser.is_done()) {
+  // Read until there is something to send beyond the role chunk: the first token commits.
+  while (!a.substantive && !a.failure && !parser.is_done()) {
     c->expires_after(step_timeout(provider.timeouts.first_byte, a.deadline));
     auto [read_ec, n] = co_await c->visit(
         [&](auto& s) { return http::async_read_some(s, c->buffer, parser, kUseTuple); });
@@ -1082,11 +1084,11 @@ Task<void> Session::open(Attempt& a, const api::ChatRequest& chat) {
       }
       body.clear();
     }
-    if (ec && !a.failure && a.pending.empty()) {
+    if (ec && !a.failure && !a.substantive) {
       a.failure = upstream_io_error(provider, "waiting for the first token", ec);
     }
   }
-  if (a.pending.empty() && !a.failure) {
+  if (!a.substantive && !a.failure) {
     auto e = base::make_error(ErrorCode::kUpstreamUnreachable,
                               "the upstream provider '" + provider.name +
                                   "' ended the stream before it was complete; try again",
@@ -1100,7 +1102,7 @@ Task<void> Session::open(Attempt& a, const api::ChatRequest& chat) {
     auto e = std::move(*a.failure);
     co_return fail(std::move(e), AttemptResult::kFailure);
   }
-  a.first_byte = coarse_now();
+  a.first_byte = Clock::now();  // streams: the first event, not the headers
   a.c = std::move(c);
 }
 
@@ -1114,18 +1116,22 @@ void Session::take_event(Attempt& a, const api::ChatRequest& chat, std::string_v
   switch (info->kind) {
     case api::ChunkKind::kDone:
       a.done = true;
+      a.substantive = true;
       append_event_chunk(a.pending, "[DONE]");
       return;
     case api::ChunkKind::kError:
       a.error_event = true;
+      a.substantive = true;
       append_event_chunk(a.pending, data);
       return;
     case api::ChunkKind::kUsageOnly:
       a.usage = info->usage;
+      a.substantive = true;
       if (!chat.client_wants_usage) return;
       break;
     case api::ChunkKind::kData:
       if (info->usage) a.usage = info->usage;
+      if (!a.substantive && !api::is_preamble_chunk(data)) a.substantive = true;
       break;
   }
   const auto& served = config().models[a.pick.model].name;
@@ -1172,11 +1178,11 @@ Task<bool> Session::deliver_stream(Attempt& a, const api::ChatRequest& chat, Out
   }
   out.m.usage = a.usage;
   if (!a.failure && !a.done && !a.error_event && !a.cancel.client_gone && !write_failed_) {
-    auto e = base::make_error(ErrorCode::kUpstreamUnreachable,
-                              "the upstream provider '" + provider.name +
-                                  "' ended the stream before it was complete; try again",
-                              a.sse.mid_event() ? "stream cut mid-event"
-                                                : "stream ended without [DONE]");
+    auto e = base::make_error(
+        ErrorCode::kUpstreamUnreachable,
+        "the upstream provider '" + provider.name +
+            "' ended the stream before it was complete; try again",
+        a.sse.mid_event() ? "stream cut mid-event" : "stream ended without [DONE]");
     e.retryable = true;
     a.failure = std::move(e);
   }
@@ -1350,7 +1356,8 @@ Task<void> Session::handle_admin(Request& req, std::string_view target) {
   if (target.starts_with(kDeployments)) {
     const auto rest = target.substr(kDeployments.size());
     const auto slash = rest.rfind('/');
-    const auto action = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    const auto action =
+        slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
     if (action != "drain" && action != "enable") {
       co_await respond_error(base::make_error(
           ErrorCode::kNotFound,
@@ -1385,7 +1392,8 @@ Task<void> Session::handle_admin(Request& req, std::string_view target) {
         [server, reload]() -> Task<AdminAnswer> {
           auto result = reload ? server->reload() : server->rollback();
           if (!result) {
-            co_return AdminAnswer{reload ? 400 : 409, api::error_body(result.error())};
+            co_return AdminAnswer{base::http_status(result.error()),
+                                  api::error_body(result.error())};
           }
           co_return AdminAnswer{200, applied_body(*result)};
         },
@@ -1596,7 +1604,7 @@ base::Result<std::uint64_t> Server::rollback() {
   std::lock_guard lock(mu_);
   const auto target = history_[current_].previous;
   if (!target) {
-    return base::make_error(ErrorCode::kBadRequest,
+    return base::make_error(ErrorCode::kConflict,
                             "there is no earlier configuration version to roll back to");
   }
   // The earlier config is applied as a new version whose predecessor is the earlier one's, so

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "base/result.hpp"
-#include "net/asio.hpp"
 #include "config/config.hpp"
+#include "net/asio.hpp"
 #include "observability/metrics.hpp"
 #include "routing/router.hpp"
 

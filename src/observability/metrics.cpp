@@ -104,8 +104,8 @@ void Metrics::record(int thread, std::size_t route, const Outcome& o) {
     c.prompt_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->prompt_tokens), kRelaxed);
     c.completion_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->completion_tokens), kRelaxed);
     const auto& r = routes_[route];
-    const double usd = metering::cost_usd(*o.usage, r.input_price.load(kRelaxed),
-                                          r.output_price.load(kRelaxed));
+    const double usd =
+        metering::cost_usd(*o.usage, r.input_price.load(kRelaxed), r.output_price.load(kRelaxed));
     // Clamped: a nonsensical usage report must not overflow the counter's conversion.
     const double nano = std::clamp(usd * 1e9, 0.0, 1e18);
     c.cost_nano_usd.fetch_add(static_cast<std::uint64_t>(std::llround(nano)), kRelaxed);
@@ -142,10 +142,10 @@ std::string Metrics::prometheus_text() const {
                         label(routes_[r].deployment) + "\",provider=\"" +
                         label(routes_[r].provider) + "\"";
     if (r != kNoRoute) {
-      attempts += "shepherd_upstream_attempts_total{" + labels + "} " +
-                  std::to_string(t.attempts) + "\n";
-      fallbacks += "shepherd_fallback_requests_total{" + labels + "} " +
-                   std::to_string(t.fallbacks) + "\n";
+      attempts +=
+          "shepherd_upstream_attempts_total{" + labels + "} " + std::to_string(t.attempts) + "\n";
+      fallbacks +=
+          "shepherd_fallback_requests_total{" + labels + "} " + std::to_string(t.fallbacks) + "\n";
       hedges += "shepherd_hedged_requests_total{" + labels + "} " + std::to_string(t.hedges) + "\n";
     }
     for (std::size_t i = 0; i < t.status.size(); ++i) {

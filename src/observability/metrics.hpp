@@ -44,8 +44,8 @@ class Metrics {
   static constexpr std::size_t kMaxRoutes = 1024;
 
   // The routes of `config`: a deployment seen before (same model, id and provider) keeps its
-  // counters across reloads; its prices become those of `config`. Called by one thread at a time, concurrently with
-  // record() and the readers. Fails when more than kMaxRoutes would exist.
+  // counters across reloads; its prices become those of `config`. Called by one thread at a time,
+  // concurrently with record() and the readers. Fails when more than kMaxRoutes would exist.
   base::Result<RouteTable> add_routes(const config::Config& config);
 
   struct Outcome {
@@ -57,9 +57,9 @@ class Metrics {
     bool stream_failed = false;
     // The client went away before the answer was complete.
     bool client_disconnected = false;
-    int attempts = 0;        // upstream attempts, retries and hedges included
-    bool fallback = false;   // served by a fallback model
-    bool hedged = false;     // a hedged second attempt was started
+    int attempts = 0;       // upstream attempts, retries and hedges included
+    bool fallback = false;  // served by a fallback model
+    bool hedged = false;    // a hedged second attempt was started
   };
   // Called on thread `thread` (0-based event-loop index) when a request completes.
   void record(int thread, std::size_t route, const Outcome& outcome);

@@ -441,7 +441,7 @@ std::size_t route_rows(const Metrics& metrics) {
   return parse_stats(metrics.stats_json()).at("routes").as_array().size();
 }
 
-TEST(Metrics, AddRoutesKeepsUnchangedDeploymentsAndSplitsChangedPrices) {
+TEST(Metrics, AddRoutesKeepsKnownDeploymentsAndTakesTheirNewPrices) {
   TestMetrics metrics(test_config(), 1);
   const auto old_p = metrics.route(0, 0);
   const auto old_q = metrics.route(0, 1);
@@ -477,10 +477,9 @@ models:
   const auto new_p = routes.route(1, 0);
   const auto new_q = routes.route(1, 1);
   EXPECT_EQ(new_p, old_p);
-  EXPECT_NE(new_q, old_q);
-  EXPECT_EQ(new_n, 5u);  // after the four routes of the first config
-  EXPECT_EQ(new_q, 6u);
-  EXPECT_EQ(route_rows(metrics), 6u);
+  EXPECT_EQ(new_q, old_q);  // same model, id and provider: one series, whatever the price
+  EXPECT_EQ(new_n, 5u);     // after the four routes of the first config
+  EXPECT_EQ(route_rows(metrics), 5u);
 
   metrics.record(0, new_p, ok_outcome(1ms, api::Usage{1000, 500, 1500}));
   metrics.record(0, new_q, ok_outcome(1ms, api::Usage{1'000'000, 1'000'000, 0}));
@@ -493,17 +492,19 @@ models:
             "2000");
   EXPECT_TRUE(has_line(text, std::string("shepherd_cost_usd_total{") + kMP + "} 0.015")) << text;
 
-  // m@q at the new price is a separate row: its cost uses the new price, the old row keeps its
-  // own counts and no cost.
+  // m@q continues too; requests after the reload are priced at the new price (the first was
+  // free), and the Prometheus output has one series for it, not two.
   const auto stats = parse_stats(metrics.stats_json());
-  const auto& old_row = route_stats(stats, old_q - 1);
-  const auto& new_row = route_stats(stats, new_q - 1);
-  EXPECT_EQ(str(old_row.at("deployment")), "m@q");
-  EXPECT_EQ(str(new_row.at("deployment")), "m@q");
-  EXPECT_EQ(u64(old_row.at("requests")), 1u);
-  EXPECT_EQ(u64(new_row.at("requests")), 1u);
-  EXPECT_EQ(dbl(old_row.at("cost_usd")), 0.0);
-  EXPECT_NEAR(dbl(new_row.at("cost_usd")), 3.0, 1e-12);
+  const auto& q_row = route_stats(stats, new_q - 1);
+  EXPECT_EQ(str(q_row.at("deployment")), "m@q");
+  EXPECT_EQ(u64(q_row.at("requests")), 2u);
+  EXPECT_NEAR(dbl(q_row.at("cost_usd")), 3.0, 1e-12);
+  std::size_t q_series = 0;
+  for (auto at = text.find(std::string("shepherd_cost_usd_total{") + kMQ); at != std::string::npos;
+       at = text.find(std::string("shepherd_cost_usd_total{") + kMQ, at + 1)) {
+    ++q_series;
+  }
+  EXPECT_EQ(q_series, 1u) << text;
   EXPECT_EQ(str(route_stats(stats, new_n - 1).at("model")), "n");
   EXPECT_EQ(str(route_stats(stats, new_n - 1).at("deployment")), "n@p");
 
@@ -511,10 +512,10 @@ models:
   auto again = metrics.add_routes(second.value());
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again.value().routes, routes.routes);
-  EXPECT_EQ(route_rows(metrics), 6u);
+  EXPECT_EQ(route_rows(metrics), 5u);
 }
 
-TEST(Metrics, AddRoutesMatchesOnModelIdProviderAndBothPrices) {
+TEST(Metrics, AddRoutesMatchesOnModelIdAndProviderNotPrices) {
   Metrics metrics(1);
   const auto base = metrics.add_routes(one_model("m", {deployment("a", "p", 1, 2)}));
   ASSERT_TRUE(base.ok());
@@ -523,8 +524,6 @@ TEST(Metrics, AddRoutesMatchesOnModelIdProviderAndBothPrices) {
       one_model("other", {deployment("a", "p", 1, 2)}),  // model
       one_model("m", {deployment("b", "p", 1, 2)}),      // deployment id
       one_model("m", {deployment("a", "q", 1, 2)}),      // provider
-      one_model("m", {deployment("a", "p", 3, 2)}),      // input price
-      one_model("m", {deployment("a", "p", 1, 3)}),      // output price
   };
   std::size_t expected = 2;
   for (const auto& variant : variants) {
@@ -532,10 +531,13 @@ TEST(Metrics, AddRoutesMatchesOnModelIdProviderAndBothPrices) {
     ASSERT_TRUE(table.ok());
     EXPECT_EQ(table.value().route(0, 0), expected++) << variant.models[0].name;
   }
-  const auto same = metrics.add_routes(one_model("m", {deployment("a", "p", 1, 2)}));
-  ASSERT_TRUE(same.ok());
-  EXPECT_EQ(same.value().route(0, 0), 1u);
-  EXPECT_EQ(route_rows(metrics), 6u);
+  for (const auto& repriced : {one_model("m", {deployment("a", "p", 3, 2)}),
+                               one_model("m", {deployment("a", "p", 1, 3)})}) {
+    const auto same = metrics.add_routes(repriced);
+    ASSERT_TRUE(same.ok());
+    EXPECT_EQ(same.value().route(0, 0), 1u);
+  }
+  EXPECT_EQ(route_rows(metrics), 4u);
 }
 
 TEST(Metrics, AddRoutesFailsBeyondMaxRoutes) {

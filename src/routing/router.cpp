@@ -30,8 +30,7 @@ void append_escaped_label(std::string& out, std::string_view v) {
 
 }  // namespace
 
-Router::Router(std::shared_ptr<const config::Config> config, const Router* previous,
-               TimePoint now)
+Router::Router(std::shared_ptr<const config::Config> config, const Router* previous, TimePoint now)
     : config_(std::move(config)) {
   const auto& r = config_->routing;
   settings_.breaker.failures = r.breaker_failures;
@@ -59,7 +58,8 @@ Router::Router(std::shared_ptr<const config::Config> config, const Router* previ
     std::shared_ptr<RetryBudget> budget;
     if (previous) {
       if (const auto* old = previous->config().find_model(m.name)) {
-        budget = previous->budgets_[static_cast<std::size_t>(old - previous->config().models.data())];
+        budget =
+            previous->budgets_[static_cast<std::size_t>(old - previous->config().models.data())];
       }
     }
     if (!budget) budget = std::make_shared<RetryBudget>(r.retry_budget_ratio, r.retry_budget_burst);
@@ -297,12 +297,12 @@ Plan::Next Plan::next(TimePoint now, base::Random& random, std::uint64_t& cursor
     for (auto m : chain_) {
       for (const auto& d : models[m].deployments) largest = std::max(largest, d.max_context);
     }
-    auto e = base::make_error(
-        ErrorCode::kBadRequest,
-        "this request needs about " + std::to_string(static_cast<std::uint64_t>(shape_.tokens)) +
-            " tokens (prompt and max_tokens), more than any deployment of '" + name +
-            "' accepts (largest context: " + std::to_string(largest) +
-            " tokens); shorten the messages or lower max_tokens");
+    auto e = base::make_error(ErrorCode::kBadRequest,
+                              "this request needs about " +
+                                  std::to_string(static_cast<std::uint64_t>(shape_.tokens)) +
+                                  " tokens (prompt and max_tokens), more than any deployment of '" +
+                                  name + "' accepts (largest context: " + std::to_string(largest) +
+                                  " tokens); shorten the messages or lower max_tokens");
     e.param = "messages";
     e.upstream_body = "context_length_exceeded";
     return e;
@@ -314,11 +314,11 @@ Plan::Next Plan::next(TimePoint now, base::Random& random, std::uint64_t& cursor
     e.retry_after = ceil_seconds(rate_wait);
     return e;
   }
-  auto e = base::make_error(
-      ErrorCode::kUnavailable,
-      "no deployment of '" + name + "' can take requests now (cooling down after failures, "
-      "unhealthy or drained); retry later",
-      "model " + name + ": no available deployment");
+  auto e = base::make_error(ErrorCode::kUnavailable,
+                            "no deployment of '" + name +
+                                "' can take requests now (cooling down after failures, "
+                                "unhealthy or drained); retry later",
+                            "model " + name + ": no available deployment");
   if (soonest != TimePoint::max()) e.retry_after = ceil_seconds(soonest - now);
   return e;
 }
@@ -330,7 +330,8 @@ std::optional<Duration> Plan::retry_delay(const Error& failure, TimePoint now,
   if (!untried_available(now)) {
     // The same deployments again: back off, and wait out a Retry-After unless it is longer
     // than Shepherd waits (the client then gets the 429 and its Retry-After).
-    if (failure.retry_after && std::chrono::seconds(*failure.retry_after) > routing_.retry_after_cap) {
+    if (failure.retry_after &&
+        std::chrono::seconds(*failure.retry_after) > routing_.retry_after_cap) {
       return std::nullopt;
     }
     delay = backoff(retries_, routing_.backoff_base, routing_.backoff_max, random);
@@ -353,9 +354,8 @@ Duration backoff(int retry, Duration base, Duration max, base::Random& random) {
   auto ceiling = base;
   for (int i = 0; i < retry && ceiling < max; ++i) ceiling *= 2;
   ceiling = std::min(ceiling, max);
-  return std::chrono::duration_cast<Duration>(
-      std::chrono::duration<double, Duration::period>(random.uniform() *
-                                                      static_cast<double>(ceiling.count())));
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double, Duration::period>(
+      random.uniform() * static_cast<double>(ceiling.count())));
 }
 
 }  // namespace shepherd::routing

@@ -4,6 +4,7 @@
 // Plan decides.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <memory>
 #include <optional>
 #include <variant>
@@ -66,8 +67,8 @@ class Plan {
   Plan(const Router& router, std::size_t model, RequestShape shape, TimePoint deadline);
 
   struct Pick {
-    std::size_t model = 0;       // may be a fallback model
-    std::size_t deployment = 0;  // index into that model's deployments
+    std::size_t model = 0;             // may be a fallback model
+    std::size_t deployment = 0;        // index into that model's deployments
     DeploymentState* state = nullptr;  // admitted: in flight until state->end()
   };
   // Every deployment that could serve is rate-limited: wait this long, call waited(), ask again.
@@ -85,8 +86,9 @@ class Plan {
   void no_waiting() { may_wait_ = false; }
 
   // After a failed attempt (not yet committed): how long to back off before next(), or nullopt
-  // when the failure is final (not retryable, attempts or retry budget spent, Retry-After
-  // beyond the cap, or the deadline would pass).
+  // when the failure is final (not retryable, attempts or retry budget spent, or the deadline
+  // would pass; or only tried deployments are left and the upstream's Retry-After is beyond
+  // routing.retry_after_cap). No delay when an untried deployment is available.
   std::optional<Duration> retry_delay(const base::Error& failure, TimePoint now,
                                       base::Random& random);
   // Whether a hedged second attempt may start (counts against attempts and the retry budget).
@@ -106,10 +108,11 @@ class Plan {
   const config::RoutingConfig& routing_;
   RequestShape shape_;
   TimePoint deadline_;
-  std::vector<std::size_t> chain_;  // the model, then its fallbacks
+  // Inline capacity covers the usual sizes without allocating per request.
+  boost::container::small_vector<std::size_t, 4> chain_;  // the model, then its fallbacks
   std::size_t chain_pos_ = 0;
-  std::vector<std::pair<std::size_t, std::size_t>> tried_;
-  std::vector<Candidate> candidates_;
+  boost::container::small_vector<std::pair<std::size_t, std::size_t>, 4> tried_;
+  boost::container::small_vector<Candidate, 8> candidates_;
   int attempts_ = 0;
   int retries_ = 0;
   Duration waited_{};

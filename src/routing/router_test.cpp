@@ -53,8 +53,7 @@ std::string describe(const Plan::Next& n) {
   return std::string("error ") + base::code_name(e.code) + ": " + e.message;
 }
 
-::testing::AssertionResult IsPick(const Plan::Next& n, std::size_t model,
-                                  std::size_t deployment) {
+::testing::AssertionResult IsPick(const Plan::Next& n, std::size_t model, std::size_t deployment) {
   const auto* p = std::get_if<Plan::Pick>(&n);
   if (p && p->model == model && p->deployment == deployment && p->state != nullptr) {
     return ::testing::AssertionSuccess();
@@ -447,6 +446,33 @@ TEST(Plan, FallbackModelIsUsedOnceThePrimaryIsExhausted) {
   EXPECT_EQ(&r.router.state(2, 0), std::get<Plan::Pick>(n2).state);
 }
 
+TEST(Plan, OnceOnAFallbackUntriedDeploymentsThereComeFirst) {
+  Routing r(kProviders + R"(
+models:
+  primary:
+    fallbacks: [backup]
+    deployments: [{provider: a}, {provider: b}]
+  backup:
+    deployments: [{provider: c}, {provider: a}]
+)");
+  auto& recovering = r.router.state(0, 1);
+  recovering.health_check(t0, AttemptResult::kFailure, r.router.settings());
+  auto p = r.plan(0);
+  const auto n1 = r.next(p);
+  ASSERT_TRUE(IsPick(n1, 0, 0));
+  r.finish(n1, AttemptResult::kFailure);
+  ASSERT_EQ(p.retry_delay(retryable_failure(), t0, r.random), Duration::zero());
+  const auto n2 = r.next(p);
+  ASSERT_TRUE(std::holds_alternative<Plan::Pick>(n2)) << describe(n2);
+  const auto first_backup = std::get<Plan::Pick>(n2);
+  ASSERT_EQ(first_backup.model, 1u);
+  r.finish(n2, AttemptResult::kFailure);
+  // The primary's other deployment recovers meanwhile; the walk goes on along the chain.
+  recovering.health_check(t0, AttemptResult::kSuccess, r.router.settings());
+  ASSERT_EQ(p.retry_delay(retryable_failure(), t0, r.random), Duration::zero());
+  EXPECT_TRUE(IsPick(r.next(p), 1, 1 - first_backup.deployment));
+}
+
 TEST(Plan, FallbackServesWhenThePrimaryIsDrained) {
   Routing r(kFallback);
   r.router.state(0, 0).set_drained(true);
@@ -619,6 +645,49 @@ models:
   r.pick_one();
   auto p = r.plan(0);
   EXPECT_TRUE(IsPick(r.next(p), 1, 0));
+}
+
+// A 429 whose Retry-After benched the only deployment.
+void bench_only_deployment(Routing& r, Duration bench) {
+  auto p = r.plan();
+  const auto n = r.next(p);
+  ASSERT_TRUE(IsPick(n, 0, 0));
+  std::get<Plan::Pick>(n).state->end(t0, AttemptResult::kRateLimited, r.router.settings(), bench);
+}
+
+TEST(Plan, DeploymentBenchedByItsUpstreamIsWaitedForWithinTheQueueWait) {
+  Routing r(kProviders +
+            "routing: {queue: {wait: 5s}}\nmodels:\n  m:\n"
+            "    deployments: [{provider: a}]\n");
+  bench_only_deployment(r, 3s);
+  auto p = r.plan(0, {}, t0 + 5min);
+  const auto n = r.next(p, t0 + 1s);
+  ASSERT_TRUE(std::holds_alternative<Plan::Wait>(n)) << describe(n);
+  EXPECT_EQ(std::get<Plan::Wait>(n).duration, 2s);
+  p.waited(2s);
+  EXPECT_TRUE(IsPick(r.next(p, t0 + 3s), 0, 0));
+}
+
+TEST(Plan, DeploymentBenchedBeyondTheQueueWaitIsA429WithRetryAfter) {
+  Routing r(kProviders +
+            "routing: {queue: {wait: 5s}}\nmodels:\n  m:\n"
+            "    deployments: [{provider: a}]\n");
+  bench_only_deployment(r, 60s);
+  auto p = r.plan(0, {}, t0 + 5min);
+  const auto n = r.next(p);
+  const auto* e = as_error(n);
+  ASSERT_NE(e, nullptr) << describe(n);
+  EXPECT_EQ(e->code, ErrorCode::kRateLimited);
+  EXPECT_EQ(e->retry_after, 60);
+}
+
+TEST(Plan, DeploymentBenchedByItsUpstreamIsSkippedWhileOthersAreFree) {
+  Routing r(three("round-robin"));
+  r.router.state(0, 1).bench_until(t0 + 1min);
+  for (int i = 0; i < 10; ++i) EXPECT_NE(r.pick_one(), 1u);
+  r.router.state(0, 0).set_drained(true);
+  r.router.state(0, 2).set_drained(true);
+  EXPECT_EQ(r.pick_one(0, t0 + 1min), 1u);
 }
 
 TEST(Plan, TokensPerMinuteUseTheRequestEstimate) {

@@ -134,8 +134,8 @@ std::optional<double> LatencyWindow::quantile(double q) const {
   std::array<double, kSize> copy;
   std::copy_n(samples_.begin(), count_, copy.begin());
   const auto n = static_cast<std::size_t>(count_);
-  const auto k = std::min(n - 1, static_cast<std::size_t>(std::ceil(q * static_cast<double>(n))) -
-                                     (q > 0 ? 1 : 0));
+  const auto k = std::min(
+      n - 1, static_cast<std::size_t>(std::ceil(q * static_cast<double>(n))) - (q > 0 ? 1 : 0));
   std::nth_element(copy.begin(), copy.begin() + static_cast<std::ptrdiff_t>(k),
                    copy.begin() + static_cast<std::ptrdiff_t>(n));
   return copy[k];
@@ -219,8 +219,7 @@ void DeploymentState::end(TimePoint now, AttemptResult result, const DeploymentS
   }
 }
 
-void DeploymentState::record_latency(bool stream, double first_byte_seconds,
-                                     double total_seconds) {
+void DeploymentState::record_latency(bool stream, double first_byte_seconds, double total_seconds) {
   std::lock_guard lock(mu_);
   if (stream) stream_first_.add(first_byte_seconds);
   first_byte_.add(first_byte_seconds);
@@ -293,8 +292,7 @@ DeploymentState::Report DeploymentState::report(TimePoint now) const {
   } else {
     r.availability = "available";
   }
-  const auto breaker_until =
-      breaker == Breaker::State::kOpen ? breaker_.reopens_at() : TimePoint{};
+  const auto breaker_until = breaker == Breaker::State::kOpen ? breaker_.reopens_at() : TimePoint{};
   const auto until = std::max({auth_until_, limited_until_, breaker_until});
   if (until > now) r.reopens_in = std::chrono::duration<double>(until - now).count();
   r.in_flight = in_flight_.load(std::memory_order_relaxed);

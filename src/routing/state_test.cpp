@@ -306,8 +306,7 @@ DeploymentSettings settings() {
 using Availability = DeploymentState::Availability;
 
 // Sends and fails `n` requests at `t`.
-void fail(DeploymentState& d, TimePoint t, int n,
-          AttemptResult result = AttemptResult::kFailure) {
+void fail(DeploymentState& d, TimePoint t, int n, AttemptResult result = AttemptResult::kFailure) {
   for (int i = 0; i < n; ++i) {
     ASSERT_EQ(d.begin(t, 0), Duration::zero());
     d.end(t, result, settings());
@@ -411,11 +410,29 @@ TEST(DeploymentState, RateLimitedWithBenchBenchesForThatLong) {
   DeploymentState d("m@p", 0, 0, at(0s));
   ASSERT_EQ(d.begin(at(0s), 0), Duration::zero());
   d.end(at(1s), AttemptResult::kRateLimited, settings(), 20s);
-  EXPECT_EQ(d.availability(at(1s)), Availability::kCoolingDown);
+  EXPECT_EQ(d.availability(at(1s)), Availability::kRateLimited);
   EXPECT_EQ(d.available_at(at(1s)), at(21s));
-  EXPECT_EQ(d.availability(at(20s)), Availability::kCoolingDown);
+  EXPECT_EQ(d.availability(at(20s)), Availability::kRateLimited);
+  // Admission answers how long is left, like Shepherd's own limits.
+  EXPECT_EQ(d.begin(at(5s), 0), 16s);
+  EXPECT_EQ(d.in_flight(), 0u);
+  const auto r = d.report(at(1s));
+  EXPECT_EQ(r.availability, "rate limited");
+  EXPECT_EQ(r.breaker, "closed");
+  EXPECT_DOUBLE_EQ(r.reopens_in, 20.0);
+  EXPECT_EQ(r.failures, 1u);
   EXPECT_EQ(d.availability(at(21s)), Availability::kAvailable);
-  EXPECT_EQ(d.report(at(1s)).failures, 1u);
+  EXPECT_EQ(d.begin(at(21s), 0), Duration::zero());
+}
+
+TEST(DeploymentState, RateLimitedProbeFreesTheSlotAndBenches) {
+  DeploymentState d("m@p", 0, 0, at(0s));
+  fail(d, at(0s), kBreaker.failures);
+  ASSERT_EQ(d.begin(at(30s), 0), Duration::zero());  // the probe
+  d.end(at(31s), AttemptResult::kRateLimited, settings(), 10s);
+  EXPECT_EQ(d.availability(at(31s)), Availability::kRateLimited);
+  EXPECT_EQ(d.availability(at(41s)), Availability::kAvailable);
+  EXPECT_EQ(d.begin(at(41s), 0), Duration::zero());
 }
 
 TEST(DeploymentState, RateLimitedWithoutBenchCountsAsAFailure) {
@@ -430,8 +447,10 @@ TEST(DeploymentState, RateLimitedWithoutBenchCountsAsAFailure) {
 TEST(DeploymentState, BenchUntilTakesItOutUntilThen) {
   DeploymentState d("m@p", 0, 0, at(0s));
   d.bench_until(at(45s));
-  EXPECT_EQ(d.availability(at(44s)), Availability::kCoolingDown);
+  d.bench_until(at(30s));  // never shortened
+  EXPECT_EQ(d.availability(at(44s)), Availability::kRateLimited);
   EXPECT_EQ(d.available_at(at(0s)), at(45s));
+  EXPECT_EQ(d.begin(at(40s), 0), 5s);
   EXPECT_EQ(d.availability(at(45s)), Availability::kAvailable);
 }
 

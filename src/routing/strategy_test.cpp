@@ -31,8 +31,8 @@ ChoiceSettings no_exploration() {
 
 // The positions chosen by `n` calls.
 std::vector<std::size_t> choices(Strategy strategy, const std::vector<Candidate>& c, int n,
-                                  const ChoiceSettings& settings = no_exploration(),
-                                  std::uint64_t seed = 1) {
+                                 const ChoiceSettings& settings = no_exploration(),
+                                 std::uint64_t seed = 1) {
   base::Random random(seed);
   std::uint64_t cursor = 0;
   std::vector<std::size_t> out;

@@ -1,0 +1,55 @@
+# Shared by the benchmark scripts: a temp dir, background processes cleaned up on exit, and wrk.
+# Sourced from the repository root after BIN is set.
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# Starts a command in the background and waits for its "listening on http://host:port" line;
+# sets $port and $pid.
+start() {
+  local name=$1
+  shift
+  "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 100); do
+    if grep -q "listening on" "$work/$name.out" 2>/dev/null; then
+      port=$(sed -n 's#.*listening on http://[^:]*:\([0-9]*\).*#\1#p' "$work/$name.out" | head -1)
+      return
+    fi
+    sleep 0.05
+  done
+  echo "$name did not start:" >&2
+  cat "$work/$name.err" >&2
+  exit 1
+}
+
+# wrk_url URL CONNECTIONS SECONDS [STREAM] [MODEL] -> "rps p50_us p99_us"; exits on any non-2xx.
+wrk_url() {
+  local out
+  out=$(STREAM=${4:-0} MODEL=${5:-gpt-4.1} taskset -c 0 wrk -t1 -c"$2" -d"$3"s --latency \
+    -s bench/chat.lua "$1")
+  if grep -q "Non-2xx" <<<"$out"; then
+    echo "wrk saw errors against $1:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  awk '
+    function us(v) {
+      if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6
+    }
+    /Requests\/sec/ { rps = $2 }
+    $1 == "50%" { p50 = us($2) }
+    $1 == "99%" { p99 = us($2) }
+    END { printf "%.0f %.0f %.0f\n", rps, p50, p99 }' <<<"$out"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
