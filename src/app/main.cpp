@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   mock_cmd->add_option("--chunk-delay-ms", chunk_delay, "delay between stream chunks");
   mock_cmd->add_option("--chunks", mock.chunks, "tokens per answer");
   mock_cmd->add_option("--fault", mock.fault, "fault spec applied to every chat request");
+  mock_cmd->add_option("--max-context", mock.max_context,
+                       "prompt tokens above which a request gets 400 context_length_exceeded");
   mock_cmd->add_option("--seed", mock.seed, "seed of the fail-rate fault's random selection");
   mock_cmd->add_option("--models", mock.models, "model ids listed by /v1/models")->delimiter(',');
   mock_cmd->add_option("--tls-cert", mock.tls_cert_file, "PEM certificate: serve HTTPS");

@@ -1263,7 +1263,10 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     answer_.created = static_cast<std::int64_t>(std::time(nullptr));
 
     const FaultSpec& f = *fault_;
-    const bool plain = f.status == 0 && !f.reset && !f.redirect && f.slow_headers_ms == 0;
+    const bool too_long =
+        shared_.options.max_context > 0 && chat_.prompt_tokens > shared_.options.max_context;
+    const bool plain =
+        f.status == 0 && !f.reset && !f.redirect && f.slow_headers_ms == 0 && !too_long;
     if (plain && !chat_.stream && answer_.first_delay.count() == 0) {
       render_completion();
       return Next::kReply;
@@ -1287,6 +1290,14 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       location.append("\r\n");
       location.append(fault.ratelimit_headers);
       reply(307, {}, {}, location);
+      co_return co_await send_reply();
+    }
+    if (shared_.options.max_context > 0 && chat_.prompt_tokens > shared_.options.max_context) {
+      std::string message = "This model's maximum context length is ";
+      append_int(message, shared_.options.max_context);
+      message.append(" tokens; the messages have ");
+      append_int(message, chat_.prompt_tokens);
+      reply_error(400, message, "context_length_exceeded");
       co_return co_await send_reply();
     }
     if (fault.status != 0) {

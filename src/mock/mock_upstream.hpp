@@ -120,8 +120,12 @@ struct MockOptions {
   std::chrono::milliseconds chunk_delay{0};  // between stream content chunks
   int chunks = 8;                            // content tokens per answer
   std::string fault;                         // fault spec for every chat request; empty = none
-  std::uint64_t seed = 1;                    // seeds the fail-rate generator
-  std::string tls_cert_file, tls_key_file;   // both set: serve HTTPS only (TLS >= 1.2)
+  // > 0: a chat request whose prompt_tokens (counted as below) exceed it gets 400 with code
+  // context_length_exceeded, as OpenAI answers an over-long request (after reset/redirect/slow
+  // headers, before status faults).
+  std::int64_t max_context = 0;
+  std::uint64_t seed = 1;                   // seeds the fail-rate generator
+  std::string tls_cert_file, tls_key_file;  // both set: serve HTTPS only (TLS >= 1.2)
 };
 
 // An in-process server, used by `shepherd serve --demo`, by the CLI and by tests.

@@ -167,7 +167,8 @@ struct Attempt {
   AttemptResult verdict = AttemptResult::kNeutral;  // for the deployment's health
   std::optional<routing::Duration> bench;           // 429 Retry-After: out of rotation this long
   bool ended = false;                               // DeploymentState::end() was called
-  bool finished = false;                            // open() has returned (hedging)
+  bool context_exceeded = false;  // the upstream said the request is too long for it
+  bool finished = false;          // open() has returned (hedging)
   // Streams: events read before the commit point, framed for the client.
   api::SseParser sse;
   std::string pending;
@@ -674,19 +675,26 @@ AttemptResult status_verdict(int status) {
 }
 
 // How long an upstream says it has nothing left (x-ratelimit-remaining-requests or -tokens at
-// 0, with the matching x-ratelimit-reset-*), or nullopt.
+// 0, with the matching x-ratelimit-reset-*), or nullopt. One pass over the fields: most answers
+// have no such header, and looking each up by name would cost more than the pass.
 template <typename Fields>
 std::optional<routing::Duration> exhausted_for(const Fields& fields) {
+  constexpr std::string_view kRemaining = "x-ratelimit-remaining-";
   std::optional<routing::Duration> out;
-  auto check = [&](std::string_view remaining, std::string_view reset) {
-    if (header_value(fields, remaining) != "0") return;
-    if (auto ms = api::parse_reset_duration(header_value(fields, reset))) {
+  for (const auto& f : fields) {
+    const std::string_view name = f.name_string();
+    if (name.size() <= kRemaining.size() || (name[0] != 'x' && name[0] != 'X') ||
+        !beast::iequals(name.substr(0, kRemaining.size()), kRemaining) || f.value() != "0") {
+      continue;
+    }
+    const auto kind = name.substr(kRemaining.size());  // "requests" or "tokens"
+    std::string reset = "x-ratelimit-reset-";
+    reset.append(kind);
+    if (auto ms = api::parse_reset_duration(header_value(fields, std::string_view(reset)))) {
       const routing::Duration d = std::chrono::milliseconds(*ms);
       out = std::max(out.value_or(routing::Duration::zero()), d);
     }
-  };
-  check("x-ratelimit-remaining-requests", "x-ratelimit-reset-requests");
-  check("x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens");
+  }
   return out;
 }
 
@@ -867,6 +875,7 @@ Task<Outcome> Session::relay(const api::ChatRequest& chat, std::size_t model_ind
     }
     failure = served->failure;
     if (rc.client_gone || !failure) break;
+    if (served->context_exceeded) plan.exclude(served->pick.model, served->pick.deployment);
     const auto delay = plan.retry_delay(*failure, Clock::now(), loop_.random);
     if (!delay) break;
     spdlog::debug("request {}: attempt {} on {} failed ({}); retrying", request_id_,
@@ -1032,6 +1041,12 @@ Task<void> Session::open(Attempt& a, const api::ChatRequest& chat) {
                                    header_value(parser.get(), http::field::retry_after));
     if (status == 429 && e.retry_after) {
       a.bench = std::min<routing::Duration>(std::chrono::seconds(*e.retry_after), kMaxBench);
+    }
+    if (status == 400 && error_text.find("context_length_exceeded") != std::string::npos) {
+      // Too long for this deployment, not for every one: a longer-context deployment or a
+      // fallback model may take it.
+      a.context_exceeded = true;
+      e.retryable = true;
     }
     release(reusable);
     co_return fail(std::move(e), status_verdict(status));

@@ -197,6 +197,11 @@ bool Plan::tried(std::size_t model, std::size_t deployment) const {
   return std::find(tried_.begin(), tried_.end(), std::pair{model, deployment}) != tried_.end();
 }
 
+bool Plan::is_excluded(std::size_t model, std::size_t deployment) const {
+  return std::find(excluded_.begin(), excluded_.end(), std::pair{model, deployment}) !=
+         excluded_.end();
+}
+
 bool Plan::fits(const config::DeploymentConfig& d) const {
   return d.max_context == 0 || shape_.tokens <= static_cast<double>(d.max_context);
 }
@@ -206,7 +211,7 @@ bool Plan::untried_available(TimePoint now) const {
   for (std::size_t ci = chain_pos_; ci < chain_.size(); ++ci) {
     const auto m = chain_[ci];
     for (std::size_t d = 0; d < models[m].deployments.size(); ++d) {
-      if (!tried(m, d) && fits(models[m].deployments[d]) &&
+      if (!tried(m, d) && fits(models[m].deployments[d]) && !is_excluded(m, d) &&
           router_.state(m, d).availability(now) == DeploymentState::Availability::kAvailable) {
         return true;
       }
@@ -230,7 +235,7 @@ Plan::Next Plan::next(TimePoint now, base::Random& random, std::uint64_t& cursor
       candidates_.clear();
       for (std::size_t d = 0; d < model.deployments.size(); ++d) {
         const auto& dc = model.deployments[d];
-        if (!fits(dc)) continue;
+        if (!fits(dc) || is_excluded(m, d)) continue;
         any_fits = true;
         if (pass == 0 && tried(m, d)) continue;
         auto& state = router_.state(m, d);

@@ -91,6 +91,12 @@ class Plan {
   // routing.retry_after_cap). No delay when an untried deployment is available.
   std::optional<Duration> retry_delay(const base::Error& failure, TimePoint now,
                                       base::Random& random);
+  // The deployment said the request is too long for it (an upstream context_length_exceeded):
+  // it is not tried again for this request.
+  void exclude(std::size_t model, std::size_t deployment) {
+    excluded_.emplace_back(model, deployment);
+  }
+
   // Whether a hedged second attempt may start (counts against attempts and the retry budget).
   bool may_hedge(TimePoint now);
 
@@ -101,6 +107,7 @@ class Plan {
  private:
   bool tried(std::size_t model, std::size_t deployment) const;
   bool fits(const config::DeploymentConfig& d) const;
+  bool is_excluded(std::size_t model, std::size_t deployment) const;
   // An untried deployment that is available now, in the current or a later chain model.
   bool untried_available(TimePoint now) const;
 
@@ -113,6 +120,7 @@ class Plan {
   std::size_t chain_pos_ = 0;
   boost::container::small_vector<std::pair<std::size_t, std::size_t>, 4> tried_;
   boost::container::small_vector<Candidate, 8> candidates_;
+  boost::container::small_vector<std::pair<std::size_t, std::size_t>, 2> excluded_;
   int attempts_ = 0;
   int retries_ = 0;
   Duration waited_{};

@@ -155,6 +155,7 @@ describe('routing and resilience', { timeout: 120000 }, () => {
       s401: { fault: 'status=401' },
       small: {},
       big: {},
+      short: { maxContext: 20 }, // answers 400 context_length_exceeded above 20 prompt words
       xrl: { fault: 'ratelimit=0/3s' },
       stall: { fault: 'stall-after=2' },
       reset: { fault: 'reset' },
@@ -193,6 +194,7 @@ describe('routing and resilience', { timeout: 120000 }, () => {
       s401: p('s401'),
       small: p('small'),
       big: p('big'),
+      short: p('short'),
       xrl: p('xrl'),
       stall: p('stall', { timeouts: { idle: '500ms' } }),
       reset: p('reset'),
@@ -245,6 +247,16 @@ describe('routing and resilience', { timeout: 120000 }, () => {
         ],
       },
       ctxonly: { deployments: [{ id: 'ctxo-small', provider: 'small', max_context: 50 }] },
+      // max_context unknown to Shepherd: the upstream's own 400 context_length_exceeded decides.
+      ctxup: {
+        strategy: 'cheapest',
+        deployments: [
+          { id: 'cu-short', provider: 'short', price: cheap },
+          { id: 'cu-big', provider: 'big', price: dear },
+        ],
+      },
+      ctxupfb: { fallbacks: ['fb-g'], deployments: [{ id: 'cuf-short', provider: 'short' }] },
+      ctxuponly: { deployments: [{ id: 'cuo-short', provider: 'short' }] },
       upstreamrl: {
         strategy: 'cheapest',
         deployments: [
@@ -656,6 +668,31 @@ describe('routing and resilience', { timeout: 120000 }, () => {
     assert.equal((await chats(m.small)) - before, 0);
     // A short one still fits.
     assertServed(await post(gw.main, 'ctxonly', { content: 'hi' }), { deployment: 'ctxo-small', attempts: 1 });
+  });
+
+  test('10c. upstream context_length_exceeded → the next deployment, then a fallback; alone → the 400', async () => {
+    const long = 'word '.repeat(60); // 60 prompt words > the mock's 20
+    const [s0, b0] = [await chats(m.short), await chats(m.big)];
+    const r1 = await post(gw.main, 'ctxup', { content: long });
+    assertServed(r1, { deployment: 'cu-big', attempts: 2 });
+    assert.equal((await chats(m.short)) - s0, 1);
+    assert.equal((await chats(m.big)) - b0, 1);
+    // Not the deployment's fault: it stays available with no failure counted.
+    const d = await deployment(gw.main, 'cu-short');
+    assert.equal(d.state, 'available');
+    assert.equal(d.failures, 0);
+
+    const r2 = await post(gw.main, 'ctxupfb', { content: long });
+    assertServed(r2, { deployment: 'g-ok', attempts: 2, model: 'fb-g' });
+
+    const s1 = await chats(m.short);
+    const r3 = await post(gw.main, 'ctxuponly', { content: long });
+    assert.equal(r3.status, 400, r3.text);
+    assert.match(assertErrorShape(r3.json(), 'context').message, /maximum context length/);
+    assert.equal(routing(r3).attempts, 1);
+    assert.equal((await chats(m.short)) - s1, 1, 'the same deployment is not asked again');
+    // A short request still goes to the short deployment.
+    assertServed(await post(gw.main, 'ctxuponly', { content: 'hi' }), { deployment: 'cuo-short', attempts: 1 });
   });
 
   // ---- 11. Hedging ------------------------------------------------------------------------------------

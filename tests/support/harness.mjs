@@ -217,6 +217,7 @@ function mockArgs(options) {
   if (o.models !== undefined) args.push('--models', [].concat(o.models).join(','));
   if (o.tlsCert !== undefined) args.push('--tls-cert', o.tlsCert, '--tls-key', o.tlsKey);
   if (o.threads !== undefined) args.push('--threads', String(o.threads));
+  if (o.maxContext !== undefined) args.push('--max-context', String(o.maxContext));
   return args;
 }
 
