@@ -1,5 +1,6 @@
--- wrk script: the benchmark's chat request, stopping after N responses (N from the environment).
-local body = '{"model":"gpt-4.1","max_tokens":64,"messages":[' ..
+-- wrk script: the benchmark's chat request, stopping after N responses (N from the environment;
+-- MODEL names the model, default gpt-4.1).
+local body = '{"model":"' .. (os.getenv("MODEL") or "gpt-4.1") .. '","max_tokens":64,"messages":[' ..
   '{"role":"system","content":"You are a helpful assistant."},' ..
   '{"role":"user","content":"Say hello in one short sentence."}]}'
 wrk.method = "POST"

@@ -2,6 +2,9 @@
 # User-space instructions per proxied non-streaming request, counted by callgrind: repeatable
 # whatever else the machine is doing, so small hot-path changes can be compared.
 #   bench/instructions.sh [path/to/shepherd]
+#   MODEL=round-robin bench/instructions.sh   through three deployments (also lowest-latency,
+#                                             cheapest); compare with MODEL=single, which
+#                                             renames the model the same way
 # Runs Shepherd under callgrind twice (2 000 and 12 000 requests at 4 connections, against the
 # mock upstream) and divides the difference by 10 000, which cancels start-up and shutdown.
 set -euo pipefail
@@ -25,10 +28,28 @@ cat >"$work/shepherd.yaml" <<YAML
 server: {listen: 127.0.0.1:$port, threads: 1}
 providers:
   mock: {kind: openai, base_url: http://127.0.0.1:$mock_port/v1}
+  mock2: {kind: openai, base_url: http://127.0.0.1:$mock_port/v1}
+  mock3: {kind: openai, base_url: http://127.0.0.1:$mock_port/v1}
 models:
   gpt-4.1:
     deployments: [{provider: mock, price: {input: 8.0, output: 8.0}}]
 YAML
+# The routing models rename (client "round-robin", upstream "gpt-4.1"), and so does "single", so
+# MODEL=single is the baseline they compare with.
+cat >>"$work/shepherd.yaml" <<YAML
+  single:
+    deployments: [{provider: mock, model: gpt-4.1, price: {input: 8.0, output: 8.0}}]
+YAML
+for strategy in round-robin lowest-latency cheapest; do
+  cat >>"$work/shepherd.yaml" <<YAML
+  $strategy:
+    strategy: $strategy
+    deployments:
+      - {provider: mock, model: gpt-4.1, price: {input: 8.0, output: 8.0}}
+      - {provider: mock2, model: gpt-4.1, price: {input: 1.0, output: 1.0}}
+      - {provider: mock3, model: gpt-4.1, price: {input: 3.0, output: 3.0}}
+YAML
+done
 
 count() {
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$BIN" serve \
@@ -43,4 +64,4 @@ count() {
 }
 small=$(count 2000)
 large=$(count 12000)
-echo "$BIN: $(((large - small) / 10000)) user-space instructions per request"
+echo "$BIN: $(((large - small) / 10000)) user-space instructions per request (model ${MODEL:-gpt-4.1})"

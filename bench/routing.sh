@@ -3,7 +3,8 @@
 # under round-robin, lowest-latency and cheapest, same load, in one run.
 #
 #   bench/routing.sh               three rounds of 10 s per model, medians
-#   ROUNDS=5 DURATION=5 bench/routing.sh
+#   ROUNDS=7 DURATION=6 bench/routing.sh
+#   MODEL=round-robin bench/instructions.sh   the repeatable comparison (instructions/request)
 #
 # Pinning as in bench/run.sh: Shepherd (one event-loop thread) on core 1; wrk and the three mock
 # upstreams on core 0.
@@ -73,7 +74,9 @@ for m in "${models[@]}"; do wrk_url "$url" 32 3 0 "$m" >/dev/null; done
 declare -A results
 for round in $(seq "$ROUNDS"); do
   echo "round $round/$ROUNDS"
-  for m in "${models[@]}"; do
+  # The order rotates every round, so drift within a round favours no model.
+  for i in $(seq 0 $((${#models[@]} - 1))); do
+    m=${models[$(((i + round) % ${#models[@]}))]}
     results[$m,$round]=$(wrk_url "$url" 32 "$DURATION" 0 "$m")
   done
 done

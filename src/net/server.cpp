@@ -230,7 +230,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Task<void> open(Attempt& a, const api::ChatRequest& chat);
   // Runs `first`, and when it has not finished after `delay` a second attempt alongside it
   // (hedging); returns the attempt to commit, or a failed one when both failed.
-  Task<Attempt*> open_hedged(Attempt& first, std::optional<Attempt>& second, routing::Plan& plan,
+  Task<Attempt*> open_hedged(Attempt& first, std::unique_ptr<Attempt>& second, routing::Plan& plan,
                              const api::ChatRequest& chat, const std::string& body,
                              Clock::duration delay, CancelState& rc);
   void finish_attempt(Attempt& a, AttemptResult verdict);
@@ -744,7 +744,7 @@ void Session::finish_attempt(Attempt& a, AttemptResult verdict) {
     a.pick.state->set_last_error(base::code_name(a.failure->code) + std::string(": ") +
                                  a.failure->message);
   }
-  a.pick.state->end(Clock::now(), verdict, settings, a.bench);
+  a.pick.state->end(coarse_now(), verdict, settings, a.bench);
 }
 
 Task<bool> Session::pause(Clock::duration d, CancelState& rc) {
@@ -772,7 +772,10 @@ Task<Outcome> Session::relay(const api::ChatRequest& chat, std::size_t model_ind
   CancelState rc;  // the request's: a disconnect cancels the attempts linked to it
   begin_watch(rc);
   std::optional<Error> failure;
-  std::optional<Attempt> first, second;
+  // The first attempt lives in this frame; a hedge's second only when one starts (a stream
+  // keeps this frame for its whole length, so its size is memory per open stream).
+  std::optional<Attempt> first;
+  std::unique_ptr<Attempt> second;
   bool hedged = false;
   auto set_route_headers = [&](const Attempt* served) {
     route_headers_.clear();
@@ -791,7 +794,8 @@ Task<Outcome> Session::relay(const api::ChatRequest& chat, std::size_t model_ind
   };
 
   while (!rc.client_gone) {
-    auto next = plan.next(Clock::now(), loop_.random, loop_.cursor);
+    // Routing decisions need milliseconds, not the precise clock (latency samples use that).
+    auto next = plan.next(coarse_now(), loop_.random, loop_.cursor);
     if (auto* wait = std::get_if<routing::Plan::Wait>(&next)) {
       // Every deployment that could serve is at its rate limit: wait in the bounded queue.
       auto& queued = router.queued(model_index);
@@ -830,7 +834,7 @@ Task<Outcome> Session::relay(const api::ChatRequest& chat, std::size_t model_ind
     }
     if (hedge_after) {
       served = co_await open_hedged(*first, second, plan, chat, body, *hedge_after, rc);
-      hedged = second.has_value();
+      hedged = second != nullptr;
     } else {
       rc.attempts[0] = &first->cancel;
       co_await open(*first, chat);
@@ -900,7 +904,7 @@ Task<Outcome> Session::relay(const api::ChatRequest& chat, std::size_t model_ind
   co_return out;
 }
 
-Task<Attempt*> Session::open_hedged(Attempt& first, std::optional<Attempt>& second,
+Task<Attempt*> Session::open_hedged(Attempt& first, std::unique_ptr<Attempt>& second,
                                     routing::Plan& plan, const api::ChatRequest& chat,
                                     const std::string& body, Clock::duration delay,
                                     CancelState& rc) {
@@ -924,7 +928,7 @@ Task<Attempt*> Session::open_hedged(Attempt& first, std::optional<Attempt>& seco
   if (!first.finished && !rc.client_gone && plan.may_hedge(Clock::now())) {
     auto next = plan.next(Clock::now(), loop_.random, loop_.cursor);
     if (auto* pick = std::get_if<routing::Plan::Pick>(&next)) {
-      second.emplace();
+      second = std::make_unique<Attempt>();
       prepare_attempt(*second, *pick, chat, body, plan);
       launch(*second, 1);
     }

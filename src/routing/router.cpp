@@ -222,6 +222,8 @@ bool Plan::untried_available(TimePoint now) const {
 
 Plan::Next Plan::next(TimePoint now, base::Random& random, std::uint64_t& cursor) {
   const auto& models = router_.config().models;
+  // On the stack, not in the Plan: a Plan lives as long as its request (a stream's, minutes).
+  boost::container::small_vector<Candidate, 8> candidates;
   bool any_fits = false;
   auto soonest = TimePoint::max();
   auto rate_wait = Duration::max();
@@ -232,7 +234,7 @@ Plan::Next Plan::next(TimePoint now, base::Random& random, std::uint64_t& cursor
     for (std::size_t ci = pass == 0 ? chain_pos_ : 0; ci < chain_.size(); ++ci) {
       const auto m = chain_[ci];
       const auto& model = models[m];
-      candidates_.clear();
+      candidates.clear();
       for (std::size_t d = 0; d < model.deployments.size(); ++d) {
         const auto& dc = model.deployments[d];
         if (!fits(dc) || is_excluded(m, d)) continue;
@@ -258,7 +260,7 @@ Plan::Next Plan::next(TimePoint now, base::Random& random, std::uint64_t& cursor
             (model.strategy == config::Strategy::kCheapest && model.latency_bound)) {
           c.latency = state.latency(shape_.stream);
         }
-        candidates_.push_back(c);
+        candidates.push_back(c);
       }
       ChoiceSettings settings;
       settings.exploration = routing_.exploration;
@@ -267,9 +269,9 @@ Plan::Next Plan::next(TimePoint now, base::Random& random, std::uint64_t& cursor
       }
       auto model_wait = rate_limited;
       rate_limited = Duration::max();
-      while (!candidates_.empty()) {
-        const auto i = choose(model.strategy, candidates_, settings, random, cursor);
-        const auto d = candidates_[i].deployment;
+      while (!candidates.empty()) {
+        const auto i = choose(model.strategy, candidates, settings, random, cursor);
+        const auto d = candidates[i].deployment;
         auto& state = router_.state(m, d);
         const auto wait = state.begin(now, shape_.tokens);
         if (wait == Duration::zero()) {
@@ -279,7 +281,7 @@ Plan::Next Plan::next(TimePoint now, base::Random& random, std::uint64_t& cursor
           return Pick{m, d, &state};
         }
         if (wait != Duration::max()) model_wait = std::min(model_wait, wait);
-        candidates_.erase(candidates_.begin() + static_cast<std::ptrdiff_t>(i));
+        candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(i));
       }
       if (model_wait != Duration::max()) {
         rate_wait = std::min(rate_wait, model_wait);

@@ -119,7 +119,6 @@ class Plan {
   boost::container::small_vector<std::size_t, 4> chain_;  // the model, then its fallbacks
   std::size_t chain_pos_ = 0;
   boost::container::small_vector<std::pair<std::size_t, std::size_t>, 4> tried_;
-  boost::container::small_vector<Candidate, 8> candidates_;
   boost::container::small_vector<std::pair<std::size_t, std::size_t>, 2> excluded_;
   int attempts_ = 0;
   int retries_ = 0;
