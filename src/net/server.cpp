@@ -10,6 +10,7 @@
 #include <charconv>
 #include <random>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <variant>
 
@@ -68,6 +69,21 @@ template <typename Message>
 std::string_view header_value(const Message& m, std::string_view name) {
   auto it = m.find(name);
   return it == m.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+// Whether `authorization` is "Bearer <token>" with a token whose digest is one of `digests`.
+// The token is hashed first and the digests compared in constant time: timing reveals nothing
+// about keys.
+bool bearer_matches(std::string_view authorization, std::span<const Digest> digests) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() <= kBearer.size() ||
+      !beast::iequals(authorization.substr(0, kBearer.size()), kBearer)) {
+    return false;
+  }
+  const auto d = sha256(authorization.substr(kBearer.size()));
+  bool ok = false;
+  for (const auto& k : digests) ok |= CRYPTO_memcmp(d.data(), k.data(), d.size()) == 0;
+  return ok;
 }
 
 // Whether two provider configs connect the same way: a reload keeps such a provider's pools
@@ -244,6 +260,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Task<void> respond(int status, std::string_view content_type, std::string_view body,
                      std::string_view extra_headers = {});
   Task<void> respond_error(const Error& e);
+  // 405 naming the methods `allow`ed for `target`.
+  Task<void> respond_wrong_method(std::string_view target, std::string_view allow);
   // The response head, built in head_ (valid until the next call).
   std::string_view head(int status, std::string_view content_type,
                         std::optional<std::size_t> length, std::string_view extra_headers);
@@ -347,18 +365,17 @@ Task<void> Session::respond_error(const Error& e) {
   co_await respond(status, "application/json", api::error_body(e), extra);
 }
 
+Task<void> Session::respond_wrong_method(std::string_view target, std::string_view allow) {
+  auto e = base::make_error(ErrorCode::kMethodNotAllowed,
+                            "use " + std::string(allow) + " for " + std::string(target));
+  const auto body = api::error_body(e);
+  const auto extra = "Allow: " + std::string(allow) + "\r\n";
+  co_await respond(405, "application/json", body, extra);
+}
+
 bool Session::authorized(const Request& req) const {
   if (view_->key_digests.empty()) return true;  // open mode, announced at start-up
-  auto auth = header_value(req, http::field::authorization);
-  constexpr std::string_view kBearer = "Bearer ";
-  if (auth.size() <= kBearer.size() || !beast::iequals(auth.substr(0, kBearer.size()), kBearer)) {
-    return false;
-  }
-  // Hash first, then compare digests in constant time: timing reveals nothing about keys.
-  const auto d = sha256(auth.substr(kBearer.size()));
-  bool ok = false;
-  for (const auto& k : view_->key_digests) ok |= CRYPTO_memcmp(d.data(), k.data(), d.size()) == 0;
-  return ok;
+  return bearer_matches(header_value(req, http::field::authorization), view_->key_digests);
 }
 
 void Session::prepare_cors(const Request& req) {
@@ -521,12 +538,7 @@ Task<void> Session::handle(Request& req) {
   }
 
   auto method_is = [&](http::verb v) -> bool { return method == v; };
-  auto wrong_method = [&](std::string_view allow) -> Task<void> {
-    auto e = base::make_error(ErrorCode::kMethodNotAllowed,
-                              "use " + std::string(allow) + " for " + std::string(target));
-    co_await respond(405, "application/json", api::error_body(e),
-                     "Allow: " + std::string(allow) + "\r\n");
-  };
+  auto wrong_method = [&](std::string_view allow) { return respond_wrong_method(target, allow); };
 
   if (target == "/health") {
     if (!method_is(http::verb::get)) co_return co_await wrong_method("GET");
@@ -1346,25 +1358,14 @@ Task<void> Session::handle_admin(Request& req, std::string_view target) {
         ErrorCode::kForbidden, "the admin API is disabled; set server.master_key to enable it"));
     co_return;
   }
-  auto auth = header_value(req, http::field::authorization);
-  constexpr std::string_view kBearer = "Bearer ";
-  bool ok = false;
-  if (auth.size() > kBearer.size() && beast::iequals(auth.substr(0, kBearer.size()), kBearer)) {
-    const auto d = sha256(auth.substr(kBearer.size()));
-    ok = CRYPTO_memcmp(d.data(), view_->master_digest->data(), d.size()) == 0;
-  }
-  if (!ok) {
+  if (!bearer_matches(header_value(req, http::field::authorization),
+                      std::span(&*view_->master_digest, 1))) {
     co_await respond_error(base::make_error(
         ErrorCode::kUnauthorized,
         "admin routes need the master key: send Authorization: Bearer <server.master_key>"));
     co_return;
   }
-  auto wrong_method = [&](std::string_view allow) -> Task<void> {
-    auto e = base::make_error(ErrorCode::kMethodNotAllowed,
-                              "use " + std::string(allow) + " for " + std::string(target));
-    co_await respond(405, "application/json", api::error_body(e),
-                     "Allow: " + std::string(allow) + "\r\n");
-  };
+  auto wrong_method = [&](std::string_view allow) { return respond_wrong_method(target, allow); };
   const auto now = Clock::now();
   if (target == "/admin/deployments") {
     if (method != http::verb::get) co_return co_await wrong_method("GET");
@@ -1466,7 +1467,7 @@ Task<AttemptResult> check_provider(UpstreamPool& pool, const config::HealthCheck
   cancel.active = c.get();
   auto result = AttemptResult::kSuccess;
   if (hc.kind == config::HealthCheckConfig::Kind::kModels) {
-    const auto request = pool.get_request("/models");
+    const auto request = pool.request_head("GET", "/models", "application/json") + "\r\n";
     auto [wec, wn] = co_await c->visit(
         [&](auto& s) { return asio::async_write(s, asio::buffer(request), kUseTuple); });
     http::response_parser<http::string_body> parser;
@@ -1657,8 +1658,10 @@ void Server::Loop::install(std::shared_ptr<const Snapshot> snap) {
       }
     }
     if (!pool) pool = std::make_shared<UpstreamPool>(ioc.get_executor(), p);
-    next->chat_heads_json.push_back(pool->request_head("/chat/completions", "application/json"));
-    next->chat_heads_sse.push_back(pool->request_head("/chat/completions", "text/event-stream"));
+    next->chat_heads_json.push_back(
+        pool->request_head("POST", "/chat/completions", "application/json"));
+    next->chat_heads_sse.push_back(
+        pool->request_head("POST", "/chat/completions", "text/event-stream"));
     next->pools.push_back(std::move(pool));
   }
   for (const auto& k : config.server.api_keys) next->key_digests.push_back(sha256(k));

@@ -101,11 +101,11 @@ class UpstreamPool {
   // Returns a connection. Kept for reuse only when `reusable` and fewer than max_idle wait.
   void release(ConnectionPtr connection, bool reusable);
 
-  // The request head for POST {base path}{path}: Host, Authorization (the provider's key),
-  // Content-Type and Accept; the caller appends Content-Length and the blank line.
-  std::string request_head(std::string_view path, std::string_view accept) const;
-  // A complete GET {base path}{path} request (health checks).
-  std::string get_request(std::string_view path) const;
+  // The request head for METHOD {base path}{path}: Host, Authorization (the provider's key),
+  // Accept, and for POST Content-Type; the caller appends Content-Length (if any) and the blank
+  // line.
+  std::string request_head(std::string_view method, std::string_view path,
+                           std::string_view accept) const;
 
   // Closes idle connections and fails waiters; called at shutdown.
   void close_all();
