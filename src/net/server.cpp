@@ -98,10 +98,12 @@ bool same_connection(const config::ProviderConfig& a, const config::ProviderConf
          a.ca_file == b.ca_file;
 }
 
-std::string not_ready_body(std::string_view reason) {
+// JSON bodies are built outside co_await expressions (GCC 12 mishandles braced initializers
+// with string literals there).
+std::string json_pair(const char* k1, std::string_view v1, const char* k2, std::string_view v2) {
   boost::json::object o;
-  o["status"] = "not ready";
-  o["reason"] = reason;
+  o[k1] = v1;
+  o[k2] = v2;
   return boost::json::serialize(o);
 }
 
@@ -554,7 +556,7 @@ Task<void> Session::handle(Request& req) {
       co_await respond(503, "application/json",
                        R"({"status":"not ready","reason":"no provider or model is configured"})");
     } else if (!view_->router().ready(Clock::now(), &reason)) {
-      const auto body = not_ready_body(reason);
+      const auto body = json_pair("status", "not ready", "reason", reason);
       co_await respond(503, "application/json", body);
     } else {
       co_await respond(200, "application/json", R"({"status":"ready"})");
@@ -1297,15 +1299,6 @@ struct AdminAnswer {
 
 std::string json_error_body(ErrorCode code, std::string message) {
   return api::error_body(base::make_error(code, std::move(message)));
-}
-
-// JSON bodies are built outside co_await expressions (GCC 12 mishandles braced initializers
-// with string literals there).
-std::string json_pair(const char* k1, std::string_view v1, const char* k2, std::string_view v2) {
-  boost::json::object o;
-  o[k1] = v1;
-  o[k2] = v2;
-  return boost::json::serialize(o);
 }
 
 std::string applied_body(std::uint64_t version) {

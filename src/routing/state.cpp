@@ -147,9 +147,29 @@ DeploymentState::DeploymentState(std::string id, std::uint64_t rpm, std::uint64_
                                  TimePoint now)
     : id_(std::move(id)), limiter_(rpm, tpm, now) {}
 
+const char* availability_name(DeploymentState::Availability a) {
+  switch (a) {
+    case DeploymentState::Availability::kAvailable:
+      return "available";
+    case DeploymentState::Availability::kDrained:
+      return "drained";
+    case DeploymentState::Availability::kCoolingDown:
+      return "cooling down";
+    case DeploymentState::Availability::kUnhealthy:
+      return "unhealthy";
+    case DeploymentState::Availability::kRateLimited:
+      return "rate limited";
+  }
+  return "?";
+}
+
 DeploymentState::Availability DeploymentState::availability(TimePoint now) const {
   if (drained()) return Availability::kDrained;
   std::lock_guard lock(mu_);
+  return availability_locked(now);
+}
+
+DeploymentState::Availability DeploymentState::availability_locked(TimePoint now) const {
   if (now < auth_until_ || !health_ok_) return Availability::kUnhealthy;
   if (!breaker_.available(now)) return Availability::kCoolingDown;
   return now < limited_until_ ? Availability::kRateLimited : Availability::kAvailable;
@@ -167,8 +187,14 @@ TimePoint DeploymentState::available_at(TimePoint now) const {
 Duration DeploymentState::begin(TimePoint now, double tokens) {
   if (drained()) return Duration::max();
   std::lock_guard lock(mu_);
-  if (now < auth_until_ || !health_ok_ || !breaker_.available(now)) return Duration::max();
-  if (now < limited_until_) return limited_until_ - now;
+  switch (availability_locked(now)) {
+    case Availability::kAvailable:
+      break;
+    case Availability::kRateLimited:
+      return limited_until_ - now;
+    default:
+      return Duration::max();
+  }
   if (limiter_.limited()) {
     if (auto wait = limiter_.try_take(now, tokens); wait > Duration::zero()) return wait;
   }
@@ -281,17 +307,7 @@ DeploymentState::Report DeploymentState::report(TimePoint now) const {
   r.breaker = breaker == Breaker::State::kClosed ? "closed"
               : breaker == Breaker::State::kOpen ? "open"
                                                  : "half-open";
-  if (drained) {
-    r.availability = "drained";
-  } else if (now < auth_until_ || !health_ok_) {
-    r.availability = "unhealthy";
-  } else if (!breaker_.available(now)) {
-    r.availability = "cooling down";
-  } else if (now < limited_until_) {
-    r.availability = "rate limited";
-  } else {
-    r.availability = "available";
-  }
+  r.availability = availability_name(drained ? Availability::kDrained : availability_locked(now));
   const auto breaker_until = breaker == Breaker::State::kOpen ? breaker_.reopens_at() : TimePoint{};
   const auto until = std::max({auth_until_, limited_until_, breaker_until});
   if (until > now) r.reopens_in = std::chrono::duration<double>(until - now).count();

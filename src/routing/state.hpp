@@ -171,6 +171,9 @@ class DeploymentState {
   void set_last_error(std::string text);
 
  private:
+  // Everything but drained (an atomic read outside the lock); mu_ must be held.
+  Availability availability_locked(TimePoint now) const;
+
   const std::string id_;
   std::atomic<bool> drained_{false};
   std::atomic<std::uint32_t> in_flight_{0};
@@ -186,6 +189,9 @@ class DeploymentState {
   int recent_count_ = 0;
   std::string last_error_;
 };
+
+// "available", "drained", "cooling down", "unhealthy", "rate limited".
+const char* availability_name(DeploymentState::Availability availability);
 
 // Retries as a share of requests (gRPC's retry throttling, as a token bucket): each request
 // earns `ratio` of a retry, each retry spends one, and at most `burst` are saved up. Thread-safe.
