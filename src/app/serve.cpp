@@ -10,7 +10,7 @@
 #include "app/commands.hpp"
 #include "config/config.hpp"
 #include "mock/mock_upstream.hpp"
-#include "net/server.hpp"
+#include "server/server.hpp"
 
 namespace shepherd::app {
 namespace {
@@ -101,7 +101,7 @@ int serve(const ServeOptions& options) {
   }
   auto shared = std::make_shared<const config::Config>(std::move(config));
   // SIGHUP and POST /admin/config/reload read the file again (a demo or default has none).
-  net::Server server(shared, path);
+  server::Server server(shared, path);
   try {
     server.start();
   } catch (const std::exception& e) {

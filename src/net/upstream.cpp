@@ -80,21 +80,6 @@ void UpstreamPool::close_all() {
   waiters_.clear();
 }
 
-std::string UpstreamPool::request_head(std::string_view method, std::string_view path,
-                                       std::string_view accept) const {
-  std::string head;
-  head.reserve(256);
-  head.append(method).append(" ").append(provider_.endpoint.path_prefix).append(path);
-  head.append(" HTTP/1.1\r\nHost: ").append(provider_.endpoint.host_header);
-  head.append("\r\nUser-Agent: shepherd/0.1\r\n");
-  if (method == "POST") head.append("Content-Type: application/json\r\n");
-  head.append("Accept: ").append(accept).append("\r\n");
-  if (!provider_.api_key.empty()) {
-    head.append("Authorization: Bearer ").append(provider_.api_key).append("\r\n");
-  }
-  return head;
-}
-
 bool UpstreamPool::still_open(UpstreamConnection& connection) {
   // An idle connection the upstream has closed reads as EOF; unexpected bytes make it unusable
   // too. Either way it must not carry the next request.

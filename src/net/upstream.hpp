@@ -101,12 +101,6 @@ class UpstreamPool {
   // Returns a connection. Kept for reuse only when `reusable` and fewer than max_idle wait.
   void release(ConnectionPtr connection, bool reusable);
 
-  // The request head for METHOD {base path}{path}: Host, Authorization (the provider's key),
-  // Accept, and for POST Content-Type; the caller appends Content-Length (if any) and the blank
-  // line.
-  std::string request_head(std::string_view method, std::string_view path,
-                           std::string_view accept) const;
-
   // Closes idle connections and fails waiters; called at shutdown.
   void close_all();
 

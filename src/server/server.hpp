@@ -1,6 +1,7 @@
-// The HTTP server: N event-loop threads, each with its own SO_REUSEPORT listener, its own
-// upstream pools and its own metrics shard (shared-nothing; see docs/architecture.md), plus one
-// control thread for config reloads and active health checks.
+// The gateway process: N event-loop threads, each with its own SO_REUSEPORT listener, its own
+// connections, upstream pools and metrics shard (shared-nothing; see docs/architecture.md), plus
+// one control thread for config reloads and active health checks. Owns the applied config
+// versions; the admin API reaches them through admin::ConfigControl.
 #pragma once
 
 #include <atomic>
@@ -13,28 +14,21 @@
 #include <thread>
 #include <vector>
 
+#include "admin/admin_api.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
-#include "net/asio.hpp"
 #include "observability/metrics.hpp"
-#include "routing/router.hpp"
+#include "pipeline/context.hpp"
 
-namespace shepherd::net {
+namespace shepherd::server {
 
-// One applied configuration: the config, its routing state and its metric routes. Requests hold
-// the snapshot they started with; a reload swaps in a new one for the requests that follow.
-struct Snapshot {
-  std::shared_ptr<const config::Config> config;
-  std::shared_ptr<const routing::Router> router;
-  observability::RouteTable routes;
-  std::uint64_t version = 0;
-};
+using pipeline::Snapshot;
 
-class Server {
+class Server final : public admin::ConfigControl {
  public:
   // `config_path`: the file reload() reads again (empty: reload is refused).
   explicit Server(std::shared_ptr<const config::Config> config, std::string config_path = {});
-  ~Server();
+  ~Server() override;
 
   // Binds the listeners (port 0: an ephemeral port shared by all threads) and starts the
   // event loops. Throws std::runtime_error when the address cannot be bound.
@@ -52,34 +46,25 @@ class Server {
   // version they started with. An invalid file is refused (the error says why) and the running
   // version stays. Blocks on file I/O: call it from a thread that is not an event loop (SIGHUP
   // handler, control thread). Returns the new version number.
-  base::Result<std::uint64_t> reload();
+  base::Result<std::uint64_t> reload() override;
   // Applies the version before the current one again; an error when there is none.
-  base::Result<std::uint64_t> rollback();
+  base::Result<std::uint64_t> rollback() override;
   // Applies `config` (already validated) as a new version.
   base::Result<std::uint64_t> apply(std::shared_ptr<const config::Config> config);
-
-  struct Version {
-    std::uint64_t number = 0;
-    std::string source;
-    std::time_t applied_at = 0;
-    bool current = false;
-  };
-  std::vector<Version> versions() const;
+  std::vector<admin::Version> versions() const override;
+  // The control thread's executor (reloads requested through the admin API run there).
+  net::Executor control_executor() override;
 
   const observability::Metrics& metrics() const { return *metrics_; }
   std::shared_ptr<const Snapshot> snapshot() const;
 
-  // The control thread's executor (reloads requested through the admin API run there).
-  Executor control_executor();
-
   struct Loop;
-  struct Control;
+  class Control;
 
  private:
   base::Result<std::uint64_t> apply_locked(std::shared_ptr<const config::Config> config,
                                            std::optional<std::size_t> previous);
   void publish(std::shared_ptr<const Snapshot> snapshot);
-  void start_health_checks(std::shared_ptr<const Snapshot> snapshot);
 
   std::string config_path_;
   std::unique_ptr<observability::Metrics> metrics_;
@@ -101,4 +86,4 @@ class Server {
   std::shared_ptr<const Snapshot> current_snapshot_;
 };
 
-}  // namespace shepherd::net
+}  // namespace shepherd::server

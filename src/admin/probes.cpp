@@ -1,0 +1,41 @@
+// Health, readiness, metrics and statistics: open to anyone who can reach the port (load
+// balancers and Prometheus), and they reveal no secrets.
+#include "admin/admin_api.hpp"
+
+namespace shepherd::admin {
+
+Task<void> serve_health(Exchange ex) {
+  return ex.conn.respond(200, "application/json", R"({"status":"ok"})", {}, ex.write_timeout);
+}
+
+Task<void> serve_ready(Exchange ex, bool stopping) {
+  const auto& config = ex.view.config();
+  std::string reason;
+  if (stopping) {
+    co_await ex.conn.respond(503, "application/json", R"({"status":"stopping"})", {},
+                             ex.write_timeout);
+  } else if (config.providers.empty() || config.models.empty()) {
+    co_await ex.conn.respond(
+        503, "application/json",
+        R"({"status":"not ready","reason":"no provider or model is configured"})", {},
+        ex.write_timeout);
+  } else if (!ex.view.router().ready(Clock::now(), &reason)) {
+    const auto body = string_members_body({{"status", "not ready"}, {"reason", reason}});
+    co_await ex.conn.respond(503, "application/json", body, {}, ex.write_timeout);
+  } else {
+    co_await ex.conn.respond(200, "application/json", R"({"status":"ready"})", {},
+                             ex.write_timeout);
+  }
+}
+
+Task<void> serve_metrics(Exchange ex, const observability::Metrics& metrics) {
+  const auto body = metrics.prometheus_text() + ex.view.router().prometheus_text(Clock::now());
+  co_await ex.conn.respond(200, "text/plain; version=0.0.4", body, {}, ex.write_timeout);
+}
+
+Task<void> serve_stats(Exchange ex, const observability::Metrics& metrics) {
+  const auto body = metrics.stats_json();
+  co_await ex.conn.respond(200, "application/json", body, {}, ex.write_timeout);
+}
+
+}  // namespace shepherd::admin

@@ -1,0 +1,34 @@
+// Who is calling: bearer tokens checked against the digests of configured keys. Tokens are hashed
+// before any comparison and digests compared in constant time, so timing reveals nothing about
+// keys. Pure (OpenSSL's hash only); safe on any thread. Virtual keys with budgets and limits
+// extend this module.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shepherd::auth {
+
+using Digest = std::array<unsigned char, 32>;  // SHA-256
+
+Digest sha256(std::string_view text);
+
+// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive), or nullopt.
+std::optional<std::string_view> bearer_token(std::string_view authorization);
+
+// Whether `authorization` is "Bearer <token>" with a token whose digest is one of `digests`.
+bool bearer_matches(std::string_view authorization, std::span<const Digest> digests);
+
+// The keys of one config snapshot, hashed once when the snapshot is installed.
+struct KeyDigests {
+  std::vector<Digest> api_keys;  // empty: open mode
+  std::optional<Digest> master;  // absent: the admin API is disabled
+
+  static KeyDigests of(const std::vector<std::string>& api_keys, const std::string& master_key);
+};
+
+}  // namespace shepherd::auth

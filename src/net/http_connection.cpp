@@ -1,0 +1,182 @@
+#include "net/http_connection.hpp"
+
+#include <sys/socket.h>
+
+#include "net/listener.hpp"
+
+namespace shepherd::net {
+
+namespace {
+
+// The first read of a request: most chat requests fit; larger ones grow the buffer as the parser
+// reads on. Kept small because every open connection holds one (10 000 streams × 16 KiB was
+// most of their memory).
+constexpr std::size_t kFirstRead = 4096;
+
+std::string_view reason(int status) {
+  return http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
+}
+
+}  // namespace
+
+ClientConnection::ClientConnection(Socket socket, ConnectionSet& set)
+    : socket_(std::move(socket)), set_(set) {
+  set_.add(this);
+  error_code ec;
+  socket_.set_option(tcp::no_delay(true), ec);
+}
+
+ClientConnection::~ClientConnection() { set_.remove(this); }
+
+Task<ReadResult> ClientConnection::read_request(Request& request, const ReadLimits& limits) {
+  idle_ = true;
+  request_headers_.clear();
+  if (buffer_.size() == 0) {
+    // Wait for the next request no longer than the keep-alive timeout.
+    set_deadline(limits.keepalive);
+    auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kFirstRead), kUseTuple);
+    clear_deadline();
+    if (ec) co_return ReadResult{ReadStatus::kClosed, {}};
+    buffer_.commit(n);
+  }
+  idle_ = false;
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser.body_limit(limits.max_body_bytes);
+  // The whole request (headers and body) must arrive within the request timeout.
+  set_deadline(limits.request);
+  auto [hec, hn] = co_await http::async_read_header(socket_, buffer_, parser, kUseTuple);
+  if (!hec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    auto [wec, wn] = co_await asio::async_write(socket_, asio::buffer(kContinue), kUseTuple);
+    if (wec) {
+      clear_deadline();
+      keep_alive_ = false;
+      co_return ReadResult{ReadStatus::kClosed, {}};
+    }
+  }
+  error_code rec = hec;
+  if (!rec) std::tie(rec, hn) = co_await http::async_read(socket_, buffer_, parser, kUseTuple);
+  clear_deadline();
+  if (timed_out_) rec = beast::error::timeout;
+  if (!rec) {
+    request = parser.release();
+    keep_alive_ = keep_alive_ && request.keep_alive();
+    co_return ReadResult{ReadStatus::kRequest, {}};
+  }
+  keep_alive_ = false;
+  if (rec == beast::error::timeout) co_return ReadResult{ReadStatus::kTimeout, {}};
+  if (rec == http::error::header_limit) co_return ReadResult{ReadStatus::kHeadersTooLarge, {}};
+  if (rec == http::error::body_limit) co_return ReadResult{ReadStatus::kBodyTooLarge, {}};
+  if (rec == http::error::end_of_stream || rec == asio::error::eof ||
+      rec == asio::error::connection_reset || rec == asio::error::operation_aborted) {
+    co_return ReadResult{ReadStatus::kClosed, {}};
+  }
+  co_return ReadResult{ReadStatus::kMalformed, rec.message()};
+}
+
+std::string_view ClientConnection::head(int status, std::string_view content_type,
+                                        std::optional<std::size_t> length,
+                                        std::string_view extra_headers) {
+  auto& h = head_;  // reused: keeps its capacity across requests
+  h.clear();
+  h.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(reason(status));
+  h.append("\r\nContent-Type: ").append(content_type);
+  if (length) {
+    h.append("\r\nContent-Length: ").append(std::to_string(*length));
+  } else {
+    h.append("\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no");
+  }
+  h.append("\r\n").append(request_headers_).append(extra_headers);
+  if (!keep_alive_) h.append("Connection: close\r\n");
+  h.append("\r\n");
+  return h;
+}
+
+Task<void> ClientConnection::write(std::string_view head, std::string_view body,
+                                   Clock::duration timeout) {
+  if (write_failed_) co_return;
+  set_deadline(timeout);
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(head.data(), head.size()),
+                                         asio::buffer(body.data(), body.size())};
+  auto [ec, n] = co_await asio::async_write(socket_, bufs, kUseTuple);
+  clear_deadline();
+  if (ec) {
+    write_failed_ = true;
+    keep_alive_ = false;
+  }
+}
+
+void ClientConnection::release_read_buffer() {
+  if (buffer_.size() == 0) buffer_.shrink_to_fit();
+}
+
+void ClientConnection::begin_watch(CancelState& cancel) {
+  cancel_ = &cancel;
+  watch_since_ = coarse_now();
+}
+
+void ClientConnection::end_watch() {
+  ++watch_gen_;
+  cancel_ = nullptr;
+  if (armed_) {
+    armed_ = false;
+    error_code ec;
+    socket_.cancel(ec);
+  }
+}
+
+void ClientConnection::sweep(Clock::time_point now) {
+  if (now >= deadline_) {
+    // The client step is late: cancel it (the watch, if armed, goes with it).
+    timed_out_ = true;
+    deadline_ = Clock::time_point::max();
+    armed_ = false;
+    ++watch_gen_;
+    error_code ec;
+    socket_.cancel(ec);
+  }
+  if (!cancel_) return;
+  cancel_->check_deadline(now);
+  if (!armed_ && now - watch_since_ >= kWatchDelay) arm_watch();
+}
+
+void ClientConnection::arm_watch() {
+  armed_ = true;
+  const auto gen = watch_gen_;
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
+    if (ec || gen != self->watch_gen_ || !self->cancel_) return;
+    self->armed_ = false;
+    char byte;
+    const auto n = ::recv(self->socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      self->cancel_->cancel();  // the client closed: cancel the upstream call now
+    } else if (n < 0) {
+      self->arm_watch();
+    }
+    // n > 0: the client sent more (a pipelined request); it is read after this answer.
+  });
+}
+
+void ClientConnection::shutdown() {
+  keep_alive_ = false;
+  if (idle_) {
+    error_code ec;
+    socket_.cancel(ec);
+  }
+}
+
+void ClientConnection::abort() {
+  keep_alive_ = false;
+  if (cancel_) cancel_->cancel();
+  error_code ec;
+  socket_.close(ec);
+}
+
+void ClientConnection::close() {
+  error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  socket_.close(ec);
+}
+
+}  // namespace shepherd::net

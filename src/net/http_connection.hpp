@@ -1,0 +1,131 @@
+// One HTTP/1.1 client connection: reads requests within limits (header and body size, the
+// keep-alive and request timeouts), writes answers (whole, or chunked as a stream goes), keeps
+// the connection alive between requests, and watches for the client leaving while an upstream
+// call runs. It knows bytes and HTTP, nothing of any API dialect.
+//
+// Lives on one event loop and is touched only there. Owned by the coroutine that serves it (a
+// shared_ptr, so a pending disconnect watch can keep it alive); registered in its loop's
+// ConnectionSet for the deadline sweep and for shutdown.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "net/asio.hpp"
+#include "net/upstream.hpp"
+
+namespace shepherd::net {
+
+class ConnectionSet;
+
+using Request = http::request<http::string_body>;
+
+struct ReadLimits {
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  Clock::duration keepalive{std::chrono::seconds(60)};  // waiting for a request's first byte
+  Clock::duration request{std::chrono::seconds(30)};    // then for the whole request
+};
+
+// How reading a request ended. Anything but kRequest closes the connection after the answer.
+enum class ReadStatus {
+  kRequest,          // a complete request
+  kClosed,           // the client closed or went quiet between requests: no answer
+  kTimeout,          // 408
+  kHeadersTooLarge,  // 431
+  kBodyTooLarge,     // 413
+  kMalformed,        // 400; `detail` says what
+};
+struct ReadResult {
+  ReadStatus status = ReadStatus::kClosed;
+  std::string detail;
+};
+
+class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
+ public:
+  ClientConnection(Socket socket, ConnectionSet& set);
+  ~ClientConnection();
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+
+  // Waits for the next request and reads it whole into `request`. Answers
+  // `Expect: 100-continue` itself.
+  Task<ReadResult> read_request(Request& request, const ReadLimits& limits);
+
+  // Headers every answer to the current request carries (request id, CORS, routing), each line
+  // ending in CRLF. Cleared by read_request().
+  std::string& request_headers() { return request_headers_; }
+
+  // The head of an answer: status line, Content-Type, Content-Length (or chunked framing when
+  // `length` is absent), request_headers(), `extra_headers`, and Connection: close when the
+  // connection will not be kept. Valid until the next call.
+  std::string_view head(int status, std::string_view content_type,
+                        std::optional<std::size_t> length, std::string_view extra_headers = {});
+  // Writes `head` then `body` in one call, within `timeout`; a failure marks the connection
+  // failed (write_failed()) and not reusable. Does nothing once a write has failed.
+  Task<void> write(std::string_view head, std::string_view body, Clock::duration timeout);
+  Task<void> respond(int status, std::string_view content_type, std::string_view body,
+                     std::string_view extra_headers, Clock::duration timeout) {
+    // Not a coroutine itself: the head is built now, the caller awaits write()'s frame only.
+    return write(head(status, content_type, body.size(), extra_headers), body, timeout);
+  }
+
+  bool keep_alive() const { return keep_alive_; }
+  void close_after_answer() { keep_alive_ = false; }
+  bool write_failed() const { return write_failed_; }
+  // The client is gone (noticed while an upstream call ran): nothing more is written.
+  void mark_gone() {
+    keep_alive_ = false;
+    write_failed_ = true;
+  }
+  // A stream may stay open for minutes: the request's read buffer is not kept meanwhile.
+  void release_read_buffer();
+
+  // Client-disconnect watch over an upstream call: begin_watch() costs no system call; the
+  // loop's sweep arms a readability wait on the socket once the call has lasted kWatchDelay, so
+  // quick answers never pay for it and slow ones are cancelled within about twice that. When the
+  // client leaves, `cancel` is cancelled.
+  void begin_watch(CancelState& cancel);
+  void end_watch();
+
+  // Every kWatchDelay, from the loop's sweep: cancels a client step past its deadline, checks the
+  // deadlines of the upstream call being watched and arms the watch when it is due.
+  void sweep(Clock::time_point now);
+  // Shutdown: an idle connection closes now, a busy one after its current answer.
+  void shutdown();
+  // Past the drain timeout: the connection closes and the upstream call is cancelled.
+  void abort();
+  // Closes the connection (the serving coroutine's last step).
+  void close();
+
+  static constexpr auto kWatchDelay = std::chrono::milliseconds(50);
+
+ private:
+  void set_deadline(Clock::duration d) {
+    deadline_ = coarse_now() + d;
+    timed_out_ = false;
+  }
+  void clear_deadline() { deadline_ = Clock::time_point::max(); }
+  void arm_watch();
+
+  Socket socket_;
+  ConnectionSet& set_;
+  // Deadline of the client I/O step under way (the same scheme as UpstreamConnection).
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool timed_out_ = false;
+  beast::flat_buffer buffer_;
+  bool keep_alive_ = true;
+  bool idle_ = true;
+  bool write_failed_ = false;
+  std::string request_headers_;
+  std::string head_;
+  std::uint64_t watch_gen_ = 0;
+  CancelState* cancel_ = nullptr;
+  bool armed_ = false;
+  Clock::time_point watch_since_{};
+};
+
+}  // namespace shepherd::net

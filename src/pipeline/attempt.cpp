@@ -1,0 +1,259 @@
+#include "pipeline/attempt.hpp"
+
+#include <boost/container/small_vector.hpp>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+
+namespace shepherd::pipeline {
+
+using base::Error;
+using base::ErrorCode;
+using routing::AttemptResult;
+namespace http = net::http;
+namespace asio = net::asio;
+
+namespace {
+
+constexpr std::size_t kMaxUpstreamErrorBody = 64 * 1024;
+constexpr std::size_t kMaxUpstreamBody = 64 * 1024 * 1024;
+constexpr std::size_t kMaxUpstreamHeader = 64 * 1024;
+// A 429's Retry-After benches the deployment at most this long.
+constexpr auto kMaxBench = std::chrono::minutes(10);
+
+bool stale_connection_error(const net::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == http::error::partial_message;
+}
+
+Error cancelled_error() {
+  return base::make_error(ErrorCode::kUnavailable, "the request was cancelled");
+}
+
+// The response's headers as the adapter reads them; most answers have a handful.
+using Headers = boost::container::small_vector<providers::Header, 16>;
+Headers headers_of(const http::response_parser<http::string_body>& parser) {
+  Headers out;
+  for (const auto& f : parser.get()) out.push_back({f.name_string(), f.value()});
+  return out;
+}
+
+}  // namespace
+
+Error stream_ended_early(const config::ProviderConfig& provider, std::string detail) {
+  auto e = base::make_error(ErrorCode::kUpstreamUnreachable,
+                            "the upstream provider '" + provider.name +
+                                "' ended the stream before it was complete; try again",
+                            std::move(detail));
+  e.retryable = true;
+  return e;
+}
+
+void prepare_attempt(RequestContext& rc, Attempt& a, const routing::Plan::Pick& pick,
+                     const routing::Plan& plan) {
+  a.pick = pick;
+  a.deployment = &rc.config().models[pick.model].deployments[pick.deployment];
+  a.provider = &rc.view->providers[a.deployment->provider_index];
+  a.head = rc.chat.stream ? a.provider->head_sse : a.provider->head_json;
+  a.body = a.provider->adapter->chat_body(rc.chat, rc.body, a.deployment->model, a.scratch);
+  a.started = Clock::now();  // precise: latency samples come from it
+  a.deadline = std::min(plan.deadline(), a.started + a.provider_config().timeouts.total);
+}
+
+void finish_attempt(RequestContext& rc, Attempt& a, AttemptResult verdict) {
+  if (a.ended) return;
+  a.ended = true;
+  if (a.failure && verdict != AttemptResult::kNeutral) {
+    a.pick.state->set_last_error(base::code_name(a.failure->code) + std::string(": ") +
+                                 a.failure->message);
+  }
+  a.pick.state->end(net::coarse_now(), verdict, rc.view->router().settings(), a.bench);
+}
+
+void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes) {
+  if (bytes.empty()) return;
+  const auto& adapter = *a.provider->adapter;
+  const auto& served = rc.config().models[a.pick.model].name;
+  auto on_event = [&](const api::SseEvent& ev) {
+    if (a.done || a.failure || a.error_event) return;
+    auto event = adapter.read_event(ev.data);
+    if (!event) {
+      a.failure = event.error();
+      return;
+    }
+    switch (event->kind) {
+      case api::ChunkKind::kDone:
+        a.done = true;
+        a.substantive = true;
+        break;
+      case api::ChunkKind::kError:
+        a.error_event = true;
+        a.substantive = true;
+        break;
+      case api::ChunkKind::kUsageOnly:
+        a.usage = event->usage;
+        a.substantive = true;
+        break;
+      case api::ChunkKind::kData:
+        if (event->usage) a.usage = event->usage;
+        if (!a.substantive && !adapter.is_preamble(ev.data)) a.substantive = true;
+        break;
+    }
+    rc.dialect.pass_event(a.pending, ev.data, *event, rc.chat, a.deployment->model, served);
+  };
+  if (auto s = a.sse.feed(bytes, on_event); !s.ok() && !a.failure) a.failure = s.error();
+  bytes.clear();
+}
+
+Task<void> open_attempt(RequestContext& rc, Attempt& a) {
+  auto& pool = a.pool();
+  const auto& provider = pool.provider();
+  const auto& adapter = *a.provider->adapter;
+  auto fail = [&](Error e, AttemptResult verdict) {
+    a.failure = std::move(e);
+    finish_attempt(rc, a, verdict);
+  };
+  char length_line[48];
+  const auto length_size = static_cast<std::size_t>(
+      std::snprintf(length_line, sizeof length_line, "Content-Length: %zu\r\n\r\n", a.body.size()));
+  // A reused keep-alive connection the upstream closed meanwhile fails on first use; that one
+  // exchange is repeated on a new connection (the request never reached the upstream).
+  net::ConnectionPtr c;
+  for (int tries = 0; tries < 2 && !c; ++tries) {
+    c = pool.take_idle();
+    if (!c) {
+      auto lease = co_await pool.acquire(a.deadline, a.cancel);
+      if (a.cancel.client_gone) co_return fail(cancelled_error(), AttemptResult::kNeutral);
+      if (!lease) co_return fail(std::move(lease).error(), AttemptResult::kFailure);
+      c = std::move(*lease);
+    }
+    a.cancel.active = c.get();
+    c->expires_after(net::step_timeout(provider.timeouts.first_byte, a.deadline));
+    std::array<asio::const_buffer, 3> bufs{asio::buffer(a.head.data(), a.head.size()),
+                                           asio::buffer(length_line, length_size),
+                                           asio::buffer(a.body.data(), a.body.size())};
+    auto [wec, wn] =
+        co_await c->visit([&](auto& s) { return asio::async_write(s, bufs, net::kUseTuple); });
+    net::error_code ec = c->result(wec);
+    if (!ec) {
+      c->parser.emplace();
+      c->parser->header_limit(kMaxUpstreamHeader);
+      c->parser->body_limit(rc.chat.stream ? std::numeric_limits<std::uint64_t>::max()
+                                           : kMaxUpstreamBody);
+      c->expires_after(net::step_timeout(provider.timeouts.first_byte, a.deadline));
+      auto [hec, hn] = co_await c->visit([&](auto& s) {
+        return http::async_read_header(s, c->buffer, *c->parser, net::kUseTuple);
+      });
+      ec = c->result(hec);
+    }
+    if (a.cancel.client_gone || ec) {
+      const bool retry_fresh =
+          !a.cancel.client_gone && c->reused && !c->timed_out && stale_connection_error(ec);
+      a.cancel.active = nullptr;
+      pool.release(std::move(c), false);
+      if (a.cancel.client_gone) co_return fail(cancelled_error(), AttemptResult::kNeutral);
+      if (retry_fresh) continue;
+      co_return fail(net::upstream_io_error(
+                         provider, wec ? "sending the request" : "waiting for the answer", ec),
+                     AttemptResult::kFailure);
+    }
+  }
+  if (!c) co_return fail(cancelled_error(), AttemptResult::kNeutral);
+  auto release = [&](bool reusable) {
+    a.cancel.active = nullptr;
+    pool.release(std::move(c), reusable);
+  };
+  auto& parser = *c->parser;
+  a.first_byte = Clock::now();
+  const int status = static_cast<int>(parser.get().result_int());
+  {
+    const auto headers = headers_of(parser);
+    if (auto exhausted = adapter.exhausted_for(headers)) {
+      a.pick.state->bench_until(Clock::now() + *exhausted);
+    }
+  }
+  if (status < 200 || status > 299) {
+    // Read a bounded error body; whatever fails here, the status is what matters.
+    std::string error_text;
+    bool reusable = false;
+    if (status >= 400) {
+      parser.body_limit(kMaxUpstreamErrorBody);
+      c->expires_after(net::step_timeout(provider.timeouts.idle, a.deadline));
+      auto [bec, bn] = co_await c->visit(
+          [&](auto& s) { return http::async_read(s, c->buffer, parser, net::kUseTuple); });
+      reusable = !bec && parser.get().keep_alive();
+      error_text = parser.get().body();
+    }
+    auto it = parser.get().find(http::field::retry_after);
+    const std::string_view retry_after =
+        it == parser.get().end() ? std::string_view{} : std::string_view(it->value());
+    auto failure =
+        adapter.read_status(provider, status, error_text, retry_after, std::time(nullptr));
+    if (status == 429 && failure.error.retry_after) {
+      a.bench =
+          std::min<routing::Duration>(std::chrono::seconds(*failure.error.retry_after), kMaxBench);
+    }
+    a.context_exceeded = failure.context_exceeded;
+    release(reusable);
+    co_return fail(std::move(failure.error), failure.verdict);
+  }
+  if (!rc.chat.stream) {
+    c->expires_after(net::step_timeout(provider.timeouts.idle, a.deadline));
+    auto [body_ec, bn] = co_await c->visit(
+        [&](auto& s) { return http::async_read(s, c->buffer, parser, net::kUseTuple); });
+    const auto bec = c->result(body_ec);
+    if (a.cancel.client_gone) {
+      release(false);
+      co_return fail(cancelled_error(), AttemptResult::kNeutral);
+    }
+    if (bec) {
+      release(false);
+      co_return fail(net::upstream_io_error(provider, "reading the answer", bec),
+                     AttemptResult::kFailure);
+    }
+    a.answer = std::move(parser.get().body());
+    release(parser.get().keep_alive());
+    auto answer = adapter.read_answer(a.answer);
+    if (!answer) co_return fail(answer.error(), AttemptResult::kFailure);
+    a.usage = answer->usage;
+    co_return;
+  }
+  const auto content_type = parser.get()[http::field::content_type];
+  if (content_type.find("text/event-stream") == std::string_view::npos) {
+    release(false);
+    co_return fail(base::make_error(ErrorCode::kUpstreamUnreachable,
+                                    "the upstream provider '" + provider.name +
+                                        "' did not answer with an event stream",
+                                    "content-type " + std::string(content_type)),
+                   AttemptResult::kFailure);
+  }
+  // Read until there is something to send beyond the role chunk: the first token commits.
+  while (!a.substantive && !a.failure && !parser.is_done()) {
+    c->expires_after(net::step_timeout(provider.timeouts.first_byte, a.deadline));
+    auto [read_ec, n] = co_await c->visit(
+        [&](auto& s) { return http::async_read_some(s, c->buffer, parser, net::kUseTuple); });
+    const auto ec = c->result(read_ec);
+    if (a.cancel.client_gone) {
+      release(false);
+      co_return fail(cancelled_error(), AttemptResult::kNeutral);
+    }
+    take_stream_bytes(rc, a, parser.get().body());
+    if (ec && !a.failure && !a.substantive) {
+      a.failure = net::upstream_io_error(provider, "waiting for the first token", ec);
+    }
+  }
+  if (!a.substantive && !a.failure) {
+    a.failure = stream_ended_early(provider, "stream ended before its first event");
+  }
+  if (a.failure) {
+    // Not committed yet: whatever was read is dropped and the request may go elsewhere.
+    release(false);
+    auto e = std::move(*a.failure);
+    co_return fail(std::move(e), AttemptResult::kFailure);
+  }
+  a.first_byte = Clock::now();  // streams: the first event, not the headers
+  a.c = std::move(c);
+}
+
+}  // namespace shepherd::pipeline

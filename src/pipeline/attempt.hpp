@@ -1,0 +1,73 @@
+// One upstream exchange of a request, up to its commit point (the first byte to the client):
+// the whole answer, or a stream's first real event. Runs through the provider's adapter; knows
+// nothing of retries (relay.cpp decides those) and writes nothing to the client.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "api/sse.hpp"
+#include "pipeline/context.hpp"
+
+namespace shepherd::pipeline {
+
+struct Attempt {
+  routing::Plan::Pick pick;
+  const config::DeploymentConfig* deployment = nullptr;
+  const LoopView::Provider* provider = nullptr;  // adapter, pool and request heads
+  std::string_view head;                         // the request head for the provider
+  std::string scratch;                           // the upstream body, when it differs
+  std::string_view body;
+  Clock::time_point deadline;  // min(request deadline, start + provider's total timeout)
+  Clock::time_point started, first_byte;
+  net::CancelState cancel;
+  net::ConnectionPtr c;  // streams: the connection the answer continues on
+  std::optional<base::Error> failure;
+  std::optional<routing::Duration> bench;  // 429 Retry-After: out of rotation this long
+  bool ended = false;                      // DeploymentState::end() was called
+  bool context_exceeded = false;           // the upstream said the request is too long for it
+  bool finished = false;                   // open() has returned (hedging)
+  // Streams: events read before the commit point, framed for the client.
+  api::SseParser sse;
+  std::string pending;
+  bool substantive = false;  // pending holds more than the role chunk: ready to commit
+  bool done = false, error_event = false;
+  std::optional<api::Usage> usage;
+  std::string answer;  // non-streaming: the complete answer
+
+  bool ok() const { return !failure && !cancel.client_gone; }
+  net::UpstreamPool& pool() const { return *provider->pool; }
+  const config::ProviderConfig& provider_config() const { return provider->pool->provider(); }
+};
+
+// Fills in `a` for `pick`: deployment, provider, head and body (rewritten by the adapter only
+// when the upstream needs other bytes), start time and deadline.
+void prepare_attempt(RequestContext& rc, Attempt& a, const routing::Plan::Pick& pick,
+                     const routing::Plan& plan);
+
+// Sends the request and reads up to the commit point. On failure sets a.failure and ends the
+// attempt on its deployment (finish_attempt) with the verdict the failure deserves.
+Task<void> open_attempt(RequestContext& rc, Attempt& a);
+
+// Tells the deployment how the attempt went, once (later calls do nothing).
+void finish_attempt(RequestContext& rc, Attempt& a, routing::AttemptResult verdict);
+
+// Feeds stream bytes read from the upstream to the attempt's SSE parser; each event is inspected
+// by the adapter and, when the client is to see it, framed into a.pending by the dialect.
+void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes);
+
+// A stream that ended before it was complete (retryable before the commit point).
+base::Error stream_ended_early(const config::ProviderConfig& provider, std::string detail);
+
+// Runs `first`, and when it has not finished after `delay` a second attempt alongside it
+// (hedging, hedge.cpp); returns the attempt to commit, or a failed one when both failed.
+Task<Attempt*> open_hedged(RequestContext& rc, Attempt& first, std::unique_ptr<Attempt>& second,
+                           routing::Plan& plan, Clock::duration delay, net::CancelState& request);
+
+// After the commit point (deliver.cpp): the answer to the client. For streams, returns whether
+// the upstream connection may be reused.
+Task<void> deliver_answer(RequestContext& rc, Attempt& a);
+Task<bool> deliver_stream(RequestContext& rc, Attempt& a);
+
+}  // namespace shepherd::pipeline

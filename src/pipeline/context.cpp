@@ -1,0 +1,90 @@
+#include "pipeline/context.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "providers/registry.hpp"
+
+namespace shepherd::pipeline {
+
+using base::Error;
+using base::ErrorCode;
+
+namespace {
+
+// Whether two provider configs connect the same way: a reload keeps such a provider's pools
+// (and their warm connections).
+bool same_connection(const config::ProviderConfig& a, const config::ProviderConfig& b) {
+  return a.name == b.name && a.kind == b.kind && a.base_url == b.base_url &&
+         a.api_key == b.api_key && a.pool.max_idle == b.pool.max_idle &&
+         a.pool.max_connections == b.pool.max_connections &&
+         a.timeouts.connect == b.timeouts.connect &&
+         a.timeouts.first_byte == b.timeouts.first_byte && a.timeouts.idle == b.timeouts.idle &&
+         a.timeouts.total == b.timeouts.total && a.tls_verify == b.tls_verify &&
+         a.ca_file == b.ca_file;
+}
+
+}  // namespace
+
+std::shared_ptr<const LoopView> LoopView::make(std::shared_ptr<const Snapshot> snap,
+                                               const LoopView* previous, net::Executor executor) {
+  auto next = std::make_shared<LoopView>();
+  const auto& config = *snap->config;
+  for (const auto& p : config.providers) {
+    Provider view;
+    // The config accepts only kinds the registry has.
+    view.adapter = providers::find_adapter(p.kind);
+    if (!view.adapter) throw std::logic_error("no adapter for provider kind " + p.kind);
+    if (previous) {
+      for (const auto& old : previous->providers) {
+        if (same_connection(old.pool->provider(), p)) view.pool = old.pool;
+      }
+    }
+    if (!view.pool) view.pool = std::make_shared<net::UpstreamPool>(executor, p);
+    view.head_json = view.adapter->chat_head(p, false);
+    view.head_sse = view.adapter->chat_head(p, true);
+    next->providers.push_back(std::move(view));
+  }
+  next->keys = auth::KeyDigests::of(config.server.api_keys, config.server.master_key);
+  next->snap = std::move(snap);
+  return next;
+}
+
+std::string new_request_id(LoopContext& loop) {
+  const std::uint64_t v =
+      loop.id_salt ^ (static_cast<std::uint64_t>(loop.index) << 56) ^ ++loop.request_seq;
+  char buf[17];
+  auto [p, ec] = std::to_chars(buf, buf + 16, v, 16);
+  std::string id;
+  id.reserve(20);
+  id.assign("req_").append(16 - static_cast<std::size_t>(p - buf), '0').append(buf, p);
+  return id;
+}
+
+Task<void> respond_error(net::ClientConnection& conn, const ingress::Dialect& dialect,
+                         const Error& e, std::string_view request_id, Clock::duration timeout) {
+  const int status = base::http_status(e);
+  if (status >= 500) {
+    spdlog::warn("request {}: {} {}: {}", request_id, status, base::code_name(e.code),
+                 e.detail.empty() ? e.message : e.detail);
+  }
+  std::string extra;
+  if (e.retry_after)
+    extra.append("Retry-After: ").append(std::to_string(*e.retry_after)).append("\r\n");
+  if (e.code == ErrorCode::kUnauthorized) extra.append("WWW-Authenticate: Bearer\r\n");
+  const auto body = dialect.error_body(e);
+  co_await conn.respond(status, "application/json", body, extra, timeout);
+}
+
+Task<void> respond_wrong_method(net::ClientConnection& conn, const ingress::Dialect& dialect,
+                                std::string_view target, std::string_view allow,
+                                Clock::duration timeout) {
+  const auto e = base::make_error(ErrorCode::kMethodNotAllowed,
+                                  "use " + std::string(allow) + " for " + std::string(target));
+  const auto body = dialect.error_body(e);
+  const auto extra = "Allow: " + std::string(allow) + "\r\n";
+  co_await conn.respond(405, "application/json", body, extra, timeout);
+}
+
+}  // namespace shepherd::pipeline

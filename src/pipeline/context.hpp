@@ -1,0 +1,125 @@
+// The state one request's stages share, and what they need of their event loop and of the config
+// snapshot the request started with.
+//
+// The life of a request (docs/architecture.md): identify the caller → parse in the client's
+// dialect → admit → resolve the model and plan → attempts through a provider adapter → commit →
+// deliver → record. Each stage is one function below or in its own file; the record stage always
+// runs, whatever happened before it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/openai.hpp"
+#include "auth/keys.hpp"
+#include "base/random.hpp"
+#include "config/config.hpp"
+#include "ingress/dialect.hpp"
+#include "net/http_connection.hpp"
+#include "net/listener.hpp"
+#include "net/upstream.hpp"
+#include "observability/metrics.hpp"
+#include "providers/provider.hpp"
+#include "routing/router.hpp"
+
+namespace shepherd::pipeline {
+
+using net::Clock;
+using net::Task;
+
+// One applied configuration: the config, its routing state and its metric routes. Requests hold
+// the snapshot they started with; a reload swaps in a new one for the requests that follow.
+struct Snapshot {
+  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<const routing::Router> router;
+  observability::RouteTable routes;
+  std::uint64_t version = 0;
+};
+
+// What one event loop needs of a Snapshot: per provider its adapter, this loop's connection pool
+// and the prebuilt request heads; the keys, hashed once.
+struct LoopView {
+  struct Provider {
+    const providers::Adapter* adapter = nullptr;
+    std::shared_ptr<net::UpstreamPool> pool;
+    std::string head_json, head_sse;  // chat request heads for answers and for streams
+  };
+  std::shared_ptr<const Snapshot> snap;
+  std::vector<Provider> providers;  // by provider index
+  auth::KeyDigests keys;
+
+  const config::Config& config() const { return *snap->config; }
+  const routing::Router& router() const { return *snap->router; }
+
+  // A view of `snap` for a loop running on `executor`: pools of `previous` whose providers
+  // connect the same way are kept (with their warm connections).
+  static std::shared_ptr<const LoopView> make(std::shared_ptr<const Snapshot> snap,
+                                              const LoopView* previous, net::Executor executor);
+};
+
+// What one event loop gives the requests it runs. Owned by the server; touched only on the
+// loop's thread.
+struct LoopContext {
+  LoopContext(net::asio::io_context& ioc_, int index_, observability::Metrics& metrics_,
+              std::uint64_t id_salt_, std::uint64_t seed)
+      : ioc(ioc_),
+        index(index_),
+        metrics(metrics_),
+        id_salt(id_salt_),
+        random(seed),
+        connections(ioc_) {}
+
+  net::asio::io_context& ioc;
+  int index;
+  observability::Metrics& metrics;
+  std::uint64_t id_salt;
+  std::uint64_t request_seq = 0;
+  base::Random random;
+  std::uint64_t cursor = 0;  // round-robin position, shared by this loop's requests
+  // The current snapshot as this loop sees it; replaced on this loop's thread.
+  std::shared_ptr<const LoopView> view;
+  net::ConnectionSet connections;
+};
+
+// A request id unique in the process ("req_" and 16 hex digits): loop index, a per-loop sequence
+// and a random per-process salt.
+std::string new_request_id(LoopContext& loop);
+
+// One request, from its first stage to its record.
+struct RequestContext {
+  RequestContext(LoopContext& loop_, net::ClientConnection& conn_,
+                 std::shared_ptr<const LoopView> view_, const ingress::Dialect& dialect_)
+      : loop(loop_), conn(conn_), view(std::move(view_)), dialect(dialect_) {}
+
+  LoopContext& loop;
+  net::ClientConnection& conn;
+  std::shared_ptr<const LoopView> view;  // the snapshot this request uses, to its end
+  const ingress::Dialect& dialect;       // the API the client speaks
+  std::string request_id;
+
+  // Set by the stages as they run.
+  api::ChatRequest chat;
+  std::size_t model_index = 0;
+  std::string body;
+  routing::RequestShape shape;  // admission's estimate
+  // For the record stage.
+  std::size_t route = observability::Metrics::kNoRoute;
+  observability::Metrics::Outcome outcome;
+
+  const config::Config& config() const { return view->config(); }
+  Clock::duration write_timeout() const { return config().server.request_timeout; }
+};
+
+// Answers `error` in `dialect`'s shape (with Retry-After and WWW-Authenticate where they
+// apply); 5xx are logged with their internal detail.
+Task<void> respond_error(net::ClientConnection& conn, const ingress::Dialect& dialect,
+                         const base::Error& error, std::string_view request_id,
+                         Clock::duration timeout);
+// 405 naming the methods `allow`ed for `target`.
+Task<void> respond_wrong_method(net::ClientConnection& conn, const ingress::Dialect& dialect,
+                                std::string_view target, std::string_view allow,
+                                Clock::duration timeout);
+
+}  // namespace shepherd::pipeline

@@ -1,0 +1,89 @@
+// Delivery, after the commit point: no other attempt is made. A stream ends with the dialect's
+// end marker or with an error event, never silently (RELIABILITY.md, commit point).
+#include <spdlog/spdlog.h>
+
+#include "pipeline/attempt.hpp"
+
+namespace shepherd::pipeline {
+
+namespace http = net::http;
+
+Task<void> deliver_answer(RequestContext& rc, Attempt& a) {
+  auto& out = rc.outcome;
+  out.usage = a.usage;
+  rc.dialect.pass_answer(a.answer, a.deployment->model, rc.config().models[a.pick.model].name);
+  rc.conn.end_watch();
+  co_await rc.conn.respond(200, "application/json", a.answer, {}, rc.write_timeout());
+  out.status = 200;
+  out.ok = !rc.conn.write_failed();
+  out.client_disconnected = rc.conn.write_failed();
+}
+
+Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
+  auto& conn = rc.conn;
+  auto& out = rc.outcome;
+  auto& c = *a.c;
+  auto& parser = *c.parser;
+  const auto& provider = a.provider_config();
+  const auto timeout = rc.write_timeout();
+  conn.release_read_buffer();
+  // Commit: the status line and the first events go out together.
+  co_await conn.write(conn.head(200, "text/event-stream", std::nullopt), a.pending, timeout);
+  a.pending.clear();
+  if (conn.write_failed()) a.cancel.cancel();
+  while (!conn.write_failed() && !a.failure && !a.done && !a.error_event && !parser.is_done()) {
+    c.expires_after(net::step_timeout(provider.timeouts.idle, a.deadline));
+    auto [read_ec, n] = co_await c.visit(
+        [&](auto& s) { return http::async_read_some(s, c.buffer, parser, net::kUseTuple); });
+    const auto ec = c.result(read_ec);
+    if (a.cancel.client_gone) break;
+    take_stream_bytes(rc, a, parser.get().body());
+    if (ec && !a.failure && !a.done) a.failure = net::upstream_io_error(provider, "streaming", ec);
+    if (!a.pending.empty()) {
+      co_await conn.write({}, a.pending, timeout);
+      a.pending.clear();
+      if (conn.write_failed()) {
+        a.cancel.cancel();
+        break;
+      }
+    }
+  }
+  out.usage = a.usage;
+  if (!a.failure && !a.done && !a.error_event && !a.cancel.client_gone && !conn.write_failed()) {
+    a.failure = stream_ended_early(
+        provider, a.sse.mid_event() ? "stream cut mid-event" : "stream ended without [DONE]");
+  }
+  if (a.cancel.client_gone || conn.write_failed()) {
+    conn.mark_gone();
+    out.status = 499;
+    out.client_disconnected = true;
+    co_return false;
+  }
+  // Committed: the stream ends with the end marker or with an error event, never silently.
+  std::string tail;
+  if (a.failure) {
+    spdlog::warn("request {}: stream failed after it started: {}", rc.request_id,
+                 a.failure->detail.empty() ? a.failure->message : a.failure->detail);
+    rc.dialect.error_event(tail, *a.failure);
+  }
+  tail.append("0\r\n\r\n");
+  if (a.failure || a.error_event) conn.close_after_answer();
+  co_await conn.write({}, tail, timeout);
+  out.status = 200;
+  out.stream_failed = a.failure.has_value() || a.error_event;
+  out.ok = a.done && !conn.write_failed();
+  if (!a.done || !parser.keep_alive()) co_return false;
+  // Read the end of the upstream body (usually already buffered) so the connection is reusable;
+  // an upstream slow to finish after its end marker costs its connection, not the client's time.
+  while (!parser.is_done()) {
+    c.expires_after(net::step_timeout(
+        std::min<Clock::duration>(provider.timeouts.idle, std::chrono::seconds(1)), a.deadline));
+    auto [ec, n] = co_await c.visit(
+        [&](auto& s) { return http::async_read_some(s, c.buffer, parser, net::kUseTuple); });
+    if (ec) co_return false;
+    parser.get().body().clear();
+  }
+  co_return true;
+}
+
+}  // namespace shepherd::pipeline

@@ -1,0 +1,49 @@
+// One event loop of the server: its io_context and thread, its listener, its connections and
+// the state its requests share (pipeline::LoopContext). Touched only on its own thread, except
+// where noted.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "admin/admin_api.hpp"
+#include "pipeline/context.hpp"
+#include "server/server.hpp"
+
+namespace shepherd::server {
+
+namespace asio = net::asio;
+
+struct Server::Loop {
+  Loop(Server& server_, int index, observability::Metrics& metrics, std::uint64_t id_salt,
+       std::uint64_t seed)
+      : server(server_), context(ioc, index, metrics, id_salt, seed) {}
+
+  Server& server;
+  // Only this loop's thread touches its sockets, so the reactor needs no locking for I/O.
+  asio::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  pipeline::LoopContext context;
+  std::optional<net::Acceptor> acceptor;
+  std::optional<net::Timer> drain_timer;
+  std::optional<net::Timer> sweep_timer;
+  bool finishing = false;
+
+  // Makes `snap` current for the requests that start from now on. Runs on this loop's thread
+  // (or before it runs).
+  void install(std::shared_ptr<const Snapshot> snap);
+  // Every ClientConnection::kWatchDelay: deadlines, disconnect watches, idle pool trimming.
+  void sweep();
+  // Graceful stop (on this loop's thread): the listener closes, idle connections close, the rest
+  // finish their answer within server.timeouts.drain.
+  void begin_stop();
+  // After the loop's thread has stopped: aborts what is left (connections past the drain
+  // timeout) and runs the context until every coroutine has unwound, so nothing is destroyed
+  // while a handler that uses it is still queued.
+  void finish();
+};
+
+// Serves one client connection until it closes: reads each request and dispatches it by path
+// to the probes, the admin API or a dialect's chat pipeline (session.cpp).
+net::Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn);
+
+}  // namespace shepherd::server

@@ -1,0 +1,227 @@
+#include "server/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+#include <stdexcept>
+
+#include "server/control.hpp"
+#include "server/loop.hpp"
+
+namespace shepherd::server {
+
+using base::ErrorCode;
+
+Server::Server(std::shared_ptr<const config::Config> config, std::string config_path)
+    : config_path_(std::move(config_path)), control_(std::make_unique<Control>()) {
+  int n = config->server.threads;
+  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  metrics_ = std::make_unique<observability::Metrics>(n);
+  std::random_device rd;
+  const std::uint64_t salt = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ salt;
+    loops_.push_back(
+        std::make_unique<Loop>(*this, i, *metrics_, salt & 0x00ffffffffffffffULL, seed));
+  }
+  // The first version; the loops are not running yet, so it is installed directly.
+  auto applied = apply(std::move(config));
+  if (!applied) throw std::runtime_error(applied.error().message);
+}
+
+Server::~Server() {
+  stop();
+  wait();
+}
+
+std::shared_ptr<const Snapshot> Server::snapshot() const {
+  std::lock_guard lock(mu_);
+  return current_snapshot_;
+}
+
+net::Executor Server::control_executor() { return control_->executor(); }
+
+base::Result<std::uint64_t> Server::apply(std::shared_ptr<const config::Config> config) {
+  std::lock_guard lock(mu_);
+  return apply_locked(std::move(config),
+                      history_.empty() ? std::nullopt : std::optional<std::size_t>(current_));
+}
+
+base::Result<std::uint64_t> Server::apply_locked(std::shared_ptr<const config::Config> config,
+                                                 std::optional<std::size_t> previous) {
+  auto routes = metrics_->add_routes(*config);
+  if (!routes) return std::move(routes).error();
+  auto snap = std::make_shared<Snapshot>();
+  snap->router = std::make_shared<routing::Router>(
+      config, current_snapshot_ ? current_snapshot_->router.get() : nullptr, net::Clock::now());
+  snap->config = std::move(config);
+  snap->routes = std::move(routes).value();
+  snap->version = next_version_++;
+  history_.push_back(Applied{snap, std::time(nullptr), previous});
+  current_ = history_.size() - 1;
+  publish(snap);
+  return snap->version;
+}
+
+void Server::publish(std::shared_ptr<const Snapshot> snap) {
+  current_snapshot_ = snap;
+  for (auto& loop : loops_) {
+    if (threads_.empty()) {
+      loop->install(snap);  // not running yet
+    } else {
+      net::asio::post(loop->ioc, [l = loop.get(), snap] { l->install(snap); });
+    }
+  }
+  // Health checks follow the new providers.
+  control_->check_health(snap, stopping_);
+}
+
+base::Result<std::uint64_t> Server::reload() {
+  if (config_path_.empty()) {
+    return base::make_error(ErrorCode::kBadRequest,
+                            "this server was not started from a config file; nothing to reload");
+  }
+  auto loaded = config::load_config_file(config_path_, config::process_env());
+  if (!loaded) {
+    spdlog::warn("config reload refused, the running version stays: {}", loaded.error().message);
+    return std::move(loaded).error();
+  }
+  auto config = std::move(loaded).value();
+  {
+    // Listeners and threads are fixed at start: the running values stay.
+    auto current = snapshot();
+    const auto& running = current->config->server;
+    if (config.server.host != running.host || config.server.port != running.port ||
+        config.server.threads != running.threads) {
+      spdlog::warn("config reload: server.listen and server.threads apply at the next start");
+    }
+    config.server.host = running.host;
+    config.server.port = running.port;
+    config.server.threads = running.threads;
+  }
+  auto version = apply(std::make_shared<const config::Config>(std::move(config)));
+  if (version) spdlog::info("configuration version {} applied from {}", *version, config_path_);
+  return version;
+}
+
+base::Result<std::uint64_t> Server::rollback() {
+  std::lock_guard lock(mu_);
+  const auto target = history_[current_].previous;
+  if (!target) {
+    return base::make_error(ErrorCode::kConflict,
+                            "there is no earlier configuration version to roll back to");
+  }
+  // The earlier config is applied as a new version whose predecessor is the earlier one's, so
+  // rolling back again steps further back.
+  auto version = apply_locked(history_[*target].snapshot->config, history_[*target].previous);
+  if (version) {
+    spdlog::info("rolled back to the configuration of version {} (now version {})",
+                 history_[*target].snapshot->version, *version);
+  }
+  return version;
+}
+
+std::vector<admin::Version> Server::versions() const {
+  std::lock_guard lock(mu_);
+  std::vector<admin::Version> out;
+  for (std::size_t i = 0; i < history_.size(); ++i) {
+    out.push_back(admin::Version{history_[i].snapshot->version,
+                                 history_[i].snapshot->config->source, history_[i].applied_at,
+                                 i == current_});
+  }
+  return out;
+}
+
+void Server::start() {
+  const auto current = snapshot();
+  const auto& s = current->config->server;
+  net::error_code ec;
+  const auto address = net::asio::ip::make_address(s.host, ec);
+  if (ec) throw std::runtime_error("server.listen: '" + s.host + "' is not an IP address");
+  net::tcp::endpoint endpoint(address, s.port);
+  try {
+    for (auto& loop : loops_) {
+      loop->acceptor.emplace(net::open_acceptor(loop->ioc, endpoint));
+      if (endpoint.port() == 0) endpoint.port(loop->acceptor->local_endpoint().port());
+    }
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot listen on " + s.host + ":" + std::to_string(s.port) + ": " +
+                             e.code().message());
+  }
+  port_ = endpoint.port();
+  for (auto& loop : loops_) {
+    auto* l = loop.get();
+    net::asio::co_spawn(loop->ioc,
+                        net::accept_loop(*loop->acceptor, loop->context.connections,
+                                         [l](std::shared_ptr<net::ClientConnection> c) {
+                                           return serve_connection(*l, std::move(c));
+                                         }),
+                        net::asio::detached);
+    loop->sweep_timer.emplace(loop->ioc);
+    loop->sweep();
+    threads_.emplace_back([l] { l->ioc.run(); });
+  }
+  control_->start();
+}
+
+void Server::stop() {
+  if (stopping_.exchange(true)) return;
+  for (auto& loop : loops_) {
+    net::asio::post(loop->ioc, [l = loop.get()] { l->begin_stop(); });
+  }
+  control_->stop();
+}
+
+void Server::wait() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+  control_->join();
+  for (auto& loop : loops_) loop->finish();
+}
+
+// ---- Loop
+
+void Server::Loop::install(std::shared_ptr<const Snapshot> snap) {
+  context.view = pipeline::LoopView::make(std::move(snap), context.view.get(), ioc.get_executor());
+}
+
+void Server::Loop::sweep() {
+  if (finishing) return;
+  const auto now = net::Clock::now();
+  context.connections.sweep(now);
+  sweep_timer->expires_after(net::ClientConnection::kWatchDelay);
+  sweep_timer->async_wait([this](net::error_code ec) {
+    if (!ec) sweep();
+  });
+}
+
+void Server::Loop::begin_stop() {
+  net::error_code ec;
+  if (acceptor) acceptor->close(ec);
+  context.connections.shutdown();
+  for (auto& p : context.view->providers) p.pool->close_all();
+  // Requests in flight may finish within the drain timeout; then the loop stops.
+  drain_timer.emplace(ioc, context.view->config().server.drain_timeout);
+  drain_timer->async_wait([this](net::error_code e) {
+    if (!e) ioc.stop();
+  });
+  if (context.connections.empty()) ioc.stop();  // otherwise the last connection to end stops it
+}
+
+void Server::Loop::finish() {
+  finishing = true;
+  net::error_code ec;
+  if (acceptor) acceptor->close(ec);
+  if (drain_timer) drain_timer->cancel();
+  if (sweep_timer) sweep_timer->cancel();
+  context.connections.abort();
+  if (context.view) {
+    for (auto& p : context.view->providers) p.pool->close_all();
+  }
+  ioc.restart();
+  ioc.run();
+}
+
+}  // namespace shepherd::server

@@ -1,0 +1,165 @@
+// One client connection: read a request, dispatch it by path, answer, repeat while the
+// connection is kept alive.
+#include "pipeline/stages.hpp"
+#include "server/loop.hpp"
+
+namespace shepherd::server {
+
+using base::ErrorCode;
+using net::Task;
+namespace http = net::http;
+
+namespace {
+
+std::string_view header_value(const net::Request& r, http::field f) {
+  auto it = r.find(f);
+  return it == r.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+// CORS response headers for the request's Origin, appended to `out`: an allowed origin is
+// echoed (with credentials when configured); "*" allows any origin, never with credentials.
+void append_cors(const config::ServerConfig& server, std::string_view origin, std::string& out) {
+  if (origin.empty()) return;
+  bool allowed = false, wildcard = false;
+  for (const auto& o : server.cors_origins) {
+    if (o == "*") wildcard = true;
+    if (o == origin) allowed = true;
+  }
+  if (!allowed && !wildcard) return;
+  if (allowed) {
+    out.append("Access-Control-Allow-Origin: ").append(origin).append("\r\nVary: Origin\r\n");
+    if (server.cors_credentials) out.append("Access-Control-Allow-Credentials: true\r\n");
+  } else {
+    out.append("Access-Control-Allow-Origin: *\r\n");
+  }
+  out.append(
+      "Access-Control-Expose-Headers: X-Request-Id, Retry-After, X-Shepherd-Deployment, "
+      "X-Shepherd-Attempts, X-Shepherd-Model, X-Shepherd-Hedged\r\n");
+}
+
+// The error a request that could not be read gets, or nullopt when the client just left.
+std::optional<base::Error> read_error(const net::ReadResult& r, const config::ServerConfig& s) {
+  switch (r.status) {
+    case net::ReadStatus::kRequest:
+    case net::ReadStatus::kClosed:
+      return std::nullopt;
+    case net::ReadStatus::kTimeout:
+      return base::make_error(ErrorCode::kRequestTimeout,
+                              "the request was not received in time; send it faster");
+    case net::ReadStatus::kHeadersTooLarge:
+      return base::make_error(
+          ErrorCode::kHeadersTooLarge,
+          "request headers exceed the limit of " + std::to_string(s.max_header_bytes) + " bytes");
+    case net::ReadStatus::kBodyTooLarge:
+      return base::make_error(
+          ErrorCode::kPayloadTooLarge,
+          "the request body exceeds the limit of " + std::to_string(s.max_body_bytes) + " bytes");
+    case net::ReadStatus::kMalformed:
+      return base::make_error(ErrorCode::kBadRequest, "malformed HTTP request: " + r.detail);
+  }
+  return std::nullopt;
+}
+
+// Every route but a dialect's: probes, preflight, the model list, the admin API.
+Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Request& request,
+                    std::string_view target) {
+  auto& conn = rc.conn;
+  const auto& view = *rc.view;
+  const auto timeout = rc.write_timeout();
+  const auto& dialect = ingress::default_dialect();
+  admin::Exchange ex{conn, view, rc.request_id, timeout};
+  const auto method = request.method();
+  auto wrong_method = [&](std::string_view allow) {
+    return pipeline::respond_wrong_method(conn, dialect, target, allow, timeout);
+  };
+  auto respond_error = [&](const base::Error& e) {
+    return pipeline::respond_error(conn, dialect, e, rc.request_id, timeout);
+  };
+
+  if (method == http::verb::options) {
+    if (conn.request_headers().find("Access-Control-Allow-Origin") == std::string::npos) {
+      co_await respond_error(base::make_error(
+          ErrorCode::kForbidden, "this origin is not allowed; add it to server.cors.origins"));
+      co_return;
+    }
+    std::string extra = "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n";
+    auto requested = header_value(request, http::field::access_control_request_headers);
+    extra.append("Access-Control-Allow-Headers: ")
+        .append(requested.empty() ? "Authorization, Content-Type" : requested)
+        .append("\r\nAccess-Control-Max-Age: 600\r\n");
+    co_await conn.respond(204, "text/plain", "", extra, timeout);
+    co_return;
+  }
+  const bool get = method == http::verb::get;
+  const bool probe = target == "/health" || target == "/health/ready" || target == "/metrics" ||
+                     target == "/stats";
+  if (probe && !get) co_return co_await wrong_method("GET");
+  if (target == "/health") co_return co_await admin::serve_health(ex);
+  if (target == "/health/ready") {
+    co_return co_await admin::serve_ready(ex, loop.context.connections.stopping());
+  }
+  if (target == "/metrics") co_return co_await admin::serve_metrics(ex, loop.context.metrics);
+  if (target == "/stats") co_return co_await admin::serve_stats(ex, loop.context.metrics);
+  if (target.starts_with("/admin/")) {
+    co_await admin::serve_admin(ex, request, target, loop.server);
+    co_return;
+  }
+  if (target == "/v1/models" || target == "/models") {
+    if (auto caller = pipeline::identify(view, request); !caller) {
+      co_await respond_error(caller.error());
+      co_return;
+    }
+    if (!get) co_return co_await wrong_method("GET");
+    std::vector<std::string> names;
+    for (const auto& m : view.config().models) names.push_back(m.name);
+    co_await conn.respond(200, "application/json", api::models_body(names, 1700000000), {},
+                          timeout);
+    co_return;
+  }
+  co_await respond_error(base::make_error(
+      ErrorCode::kNotFound, "no route for " + std::string(target) +
+                                "; the API is at /v1/chat/completions and /v1/models"));
+}
+
+}  // namespace
+
+Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn) {
+  auto& context = loop.context;
+  while (conn->keep_alive() && !context.connections.stopping()) {
+    net::Request request;
+    const auto& server = context.view->config().server;
+    const net::ReadLimits limits{server.max_header_bytes, server.max_body_bytes,
+                                 server.keepalive_timeout, server.request_timeout};
+    const auto read = co_await conn->read_request(request, limits);
+    // The request uses the snapshot current when it arrived, to its end.
+    auto view = context.view;
+    std::string_view target = request.target();
+    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    const auto* dialect =
+        read.status == net::ReadStatus::kRequest && request.method() != http::verb::options
+            ? ingress::find_dialect(target)
+            : nullptr;
+    pipeline::RequestContext rc(context, *conn, std::move(view),
+                                dialect ? *dialect : ingress::default_dialect());
+    const auto error = read_error(read, rc.config().server);
+    if (read.status != net::ReadStatus::kRequest && !error) break;  // the client left
+    rc.request_id = pipeline::new_request_id(context);
+    auto& headers = conn->request_headers();
+    headers.append("X-Request-Id: ").append(rc.request_id).append("\r\n");
+    if (error) {
+      co_await pipeline::respond_error(*conn, rc.dialect, *error, rc.request_id,
+                                       rc.write_timeout());
+      break;
+    }
+    append_cors(rc.config().server, header_value(request, http::field::origin), headers);
+    if (dialect) {
+      co_await pipeline::serve_chat(rc, request);
+    } else {
+      co_await dispatch(loop, rc, request, target);
+    }
+    if (conn->write_failed()) break;
+  }
+  conn->close();
+}
+
+}  // namespace shepherd::server
