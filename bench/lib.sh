@@ -31,7 +31,8 @@ start() {
   exit 1
 }
 
-# wrk_url URL CONNECTIONS SECONDS [STREAM] [MODEL] -> "rps p50_us p99_us"; exits on any non-2xx.
+# wrk_url URL CONNECTIONS SECONDS [STREAM] [MODEL] -> "rps p50_us p99_us requests"; exits on any
+# non-2xx.
 wrk_url() {
   local out
   out=$(STREAM=${4:-0} MODEL=${5:-gpt-4.1} taskset -c 0 wrk -t1 -c"$2" -d"$3"s --latency \
@@ -46,9 +47,26 @@ wrk_url() {
       if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6
     }
     /Requests\/sec/ { rps = $2 }
+    / requests in / { requests = $1 }
     $1 == "50%" { p50 = us($2) }
     $1 == "99%" { p99 = us($2) }
-    END { printf "%.0f %.0f %.0f\n", rps, p50, p99 }' <<<"$out"
+    END { printf "%.0f %.0f %.0f %d\n", rps, p50, p99, requests }' <<<"$out"
+}
+
+# cpu_ticks PID... -> "user system": CPU time of these processes and of their child processes
+# (nginx's workers), in clock ticks (/proc/PID/stat fields 14 and 15).
+cpu_ticks() {
+  local p
+  for p in "$@" $(for q in "$@"; do pgrep -P "$q"; done); do
+    awk '{ print $14, $15 }' "/proc/$p/stat"
+  done | awk '{ u += $1; s += $2 } END { print u + 0, s + 0 }'
+}
+# per_request BEFORE AFTER REQUESTS -> "user_us system_us total_us" per request.
+per_request() {
+  awk -v b="$1" -v a="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    split(b, x, " "); split(a, y, " "); k = 1e6 / hz / (n > 0 ? n : 1)
+    printf "%.1f %.1f %.1f\n", (y[1] - x[1]) * k, (y[2] - x[2]) * k, (y[1] + y[2] - x[1] - x[2]) * k
+  }'
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

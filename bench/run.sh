@@ -2,15 +2,23 @@
 # Benchmark: the mock upstream directly, nginx (proxy_pass) in front of it, and Shepherd in
 # front of the same mock, loaded with wrk at the same settings, in one run.
 #
-#   bench/run.sh                 three rounds, medians (about 4 minutes)
+#   bench/run.sh                 five rounds, medians (about 7 minutes)
 #   ROUNDS=1 bench/run.sh        one quick round
 #   STREAMS=10000 bench/run.sh   also hold that many open streams and report Shepherd's RSS
+#   BASELINE_BIN=path bench/run.sh
+#                                also load another Shepherd binary (an earlier commit's release
+#                                build) with the same config, as target "baseline"
 #
 # Pinning as in DESIGN.md: the proxy under test on core 1, wrk and the mock on core 0.
 # Shepherd runs with one event-loop thread, nginx with one worker.
+#
+# CPU per request: the proxy's user and system CPU time (/proc/PID/stat, nginx's master and
+# worker together) over each 32-connection non-streamed run, divided by the requests wrk
+# completed in it. On two cores the load generator saturates near nginx's throughput, so this,
+# not requests/s, shows what each request costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
 STREAMS=${STREAMS:-0}
 BIN=${SHEPHERD_BIN:-build/release/src/shepherd}
@@ -27,6 +35,7 @@ source bench/lib.sh
 
 start mock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0
 mock_port=$port
+mock_pid=$pid
 start slowmock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0 --chunks 30 \
   --chunk-delay-ms 1000
 slow_port=$port
@@ -55,12 +64,18 @@ YAML
 start shepherd taskset -c 1 "$BIN" serve --config "$work/shepherd.yaml"
 shepherd_port=$port
 shepherd_pid=$pid
+if [[ -n "${BASELINE_BIN:-}" ]]; then
+  start baseline taskset -c 1 "$BASELINE_BIN" serve --config "$work/shepherd.yaml"
+  baseline_port=$port
+  baseline_pid=$pid
+fi
 
 nginx_port=$((shepherd_port + 1))
 sed "s#@DIR@#$work#g; s#@MOCK_PORT@#$mock_port#; s#@NGINX_PORT@#$nginx_port#" \
   bench/nginx.conf.in >"$work/nginx.conf"
 taskset -c 1 nginx -c "$work/nginx.conf" -e "$work/nginx-error.log" &
-pids+=($!)
+nginx_pid=$!
+pids+=("$nginx_pid")
 for _ in $(seq 100); do
   curl -s -o /dev/null "http://127.0.0.1:$nginx_port/v1/models" && break
   sleep 0.05
@@ -71,19 +86,28 @@ declare -A url=(
   [nginx]="http://127.0.0.1:$nginx_port/v1/chat/completions"
   [shepherd]="http://127.0.0.1:$shepherd_port/v1/chat/completions"
 )
+declare -A pid_of=([direct]=$mock_pid [nginx]=$nginx_pid [shepherd]=$shepherd_pid)
 targets=(direct nginx shepherd)
+if [[ -n "${BASELINE_BIN:-}" ]]; then
+  url[baseline]="http://127.0.0.1:$baseline_port/v1/chat/completions"
+  pid_of[baseline]=$baseline_pid
+  targets+=(baseline)
+fi
 
-# wrk_run TARGET CONNECTIONS SECONDS [STREAM] -> "rps p50_us p99_us"
+# wrk_run TARGET CONNECTIONS SECONDS [STREAM] -> "rps p50_us p99_us requests"
 wrk_run() { wrk_url "${url[$1]}" "$2" "$3" "${4:-0}"; }
 
 echo "warm-up (5 s each)"
 for t in "${targets[@]}"; do wrk_run "$t" 32 5 >/dev/null; done
 
-declare -A results
+declare -A results cpu
 for round in $(seq "$ROUNDS"); do
   echo "round $round/$ROUNDS"
   for t in "${targets[@]}"; do
+    before=$(cpu_ticks "${pid_of[$t]}")
     results[$t,c32,$round]=$(wrk_run "$t" 32 "$DURATION")
+    after=$(cpu_ticks "${pid_of[$t]}")
+    cpu[$t,$round]=$(per_request "$before" "$after" "$(awk '{ print $4 }' <<<"${results[$t,c32,$round]}")")
     results[$t,c1,$round]=$(wrk_run "$t" 1 5)
     results[$t,stream,$round]=$(wrk_run "$t" 32 "$DURATION" 1)
   done
@@ -107,6 +131,21 @@ for kind in c32 c1 stream; do
     printf '%-10s %-28s %10s %10s %10s\n' "$t" "$label" "$(col "$t" "$kind" 1)" \
       "$(col "$t" "$kind" 2)" "$(col "$t" "$kind" 3)"
   done
+done
+
+# cpu_col TARGET FIELD(1=user,2=system,3=total) -> median over rounds, microseconds per request
+cpu_col() {
+  for round in $(seq "$ROUNDS"); do
+    awk -v f="$2" '{ print $f }' <<<"${cpu[$1,$round]}"
+  done | median
+}
+echo
+echo "CPU per request, non-stream c32 (the proxy process; medians of $ROUNDS rounds):"
+printf '%-10s %12s %12s %12s %10s\n' target "user us" "system us" "total us" "vs nginx"
+for t in "${targets[@]}"; do
+  [[ $t == direct ]] && label="direct (mock)" || label=$t
+  printf '%-10s %12s %12s %12s %10s\n' "$label" "$(cpu_col "$t" 1)" "$(cpu_col "$t" 2)" \
+    "$(cpu_col "$t" 3)" "$(ratio "$(cpu_col "$t" 3)" "$(cpu_col nginx 3)")"
 done
 
 added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", a - b }'; }

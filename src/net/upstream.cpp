@@ -18,6 +18,11 @@ constexpr auto kDnsTtl = std::chrono::seconds(30);
 // syscall). Younger ones are used directly: upstreams close idle connections after seconds,
 // and a connection closed meanwhile is caught by the caller's one retry on a new connection.
 constexpr auto kCheckIdleAfter = std::chrono::seconds(1);
+// Idle connections beyond pool.max_idle are closed once they have been idle this long, not when
+// they are released: while more requests are in flight than max_idle, every connection is
+// reused within microseconds, and closing the surplus at each release would open a new
+// connection for most requests (churn).
+constexpr auto kSurplusIdle = std::chrono::seconds(2);
 
 }  // namespace
 
@@ -86,6 +91,15 @@ bool UpstreamPool::still_open(UpstreamConnection& connection) {
   char byte;
   const auto n = ::recv(connection.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+void UpstreamPool::trim(Clock::time_point now) {
+  // The oldest idle connections are at the front (take_idle() reuses the most recent).
+  while (idle_.size() > provider_.pool.max_idle && now - idle_.front()->idle_since >= kSurplusIdle) {
+    error_code ec;
+    idle_.front()->socket().close(ec);
+    idle_.pop_front();
+  }
 }
 
 ConnectionPtr UpstreamPool::take_idle() {
@@ -198,7 +212,7 @@ Task<base::Result<ConnectionPtr>> UpstreamPool::connect(Clock::time_point deadli
 
 void UpstreamPool::release(ConnectionPtr connection, bool reusable) {
   if (active_ > 0) --active_;
-  if (connection && reusable && !connection->cancelled && idle_.size() < provider_.pool.max_idle) {
+  if (connection && reusable && !connection->cancelled) {
     connection->parser.reset();
     connection->expires_never();
     connection->idle_since = coarse_now();

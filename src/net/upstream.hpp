@@ -98,8 +98,13 @@ class UpstreamPool {
   // An idle connection still open, or null: the common case, without a coroutine.
   ConnectionPtr take_idle();
 
-  // Returns a connection. Kept for reuse only when `reusable` and fewer than max_idle wait.
+  // Returns a connection, kept for reuse when `reusable`. Idle connections beyond max_idle are
+  // closed by trim() once they have stayed idle a while.
   void release(ConnectionPtr connection, bool reusable);
+  // Closes surplus idle connections (beyond max_idle, idle for 2 s); the owning loop calls it
+  // periodically.
+  void trim(Clock::time_point now);
+  std::size_t idle_count() const { return idle_.size(); }
 
   // Closes idle connections and fails waiters; called at shutdown.
   void close_all();
@@ -112,7 +117,7 @@ class UpstreamPool {
   Executor executor_;
   const config::ProviderConfig provider_;  // a copy: the pool may outlive its config snapshot
   std::unique_ptr<asio::ssl::context> tls_;
-  std::vector<ConnectionPtr> idle_;
+  std::deque<ConnectionPtr> idle_;
   std::size_t active_ = 0;
   std::deque<Timer*> waiters_;
   std::vector<tcp::endpoint> endpoints_;

@@ -191,6 +191,7 @@ void Server::Loop::sweep() {
   if (finishing) return;
   const auto now = net::Clock::now();
   context.connections.sweep(now);
+  for (const auto& p : context.view->providers) p.pool->trim(now);
   sweep_timer->expires_after(net::ClientConnection::kWatchDelay);
   sweep_timer->async_wait([this](net::error_code ec) {
     if (!ec) sweep();

@@ -1,0 +1,60 @@
+#include "admin/routes.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace shepherd::admin {
+namespace {
+
+using Kind = Route::Kind;
+
+TEST(AdminRoutes, NamesEachRoute) {
+  EXPECT_EQ(parse_route("GET", "/admin/deployments")->kind, Kind::kDeployments);
+  EXPECT_EQ(parse_route("GET", "/admin/config")->kind, Kind::kConfig);
+  EXPECT_EQ(parse_route("POST", "/admin/config/reload")->kind, Kind::kReload);
+  EXPECT_EQ(parse_route("POST", "/admin/config/rollback")->kind, Kind::kRollback);
+  auto drain = parse_route("POST", "/admin/deployments/gpt-4.1%40relay/drain");
+  ASSERT_TRUE(drain);
+  EXPECT_EQ(drain->kind, Kind::kDrain);
+  EXPECT_EQ(drain->deployment, "gpt-4.1@relay");
+  EXPECT_EQ(parse_route("POST", "/admin/deployments/a/b/enable")->deployment, "a/b");
+}
+
+TEST(AdminRoutes, AnotherMethodIsA405NamingTheRightOne) {
+  auto r = parse_route("POST", "/admin/deployments");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind, Kind::kWrongMethod);
+  EXPECT_EQ(r->allow, "GET");
+  EXPECT_EQ(parse_route("GET", "/admin/deployments/x/drain")->allow, "POST");
+  EXPECT_EQ(parse_route("DELETE", "/admin/config/reload")->allow, "POST");
+}
+
+TEST(AdminRoutes, UnknownPathsAre404s) {
+  for (const auto* path : {"/admin/", "/admin/x", "/admin/deployments/x/restart",
+                           "/admin/deployments/x", "/admin/config/x"}) {
+    auto r = parse_route("POST", path);
+    ASSERT_FALSE(r) << path;
+    EXPECT_EQ(r.error().code, base::ErrorCode::kNotFound) << path;
+  }
+}
+
+TEST(AdminRoutes, PercentDecodingLeavesMalformedEscapes) {
+  EXPECT_EQ(percent_decode("a%2Fb%40c"), "a/b@c");
+  EXPECT_EQ(percent_decode("100%"), "100%");
+  EXPECT_EQ(percent_decode("%zz%4"), "%zz%4");
+}
+
+TEST(AdminRoutes, AnswerBodiesAreJson) {
+  const auto versions = boost::json::parse(
+      versions_body(2, {{1, "a \"quoted\" path", 10, false}, {2, "b", 20, true}}));
+  EXPECT_EQ(versions.at("version").as_uint64(), 2u);
+  EXPECT_EQ(versions.at("versions").as_array().at(0).at("source").as_string(),
+            "a \"quoted\" path");
+  const auto pair = boost::json::parse(string_members_body({{"id", "x\ny"}, {"state", "drained"}}));
+  EXPECT_EQ(pair.at("id").as_string(), "x\ny");
+  EXPECT_EQ(boost::json::parse(applied_body(7)).at("version").as_uint64(), 7u);
+}
+
+}  // namespace
+}  // namespace shepherd::admin
