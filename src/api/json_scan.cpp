@@ -1,6 +1,7 @@
 #include "api/json_scan.hpp"
 
 #include <array>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string_view.hpp>
 #include <cstring>
@@ -168,16 +169,38 @@ std::optional<std::size_t> scan_top_level_keys(std::string_view json, std::span<
   return members;
 }
 
+namespace {
+
+// Whether the raw text of a key (between its quotes) spells `key`, byte for byte or once its
+// escapes are decoded.
+bool key_is(std::string_view raw, std::string_view key) {
+  if (raw == key) return true;
+  if (raw.size() <= key.size() || raw.find('\\') == std::string_view::npos) return false;
+  std::string quoted;
+  quoted.reserve(raw.size() + 2);
+  quoted.append(1, '"').append(raw).append(1, '"');
+  boost::system::error_code ec;
+  const auto decoded = boost::json::parse(quoted, ec);
+  return !ec && decoded.is_string() && decoded.get_string() == key;
+}
+
+}  // namespace
+
 std::optional<std::string> replace_top_level_value(std::string_view json, std::string_view key,
                                                    std::string_view raw_value) {
-  auto v = find_top_level_value(json, key);
-  if (!v) return std::nullopt;
-  const auto offset = static_cast<std::size_t>(v->data() - json.data());
   std::string out;
-  out.reserve(json.size() + raw_value.size());
-  out.append(json.substr(0, offset));
-  out.append(raw_value);
-  out.append(json.substr(offset + v->size()));
+  std::size_t copied = 0;  // bytes of `json` already in `out`; 0 until a member matches
+  for_each_member(json, [&](std::string_view k, std::string_view v) {
+    if (!key_is(k, key)) return false;
+    const auto offset = static_cast<std::size_t>(v.data() - json.data());
+    if (copied == 0) out.reserve(json.size() + raw_value.size());
+    out.append(json.substr(copied, offset - copied));
+    out.append(raw_value);
+    copied = offset + v.size();
+    return false;
+  });
+  if (copied == 0) return std::nullopt;
+  out.append(json.substr(copied));
   return out;
 }
 

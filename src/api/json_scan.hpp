@@ -34,8 +34,10 @@ struct KeyCount {
 };
 std::optional<std::size_t> scan_top_level_keys(std::string_view json, std::span<KeyCount> keys);
 
-// Copies `json` with the value of top-level `key` replaced by `raw_value` (raw JSON text).
-// nullopt when the key is absent or `json` is malformed.
+// Copies `json` with the value of every top-level member named `key` replaced by `raw_value`
+// (raw JSON text). Unlike the functions above it also matches a key spelled with escapes, so no
+// JSON parser, whichever duplicate it keeps, reads the old value. nullopt when no such member
+// comes before the end of the object or the first malformation.
 std::optional<std::string> replace_top_level_value(std::string_view json, std::string_view key,
                                                    std::string_view raw_value);
 

@@ -145,6 +145,22 @@ TEST(ReplaceTopLevelValue, OnlyReplacesTheTopLevelKey) {
             R"({"a":{"model":"x"},"model":"z"})");
 }
 
+TEST(ReplaceTopLevelValue, ReplacesEveryMemberWithTheKey) {
+  EXPECT_EQ(replace_top_level_value(R"({"a":1,"b":2,"a":[3]})", "a", "0"),
+            R"({"a":0,"b":2,"a":0})");
+}
+
+TEST(ReplaceTopLevelValue, MatchesKeysSpelledWithEscapes) {
+  EXPECT_EQ(replace_top_level_value(R"({"\u0061":1,"b\"":2,"\\":3})", "a", "0"),
+            R"({"\u0061":0,"b\"":2,"\\":3})");
+  EXPECT_EQ(replace_top_level_value(R"({"\u0061b":1})", "a", "0"), std::nullopt);
+  EXPECT_EQ(replace_top_level_value(R"({"\x61":1})", "a", "0"), std::nullopt);
+}
+
+TEST(ReplaceTopLevelValue, ReplacesMembersBeforeAMalformation) {
+  EXPECT_EQ(replace_top_level_value(R"({"a":1,"a":2 "b")", "a", "0"), R"({"a":0,"a":0 "b")");
+}
+
 TEST(ReplaceTopLevelValue, AbsentKeyOrMalformedJsonGivesNullopt) {
   EXPECT_EQ(replace_top_level_value(R"({"a":{"model":"x"}})", "model", "1"), std::nullopt);
   EXPECT_EQ(replace_top_level_value(R"({"a":1)", "model", "1"), std::nullopt);

@@ -155,18 +155,27 @@ class ChatRequestHandler {
   bool on_bool(bool b, error_code& ec) {
     if (!value(Kind::kBool, ec)) return false;
     if (depth_ == 1 && field_ == Field::kStream) request.stream = b;
-    if (depth_ == 2 && field_ == Field::kStreamOptions && include_usage_key_) {
-      request.client_wants_usage = b;
-    }
+    if (depth_ == 2 && field_ == Field::kStreamOptions && include_usage_key_) include_usage(b);
     return true;
   }
-  bool on_null(error_code& ec) { return value(Kind::kNull, ec); }
+  bool on_null(error_code& ec) {
+    if (!value(Kind::kNull, ec)) return false;
+    if (depth_ == 2 && field_ == Field::kStreamOptions && include_usage_key_) include_usage(false);
+    return true;
+  }
   bool on_comment_part(json::string_view, error_code&) { return true; }
   bool on_comment(json::string_view, error_code&) { return true; }
 
  private:
   enum class Kind { kObject, kArray, kString, kBool, kNull, kOther };
   enum class Field { kOther, kModel, kStream, kStreamOptions, kMessages, kMaxTokens };
+
+  // The client wants usage only when every include_usage it sent is true: parsers disagree on
+  // which of two equal keys wins, and upstream_chat_body sets them all.
+  void include_usage(bool b) {
+    request.client_wants_usage = b && (!include_usage_seen_ || request.client_wants_usage);
+    include_usage_seen_ = true;
+  }
 
   bool fail(std::string message, std::string param, error_code& ec) {
     if (!error) error = bad_request(std::move(message), std::move(param));
@@ -249,6 +258,7 @@ class ChatRequestHandler {
   boost::container::small_vector<std::size_t, 16> seen_;
   bool string_started_ = false;
   bool include_usage_key_ = false;
+  bool include_usage_seen_ = false;
   bool role_key_ = false;
   bool role_ = false;
 };
@@ -309,18 +319,27 @@ std::string upstream_chat_body(std::string_view body, const ChatRequest& request
   const bool add_usage = request.stream && !request.client_wants_usage;
   std::string out = rename ? with_model(body, upstream_model) : std::string(body);
   if (!add_usage) return out;
-  if (!find_top_level_value(out, "stream_options")) {
+  const auto options = find_top_level_value(out, "stream_options");
+  if (!options) {
     // Splice the option in after the opening brace; the body is a validated object.
     const auto brace = out.find('{');
     out.insert(brace + 1, "\"stream_options\":{\"include_usage\":true},");
     return out;
   }
-  // stream_options exists without include_usage=true: rewrite it through the DOM (rare).
-  json::value root = json::parse(out);
-  auto& so = root.as_object()["stream_options"];
-  if (!so.is_object()) so = json::object();
-  so.as_object()["include_usage"] = true;
-  return json::serialize(root);
+  // stream_options is null, or an object without include_usage=true: rewrite its bytes in place.
+  // (Not through a DOM: serializing one would rewrite numbers, e.g. 1e400 as Infinity.)
+  std::string value;
+  if (*options == "null") {
+    value = R"({"include_usage":true})";
+  } else if (auto set = replace_top_level_value(*options, "include_usage", "true")) {
+    value = std::move(*set);
+  } else {
+    value = std::string(*options);
+    value.insert(1, count_top_level_key(value, std::nullopt) == 0 ? R"("include_usage":true)"
+                                                                  : R"("include_usage":true,)");
+  }
+  out.replace(static_cast<std::size_t>(options->data() - out.data()), options->size(), value);
+  return out;
 }
 
 std::string with_model(std::string_view json_text, std::string_view model) {

@@ -327,6 +327,86 @@ TEST(UpstreamChatBody, NonStreamDoesNotGetStreamOptions) {
   EXPECT_FALSE(o.contains("stream_options"));
 }
 
+// Found by fuzz_json_rewrite: stream_options used to be rewritten through a DOM, whose
+// serializer wrote 1e400 as Infinity (not JSON) and lost the digits of large numbers.
+TEST(UpstreamChatBody, KeepsEveryOtherByteWhenSettingIncludeUsage) {
+  const std::string rest = R"("x":1E400,"seed":123456789012345678901234567890,"t":1.50,"n":-0)";
+  const auto body =
+      body_with(R"("stream":true,"stream_options":{"include_usage":false,"y":2.0},)" + rest);
+  const auto out = upstream_chat_body(body, parsed(body), "up");
+  EXPECT_EQ(out, R"({"model":"up","messages":)" + std::string(kMessages) +
+                     R"(,"stream":true,"stream_options":{"include_usage":true,"y":2.0},)" + rest +
+                     "}");
+  parse_object(out);
+}
+
+TEST(UpstreamChatBody, AddsIncludeUsageToStreamOptionsInPlace) {
+  for (const auto& [options, expected] : {
+           std::pair{"null", R"({"include_usage":true})"},
+           std::pair{"{ }", R"({"include_usage":true })"},
+           std::pair{R"({"other":[1]})", R"({"include_usage":true,"other":[1]})"},
+           std::pair{R"({ "include_usage" : null })", R"({ "include_usage" : true })"},
+       }) {
+    const auto body = body_with(R"("stream":true,"stream_options":)" + std::string(options));
+    EXPECT_EQ(upstream_chat_body(body, parsed(body), "alias"),
+              body_with(R"("stream":true,"stream_options":)" + std::string(expected)));
+  }
+}
+
+// stream_options used to be rewritten through a DOM parsed with Boost.JSON's default depth limit
+// of 32, below the request limit: an accepted body nested deeper threw.
+TEST(UpstreamChatBody, BodyNestedUpToTheLimitWithStreamOptionsDoesNotThrow) {
+  const std::string deep = std::string(40, '[') + std::string(40, ']');
+  const std::string body = R"({"model":"m","stream":true,"stream_options":{"x":1},"messages":[)"
+                           R"({"role":"user","content":)" +
+                           deep + "}]}";
+  const auto request = parse_chat_request(body, kDepth);
+  ASSERT_TRUE(request.ok()) << request.error().message;
+  const auto out = upstream_chat_body(body, *request, "up");
+  json::parse_options opt;
+  opt.max_depth = kDepth;
+  boost::system::error_code ec;
+  const auto v = json::parse(out, ec, {}, opt);
+  ASSERT_FALSE(ec) << out;
+  EXPECT_EQ(v.at("stream_options").at("include_usage"), json::value(true));
+  EXPECT_EQ(v.at("stream_options").at("x"), json::value(1));
+}
+
+// Parsers disagree on which of two equal keys wins: usage is asked for in every spelling.
+TEST(UpstreamChatBody, SetsEveryIncludeUsageHoweverSpelled) {
+  for (const std::string options : {
+           R"({"include_usage":true,"include_usage":false})",
+           R"({"include_usage":false,"include_usage":true})",
+           R"({"include_usage":true,"include_usage":null})",
+           R"({"include\u005fusage":false})",
+           R"({"include_usage":true,"include\u005fusage":false})",
+       }) {
+    const auto body = body_with(R"("stream":true,"stream_options":)" + options);
+    const auto request = parse_chat_request(body, kDepth);
+    ASSERT_TRUE(request.ok()) << body;
+    const auto out = upstream_chat_body(body, *request, "alias");
+    const auto so = find_top_level_value(out, "stream_options");
+    ASSERT_TRUE(so.has_value()) << out;
+    EXPECT_EQ(so->find("false"), std::string_view::npos) << out;
+    EXPECT_EQ(so->find("null"), std::string_view::npos) << out;
+    EXPECT_EQ(parse_object(out).at("stream_options").at("include_usage"), json::value(true));
+  }
+}
+
+TEST(ParseChatRequest, ClientWantsUsageOnlyWhenEveryIncludeUsageIsTrue) {
+  auto wants = [](std::string_view options) {
+    const auto r = parse_chat_request(
+        body_with(R"("stream":true,"stream_options":)" + std::string(options)), kDepth);
+    EXPECT_TRUE(r.ok()) << options;
+    return r.ok() && r->client_wants_usage;
+  };
+  EXPECT_TRUE(wants(R"({"include_usage":true})"));
+  EXPECT_TRUE(wants(R"({"include_usage":true,"include_usage":true})"));
+  EXPECT_FALSE(wants(R"({"include_usage":false,"include_usage":true})"));
+  EXPECT_FALSE(wants(R"({"include_usage":true,"include_usage":null})"));
+  EXPECT_FALSE(wants(R"({"include_usage":null,"include_usage":true})"));
+}
+
 // Whatever way a client spells keys, an accepted body must reach the upstream with exactly one
 // `model` (the upstream's) and, for streams, include_usage true, so that every JSON parser reads
 // the same request Shepherd routed and meters. Refusing such a body is fine too.
@@ -381,6 +461,15 @@ TEST(WithModel, UnchangedWithoutModelOrForNonJson) {
 TEST(WithModel, QuotesTheName) {
   const auto out = with_model(R"({"model":"x"})", "a\"b\n");
   EXPECT_EQ(str(parse_object(out).at("model")), "a\"b\n");
+}
+
+// Found by fuzz_json_rewrite: with_model replaced only the first raw "model" key, so an answer
+// with two, or with an escaped key, still showed the upstream's model id to most parsers.
+TEST(WithModel, SetsEveryTopLevelModelHoweverSpelled) {
+  EXPECT_EQ(with_model(R"({"model":"a","x":1,"model":"b"})", "c"),
+            R"({"model":"c","x":1,"model":"c"})");
+  EXPECT_EQ(with_model(R"({"m\u006fdel":"up","x":{"model":"n"}})", "c"),
+            R"({"m\u006fdel":"c","x":{"model":"n"}})");
 }
 
 // --- inspect_chunk ----------------------------------------------------------------------------
