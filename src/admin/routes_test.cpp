@@ -49,8 +49,7 @@ TEST(AdminRoutes, AnswerBodiesAreJson) {
   const auto versions = boost::json::parse(
       versions_body(2, {{1, "a \"quoted\" path", 10, false}, {2, "b", 20, true}}));
   EXPECT_EQ(versions.at("version").to_number<std::uint64_t>(), 2u);
-  EXPECT_EQ(versions.at("versions").as_array().at(0).at("source").as_string(),
-            "a \"quoted\" path");
+  EXPECT_EQ(versions.at("versions").as_array().at(0).at("source").as_string(), "a \"quoted\" path");
   const auto pair = boost::json::parse(string_members_body({{"id", "x\ny"}, {"state", "drained"}}));
   EXPECT_EQ(pair.at("id").as_string(), "x\ny");
   EXPECT_EQ(boost::json::parse(applied_body(7)).at("version").to_number<std::uint64_t>(), 7u);
