@@ -41,7 +41,7 @@ done
 trace() {
   local name=$1 pid=$2 url=$3 traced
   wrk_url "$url" "$CONNECTIONS" 2 >/dev/null
-  traced=$(pgrep -P "$pid" | head -1)
+  traced=$(pgrep -P "$pid" | head -1 || true)
   [[ -z "$traced" ]] && traced=$pid  # nginx: its worker
   strace -c -f -p "$traced" -o "$work/$name.strace" &
   local strace_pid=$!

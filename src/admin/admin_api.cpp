@@ -53,17 +53,14 @@ Task<void> serve_admin(Exchange ex, const net::Request& request, std::string_vie
                                                 "server.master_key to enable it"));
     co_return;
   }
-  auto it = request.find(net::http::field::authorization);
-  const std::string_view authorization =
-      it == request.end() ? std::string_view{} : std::string_view(it->value());
-  if (!auth::bearer_matches(authorization, std::span(&*ex.view.keys.master, 1))) {
+  if (!auth::bearer_matches(request.authorization, std::span(&*ex.view.keys.master, 1))) {
     co_await respond_error(
         ex, base::make_error(ErrorCode::kUnauthorized,
                              "admin routes need the master key: send Authorization: Bearer "
                              "<server.master_key>"));
     co_return;
   }
-  auto route = parse_route(request.method_string(), target);
+  auto route = parse_route(request.method_string, target);
   if (!route) {
     co_await respond_error(ex, route.error());
     co_return;

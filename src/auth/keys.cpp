@@ -1,15 +1,40 @@
 #include "auth/keys.hpp"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <strings.h>
 
+#include <memory>
+#include <stdexcept>
+
 namespace shepherd::auth {
+
+namespace {
+
+// OpenSSL 3's one-shot SHA256() looks the algorithm up in its provider table on every call,
+// which cost more than hashing a key. The algorithm is fetched once per process and each
+// thread keeps one digest context.
+const EVP_MD* sha256_md() {
+  static const std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md(
+      EVP_MD_fetch(nullptr, "SHA256", nullptr), &EVP_MD_free);
+  if (!md) throw std::runtime_error("OpenSSL has no SHA-256");
+  return md.get();
+}
+
+}  // namespace
 
 Digest sha256(std::string_view text) {
   static_assert(std::tuple_size_v<Digest> == SHA256_DIGEST_LENGTH);
+  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                                 &EVP_MD_CTX_free);
   Digest d;
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), d.data());
+  unsigned int size = 0;
+  if (!ctx || EVP_DigestInit_ex2(ctx.get(), sha256_md(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), text.data(), text.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), d.data(), &size) != 1 || size != d.size()) {
+    throw std::runtime_error("SHA-256 failed");
+  }
   return d;
 }
 

@@ -40,13 +40,13 @@ Task<ReadResult> ClientConnection::read_request(Request& request, const ReadLimi
     buffer_.commit(n);
   }
   idle_ = false;
-  http::request_parser<http::string_body> parser;
+  RequestParser parser(request);
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser.body_limit(limits.max_body_bytes);
   // The whole request (headers and body) must arrive within the request timeout.
   set_deadline(limits.request);
-  auto [hec, hn] = co_await http::async_read_header(socket_, buffer_, parser, kUseTuple);
-  if (!hec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
+  auto rec = co_await read_parsed(socket_, buffer_, parser, ReadUntil::kHeader);
+  if (!rec && request.expect_continue && !parser.is_done()) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     auto [wec, wn] = co_await asio::async_write(socket_, asio::buffer(kContinue), kUseTuple);
     if (wec) {
@@ -55,13 +55,13 @@ Task<ReadResult> ClientConnection::read_request(Request& request, const ReadLimi
       co_return ReadResult{ReadStatus::kClosed, {}};
     }
   }
-  error_code rec = hec;
-  if (!rec) std::tie(rec, hn) = co_await http::async_read(socket_, buffer_, parser, kUseTuple);
+  if (!rec) {
+    rec = co_await read_parsed(socket_, buffer_, parser, ReadUntil::kMessage);
+  }
   clear_deadline();
   if (timed_out_) rec = beast::error::timeout;
   if (!rec) {
-    request = parser.release();
-    keep_alive_ = keep_alive_ && request.keep_alive();
+    keep_alive_ = keep_alive_ && request.keep_alive;
     co_return ReadResult{ReadStatus::kRequest, {}};
   }
   keep_alive_ = false;

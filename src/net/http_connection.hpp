@@ -15,13 +15,14 @@
 #include <string_view>
 
 #include "net/asio.hpp"
+#include "net/http_message.hpp"
 #include "net/upstream.hpp"
 
 namespace shepherd::net {
 
 class ConnectionSet;
 
-using Request = http::request<http::string_body>;
+using Request = HttpRequest;
 
 struct ReadLimits {
   std::size_t max_header_bytes = 16 * 1024;

@@ -95,7 +95,8 @@ bool UpstreamPool::still_open(UpstreamConnection& connection) {
 
 void UpstreamPool::trim(Clock::time_point now) {
   // The oldest idle connections are at the front (take_idle() reuses the most recent).
-  while (idle_.size() > provider_.pool.max_idle && now - idle_.front()->idle_since >= kSurplusIdle) {
+  while (idle_.size() > provider_.pool.max_idle &&
+         now - idle_.front()->idle_since >= kSurplusIdle) {
     error_code ec;
     idle_.front()->socket().close(ec);
     idle_.pop_front();

@@ -13,6 +13,7 @@
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "net/asio.hpp"
+#include "net/http_message.hpp"
 
 namespace shepherd::net {
 
@@ -43,8 +44,16 @@ class UpstreamConnection {
     return ssl_ ? f(*ssl_) : f(*plain_);
   }
 
+  // The response of the exchange under way, read through `parser` (emplace it first): up to the
+  // end of the header, the whole message, or until some body bytes (or the end) are in
+  // response.body. Errors as read_parsed() reports them; pass them through result().
+  Task<error_code> read_header() { return read(ReadUntil::kHeader); }
+  Task<error_code> read_message() { return read(ReadUntil::kMessage); }
+  Task<error_code> read_some_body() { return read(ReadUntil::kBody); }
+
   beast::flat_buffer buffer;
-  std::optional<http::response_parser<http::string_body>> parser;
+  HttpResponse response;                 // reused by every exchange on this connection
+  std::optional<ResponseParser> parser;  // the exchange under way; fills `response`
   bool reused = false;
   bool cancelled = false;
   bool timed_out = false;
@@ -54,6 +63,10 @@ class UpstreamConnection {
   std::optional<Socket> plain_;
   std::optional<TlsStream> ssl_;
   Clock::time_point deadline_ = Clock::time_point::max();
+
+  Task<error_code> read(ReadUntil until) {
+    return visit([&](auto& s) { return read_parsed(s, buffer, *parser, until, &response.body); });
+  }
 };
 
 using ConnectionPtr = std::unique_ptr<UpstreamConnection>;

@@ -33,9 +33,11 @@ Error cancelled_error() {
 
 // The response's headers as the adapter reads them; most answers have a handful.
 using Headers = boost::container::small_vector<providers::Header, 16>;
-Headers headers_of(const http::response_parser<http::string_body>& parser) {
+Headers headers_of(const net::HttpResponse& response) {
   Headers out;
-  for (const auto& f : parser.get()) out.push_back({f.name_string(), f.value()});
+  for (std::size_t i = 0; i < response.field_count; ++i) {
+    out.push_back({response.fields[i].first, response.fields[i].second});
+  }
   return out;
 }
 
@@ -137,15 +139,12 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a) {
         co_await c->visit([&](auto& s) { return asio::async_write(s, bufs, net::kUseTuple); });
     net::error_code ec = c->result(wec);
     if (!ec) {
-      c->parser.emplace();
+      c->parser.emplace(c->response);
       c->parser->header_limit(kMaxUpstreamHeader);
       c->parser->body_limit(rc.chat.stream ? std::numeric_limits<std::uint64_t>::max()
                                            : kMaxUpstreamBody);
       c->expires_after(net::step_timeout(provider.timeouts.first_byte, a.deadline));
-      auto [hec, hn] = co_await c->visit([&](auto& s) {
-        return http::async_read_header(s, c->buffer, *c->parser, net::kUseTuple);
-      });
-      ec = c->result(hec);
+      ec = c->result(co_await c->read_header());
     }
     if (a.cancel.client_gone || ec) {
       const bool retry_fresh =
@@ -165,10 +164,12 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a) {
     pool.release(std::move(c), reusable);
   };
   auto& parser = *c->parser;
+  auto& response = c->response;
+  parser.eager(true);
   a.first_byte = Clock::now();
-  const int status = static_cast<int>(parser.get().result_int());
+  const int status = response.status;
   {
-    const auto headers = headers_of(parser);
+    const auto headers = headers_of(response);
     if (auto exhausted = adapter.exhausted_for(headers)) {
       a.pick.state->bench_until(Clock::now() + *exhausted);
     }
@@ -180,16 +181,12 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a) {
     if (status >= 400) {
       parser.body_limit(kMaxUpstreamErrorBody);
       c->expires_after(net::step_timeout(provider.timeouts.idle, a.deadline));
-      auto [bec, bn] = co_await c->visit(
-          [&](auto& s) { return http::async_read(s, c->buffer, parser, net::kUseTuple); });
-      reusable = !bec && parser.get().keep_alive();
-      error_text = parser.get().body();
+      const auto bec = co_await c->read_message();
+      reusable = !bec && response.keep_alive;
+      error_text = response.body;
     }
-    auto it = parser.get().find(http::field::retry_after);
-    const std::string_view retry_after =
-        it == parser.get().end() ? std::string_view{} : std::string_view(it->value());
     auto failure =
-        adapter.read_status(provider, status, error_text, retry_after, std::time(nullptr));
+        adapter.read_status(provider, status, error_text, response.retry_after, std::time(nullptr));
     if (status == 429 && failure.error.retry_after) {
       a.bench =
           std::min<routing::Duration>(std::chrono::seconds(*failure.error.retry_after), kMaxBench);
@@ -200,9 +197,7 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a) {
   }
   if (!rc.chat.stream) {
     c->expires_after(net::step_timeout(provider.timeouts.idle, a.deadline));
-    auto [body_ec, bn] = co_await c->visit(
-        [&](auto& s) { return http::async_read(s, c->buffer, parser, net::kUseTuple); });
-    const auto bec = c->result(body_ec);
+    const auto bec = c->result(co_await c->read_message());
     if (a.cancel.client_gone) {
       release(false);
       co_return fail(cancelled_error(), AttemptResult::kNeutral);
@@ -212,36 +207,40 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a) {
       co_return fail(net::upstream_io_error(provider, "reading the answer", bec),
                      AttemptResult::kFailure);
     }
-    a.answer = std::move(parser.get().body());
-    release(parser.get().keep_alive());
+    a.answer = std::move(response.body);
+    release(response.keep_alive);
     auto answer = adapter.read_answer(a.answer);
     if (!answer) co_return fail(answer.error(), AttemptResult::kFailure);
     a.usage = answer->usage;
     co_return;
   }
-  const auto content_type = parser.get()[http::field::content_type];
-  if (content_type.find("text/event-stream") == std::string_view::npos) {
+  const auto& content_type = response.content_type;
+  if (content_type.find("text/event-stream") == std::string::npos) {
     release(false);
     co_return fail(base::make_error(ErrorCode::kUpstreamUnreachable,
                                     "the upstream provider '" + provider.name +
                                         "' did not answer with an event stream",
-                                    "content-type " + std::string(content_type)),
+                                    "content-type " + content_type),
                    AttemptResult::kFailure);
   }
   // Read until there is something to send beyond the role chunk: the first token commits.
   while (!a.substantive && !a.failure && !parser.is_done()) {
     c->expires_after(net::step_timeout(provider.timeouts.first_byte, a.deadline));
-    auto [read_ec, n] = co_await c->visit(
-        [&](auto& s) { return http::async_read_some(s, c->buffer, parser, net::kUseTuple); });
-    const auto ec = c->result(read_ec);
+    const auto ec = c->result(co_await c->read_some_body());
     if (a.cancel.client_gone) {
       release(false);
       co_return fail(cancelled_error(), AttemptResult::kNeutral);
     }
-    take_stream_bytes(rc, a, parser.get().body());
+    take_stream_bytes(rc, a, response.body);
     if (ec && !a.failure && !a.substantive) {
       a.failure = net::upstream_io_error(provider, "waiting for the first token", ec);
     }
+  }
+  if (a.failure && a.substantive) {
+    // The failure came in the same bytes as the first real event: it belongs after the commit
+    // point, where the client gets the events before it and then an error event.
+    a.after_commit = std::move(a.failure);
+    a.failure.reset();
   }
   if (!a.substantive && !a.failure) {
     a.failure = stream_ended_early(provider, "stream ended before its first event");

@@ -24,6 +24,8 @@ struct Attempt {
   net::CancelState cancel;
   net::ConnectionPtr c;  // streams: the connection the answer continues on
   std::optional<base::Error> failure;
+  // Streams: a failure read together with the first real event, reported after the commit.
+  std::optional<base::Error> after_commit;
   std::optional<routing::Duration> bench;  // 429 Retry-After: out of rotation this long
   bool ended = false;                      // DeploymentState::end() was called
   bool context_exceeded = false;           // the upstream said the request is too long for it

@@ -31,13 +31,12 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
   co_await conn.write(conn.head(200, "text/event-stream", std::nullopt), a.pending, timeout);
   a.pending.clear();
   if (conn.write_failed()) a.cancel.cancel();
+  if (a.after_commit) a.failure = std::move(a.after_commit);
   while (!conn.write_failed() && !a.failure && !a.done && !a.error_event && !parser.is_done()) {
     c.expires_after(net::step_timeout(provider.timeouts.idle, a.deadline));
-    auto [read_ec, n] = co_await c.visit(
-        [&](auto& s) { return http::async_read_some(s, c.buffer, parser, net::kUseTuple); });
-    const auto ec = c.result(read_ec);
+    const auto ec = c.result(co_await c.read_some_body());
     if (a.cancel.client_gone) break;
-    take_stream_bytes(rc, a, parser.get().body());
+    take_stream_bytes(rc, a, c.response.body);
     if (ec && !a.failure && !a.done) a.failure = net::upstream_io_error(provider, "streaming", ec);
     if (!a.pending.empty()) {
       co_await conn.write({}, a.pending, timeout);
@@ -78,10 +77,8 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
   while (!parser.is_done()) {
     c.expires_after(net::step_timeout(
         std::min<Clock::duration>(provider.timeouts.idle, std::chrono::seconds(1)), a.deadline));
-    auto [ec, n] = co_await c.visit(
-        [&](auto& s) { return http::async_read_some(s, c.buffer, parser, net::kUseTuple); });
-    if (ec) co_return false;
-    parser.get().body().clear();
+    if (co_await c.read_some_body()) co_return false;
+    c.response.body.clear();
   }
   co_return true;
 }

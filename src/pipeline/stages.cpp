@@ -11,9 +11,7 @@ using base::ErrorCode;
 base::Result<Caller> identify(const LoopView& view, const net::Request& request) {
   const auto& keys = view.keys.api_keys;
   if (keys.empty()) return Caller{};  // open mode, announced at start-up
-  auto it = request.find(net::http::field::authorization);
-  const std::string_view authorization =
-      it == request.end() ? std::string_view{} : std::string_view(it->value());
+  const std::string_view authorization = request.authorization;
   if (const auto token = auth::bearer_token(authorization)) {
     // Every key is compared, in constant time: timing reveals nothing about which matched.
     const auto digest = auth::sha256(*token);
@@ -72,12 +70,11 @@ Task<void> serve_chat(RequestContext& rc, net::Request& request) {
     co_await respond_error(rc.conn, rc.dialect, caller.error(), rc.request_id, rc.write_timeout());
     co_return;
   }
-  if (request.method() != net::http::verb::post) {
-    const auto target = request.target().substr(0, request.target().find('?'));
-    co_await respond_wrong_method(rc.conn, rc.dialect, target, "POST", rc.write_timeout());
+  if (request.method != net::http::verb::post) {
+    co_await respond_wrong_method(rc.conn, rc.dialect, request.path(), "POST", rc.write_timeout());
     co_return;
   }
-  rc.body = std::move(request.body());
+  rc.body.swap(request.body);  // the connection's buffer comes back empty, not freed
   auto status = parse_and_resolve(rc);
   if (status) status = admit(rc, *caller);
   if (status) {

@@ -34,17 +34,15 @@ net::Task<AttemptResult> check_provider(net::UpstreamPool& pool, const providers
     const auto request = adapter.probe_request(pool.provider());
     auto [wec, wn] = co_await c->visit(
         [&](auto& s) { return asio::async_write(s, asio::buffer(request), net::kUseTuple); });
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(4 * 1024 * 1024);
+    c->parser.emplace(c->response);
+    c->parser->body_limit(4 * 1024 * 1024);
+    c->parser->eager(true);
     net::error_code rec = wec;
-    if (!wec) {
-      std::tie(rec, wn) = co_await c->visit(
-          [&](auto& s) { return http::async_read(s, c->buffer, parser, net::kUseTuple); });
-    }
+    if (!wec) rec = co_await c->read_message();
     if (rec) {
       result = AttemptResult::kFailure;
     } else {
-      const int status = static_cast<int>(parser.get().result_int());
+      const int status = c->response.status;
       result = status >= 200 && status < 300 ? AttemptResult::kSuccess
                                              : providers::status_verdict(status);
       if (result == AttemptResult::kNeutral || result == AttemptResult::kRateLimited) {

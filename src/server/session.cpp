@@ -11,11 +11,6 @@ namespace http = net::http;
 
 namespace {
 
-std::string_view header_value(const net::Request& r, http::field f) {
-  auto it = r.find(f);
-  return it == r.end() ? std::string_view{} : std::string_view(it->value());
-}
-
 // CORS response headers for the request's Origin, appended to `out`: an allowed origin is
 // echoed (with credentials when configured); "*" allows any origin, never with credentials.
 void append_cors(const config::ServerConfig& server, std::string_view origin, std::string& out) {
@@ -68,7 +63,7 @@ Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Reque
   const auto timeout = rc.write_timeout();
   const auto& dialect = ingress::default_dialect();
   admin::Exchange ex{conn, view, rc.request_id, timeout};
-  const auto method = request.method();
+  const auto method = request.method;
   auto wrong_method = [&](std::string_view allow) {
     return pipeline::respond_wrong_method(conn, dialect, target, allow, timeout);
   };
@@ -83,7 +78,7 @@ Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Reque
       co_return;
     }
     std::string extra = "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n";
-    auto requested = header_value(request, http::field::access_control_request_headers);
+    const std::string_view requested = request.access_control_request_headers;
     extra.append("Access-Control-Allow-Headers: ")
         .append(requested.empty() ? "Authorization, Content-Type" : requested)
         .append("\r\nAccess-Control-Max-Age: 600\r\n");
@@ -125,18 +120,17 @@ Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Reque
 
 Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn) {
   auto& context = loop.context;
+  net::Request request;  // reused: its strings keep their capacity from request to request
   while (conn->keep_alive() && !context.connections.stopping()) {
-    net::Request request;
     const auto& server = context.view->config().server;
     const net::ReadLimits limits{server.max_header_bytes, server.max_body_bytes,
                                  server.keepalive_timeout, server.request_timeout};
     const auto read = co_await conn->read_request(request, limits);
     // The request uses the snapshot current when it arrived, to its end.
     auto view = context.view;
-    std::string_view target = request.target();
-    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    const std::string_view target = request.path();
     const auto* dialect =
-        read.status == net::ReadStatus::kRequest && request.method() != http::verb::options
+        read.status == net::ReadStatus::kRequest && request.method != http::verb::options
             ? ingress::find_dialect(target)
             : nullptr;
     pipeline::RequestContext rc(context, *conn, std::move(view),
@@ -151,7 +145,7 @@ Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConne
                                        rc.write_timeout());
       break;
     }
-    append_cors(rc.config().server, header_value(request, http::field::origin), headers);
+    append_cors(rc.config().server, request.origin, headers);
     if (dialect) {
       co_await pipeline::serve_chat(rc, request);
     } else {

@@ -1,0 +1,117 @@
+#include "net/http_message.hpp"
+
+namespace shepherd::net {
+
+namespace {
+
+std::size_t append_body(std::string& body, beast::string_view part) {
+  body.append(part.data(), part.size());
+  return part.size();
+}
+
+// A declared length is reserved up front (bounded: the parser's body limit applies anyway).
+void reserve_body(std::string& body, const boost::optional<std::uint64_t>& length) {
+  constexpr std::uint64_t kMaxReserve = 1 << 20;
+  if (length) body.reserve(static_cast<std::size_t>(std::min(*length, kMaxReserve)));
+}
+
+}  // namespace
+
+RequestParser::RequestParser(HttpRequest& out) : out_(out) {
+  eager(true);
+  out_.method = http::verb::unknown;
+  out_.method_string.clear();
+  out_.target.clear();
+  out_.authorization.clear();
+  out_.origin.clear();
+  out_.access_control_request_headers.clear();
+  out_.expect_continue = false;
+  out_.keep_alive = true;
+  out_.body.clear();
+}
+
+void RequestParser::on_request_impl(http::verb method, beast::string_view method_str,
+                                    beast::string_view target, int, error_code&) {
+  out_.method = method;
+  out_.method_string.assign(method_str.data(), method_str.size());
+  out_.target.assign(target.data(), target.size());
+}
+
+void RequestParser::on_field_impl(http::field name, beast::string_view, beast::string_view value,
+                                  error_code&) {
+  auto keep_first = [&](bool& seen, std::string& into) {
+    if (seen) return;
+    seen = true;
+    into.assign(value.data(), value.size());
+  };
+  switch (name) {
+    case http::field::authorization:
+      keep_first(seen_authorization_, out_.authorization);
+      break;
+    case http::field::origin:
+      keep_first(seen_origin_, out_.origin);
+      break;
+    case http::field::access_control_request_headers:
+      keep_first(seen_acrh_, out_.access_control_request_headers);
+      break;
+    case http::field::expect:
+      out_.expect_continue = beast::iequals(value, "100-continue");
+      break;
+    default:
+      break;
+  }
+}
+
+void RequestParser::on_header_impl(error_code&) { out_.keep_alive = keep_alive(); }
+
+void RequestParser::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {
+  reserve_body(out_.body, length);
+}
+
+std::size_t RequestParser::on_body_impl(beast::string_view body, error_code&) {
+  return append_body(out_.body, body);
+}
+
+std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code&) {
+  return append_body(out_.body, body);
+}
+
+ResponseParser::ResponseParser(HttpResponse& out) : out_(out) {
+  out_.status = 0;
+  out_.keep_alive = true;
+  out_.content_type.clear();
+  out_.retry_after.clear();
+  out_.field_count = 0;
+  out_.body.clear();
+}
+
+void ResponseParser::on_response_impl(int code, beast::string_view, int, error_code&) {
+  out_.status = code;
+}
+
+void ResponseParser::on_field_impl(http::field name, beast::string_view name_string,
+                                   beast::string_view value, error_code&) {
+  if (out_.field_count == out_.fields.size()) out_.fields.emplace_back();
+  auto& [n, v] = out_.fields[out_.field_count++];
+  n.assign(name_string.data(), name_string.size());
+  v.assign(value.data(), value.size());
+  if (name == http::field::content_type && out_.content_type.empty()) out_.content_type = v;
+  if (name == http::field::retry_after && out_.retry_after.empty()) out_.retry_after = v;
+}
+
+void ResponseParser::on_header_impl(error_code&) { out_.keep_alive = keep_alive(); }
+
+void ResponseParser::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {
+  reserve_body(out_.body, length);
+}
+
+std::size_t ResponseParser::on_body_impl(beast::string_view body, error_code&) {
+  return append_body(out_.body, body);
+}
+
+std::size_t ResponseParser::on_chunk_body_impl(std::uint64_t, beast::string_view body,
+                                               error_code&) {
+  return append_body(out_.body, body);
+}
+
+}  // namespace shepherd::net
