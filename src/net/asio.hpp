@@ -41,4 +41,20 @@ using TlsStream = asio::ssl::stream<Socket>;
 // Completion token for coroutines: errors come back as values in a tuple, never as exceptions.
 inline constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable_t<Executor>{});
 
+// Writes all of `buffers` to a plain socket in non-blocking mode: directly when the kernel takes
+// them, as it does for nearly every answer and request (no suspension and no completion posted
+// through the scheduler, which also meant another epoll_wait pass per write), and the rest
+// asynchronously when the socket buffer is full.
+template <typename Buffers>
+Task<error_code> write_all(Socket& socket, Buffers buffers) {
+  error_code ec;
+  const std::size_t n = socket.write_some(buffers, ec);
+  if (!ec && n == asio::buffer_size(buffers)) co_return ec;
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return ec;
+  beast::buffers_suffix<Buffers> rest(buffers);
+  rest.consume(ec ? 0 : n);
+  auto [wec, wn] = co_await asio::async_write(socket, rest, kUseTuple);
+  co_return wec;
+}
+
 }  // namespace shepherd::net

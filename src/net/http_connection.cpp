@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <charconv>
+
 #include "net/listener.hpp"
 
 namespace shepherd::net {
@@ -24,6 +26,7 @@ ClientConnection::ClientConnection(Socket socket, ConnectionSet& set)
   set_.add(this);
   error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);  // for write_all()
 }
 
 ClientConnection::~ClientConnection() { set_.remove(this); }
@@ -34,11 +37,18 @@ Task<ReadResult> ClientConnection::read_request(Request& request, const ReadLimi
   if (buffer_.size() == 0) {
     // Wait for the next request no longer than the keep-alive timeout.
     set_deadline(limits.keepalive);
+    if (answered_) {
+      // The answer went out a moment ago and the client cannot have sent its next request yet:
+      // reading now would cost a system call that finds nothing. The other connections' work
+      // runs first.
+      co_await asio::post(socket_.get_executor(), asio::use_awaitable_t<Executor>{});
+    }
     auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kFirstRead), kUseTuple);
     clear_deadline();
     if (ec) co_return ReadResult{ReadStatus::kClosed, {}};
     buffer_.commit(n);
   }
+  answered_ = false;
   idle_ = false;
   RequestParser parser(request);
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
@@ -79,11 +89,21 @@ std::string_view ClientConnection::head(int status, std::string_view content_typ
                                         std::optional<std::size_t> length,
                                         std::string_view extra_headers) {
   auto& h = head_;  // reused: keeps its capacity across requests
+  char number[24];
+  auto digits = [&number](std::size_t v) {
+    const auto [end, ec] = std::to_chars(number, number + sizeof number, v);
+    return std::string_view(number, static_cast<std::size_t>(end - number));
+  };
   h.clear();
-  h.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(reason(status));
+  if (status == 200) {
+    h.append("HTTP/1.1 200 OK");
+  } else {
+    h.append("HTTP/1.1 ").append(digits(static_cast<std::size_t>(status))).append(" ");
+    h.append(reason(status));
+  }
   h.append("\r\nContent-Type: ").append(content_type);
   if (length) {
-    h.append("\r\nContent-Length: ").append(std::to_string(*length));
+    h.append("\r\nContent-Length: ").append(digits(*length));
   } else {
     h.append("\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no");
   }
@@ -99,8 +119,9 @@ Task<void> ClientConnection::write(std::string_view head, std::string_view body,
   set_deadline(timeout);
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head.data(), head.size()),
                                          asio::buffer(body.data(), body.size())};
-  auto [ec, n] = co_await asio::async_write(socket_, bufs, kUseTuple);
+  const auto ec = co_await write_all(socket_, bufs);
   clear_deadline();
+  answered_ = true;
   if (ec) {
     write_failed_ = true;
     keep_alive_ = false;

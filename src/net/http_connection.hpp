@@ -121,6 +121,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   bool keep_alive_ = true;
   bool idle_ = true;
   bool write_failed_ = false;
+  bool answered_ = false;  // something was written since the last request was read
   std::string request_headers_;
   std::string head_;
   std::uint64_t watch_gen_ = 0;

@@ -100,10 +100,14 @@ enum class ReadUntil {
 // occurs. Parses what is buffered before reading; a read that makes no progress reads again.
 // Errors as Beast's http::async_read reports them: end_of_stream when the peer closed before a
 // message began, partial_message when it closed inside one, the parser's limits, socket errors.
+//
+// `defer`: the peer cannot have answered yet (the request went out a moment ago), so the first
+// read waits until the loop's other ready work has run instead of costing a system call that
+// finds nothing.
 template <typename Stream, bool isRequest>
 Task<error_code> read_parsed(Stream& stream, beast::flat_buffer& buffer,
                              http::basic_parser<isRequest>& parser, ReadUntil until,
-                             const std::string* body = nullptr) {
+                             const std::string* body = nullptr, bool defer = false) {
   auto done = [&] {
     switch (until) {
       case ReadUntil::kHeader:
@@ -125,6 +129,10 @@ Task<error_code> read_parsed(Stream& stream, beast::flat_buffer& buffer,
       // need_more may come after a chunk's data was taken: enough for ReadUntil::kBody.
       if (done()) co_return error_code{};
       if (!ec && used > 0) continue;
+    }
+    if (defer) {
+      defer = false;
+      co_await asio::post(stream.get_executor(), asio::use_awaitable_t<Executor>{});
     }
     const auto size = std::clamp<std::size_t>(buffer.capacity() - buffer.size(), 512, 65536);
     auto [ec, n] = co_await stream.async_read_some(buffer.prepare(size), kUseTuple);

@@ -192,6 +192,7 @@ Task<base::Result<ConnectionPtr>> UpstreamPool::connect(Clock::time_point deadli
     co_return upstream_io_error(provider_, "connect", ec);
   }
   c->socket().set_option(tcp::no_delay(true), ec);
+  if (!c->tls()) c->socket().non_blocking(true, ec);  // for write_all()
   if (c->tls()) {
     if (!prepare_client_tls(c->ssl().native_handle(), provider_.endpoint.host,
                             provider_.tls_verify)) {

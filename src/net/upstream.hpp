@@ -47,7 +47,18 @@ class UpstreamConnection {
   // The response of the exchange under way, read through `parser` (emplace it first): up to the
   // end of the header, the whole message, or until some body bytes (or the end) are in
   // response.body. Errors as read_parsed() reports them; pass them through result().
-  Task<error_code> read_header() { return read(ReadUntil::kHeader); }
+  // Sends `buffers` (the request), directly when the socket takes them at once.
+  template <typename Buffers>
+  Task<error_code> write(Buffers buffers) {
+    if (!ssl_) return write_all(*plain_, buffers);
+    return [](TlsStream& s, Buffers b) -> Task<error_code> {
+      auto [ec, n] = co_await asio::async_write(s, b, kUseTuple);
+      co_return ec;
+    }(*ssl_, buffers);
+  }
+
+  // Called right after the request was sent: the first read is deferred (read_parsed()).
+  Task<error_code> read_header() { return read(ReadUntil::kHeader, true); }
   Task<error_code> read_message() { return read(ReadUntil::kMessage); }
   Task<error_code> read_some_body() { return read(ReadUntil::kBody); }
 
@@ -64,8 +75,9 @@ class UpstreamConnection {
   std::optional<TlsStream> ssl_;
   Clock::time_point deadline_ = Clock::time_point::max();
 
-  Task<error_code> read(ReadUntil until) {
-    return visit([&](auto& s) { return read_parsed(s, buffer, *parser, until, &response.body); });
+  Task<error_code> read(ReadUntil until, bool defer = false) {
+    return visit(
+        [&](auto& s) { return read_parsed(s, buffer, *parser, until, &response.body, defer); });
   }
 };
 

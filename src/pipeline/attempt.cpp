@@ -135,8 +135,7 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a) {
     std::array<asio::const_buffer, 3> bufs{asio::buffer(a.head.data(), a.head.size()),
                                            asio::buffer(length_line, length_size),
                                            asio::buffer(a.body.data(), a.body.size())};
-    auto [wec, wn] =
-        co_await c->visit([&](auto& s) { return asio::async_write(s, bufs, net::kUseTuple); });
+    const auto wec = co_await c->write(bufs);
     net::error_code ec = c->result(wec);
     if (!ec) {
       c->parser.emplace(c->response);

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <charconv>
-
 #include "providers/registry.hpp"
 
 namespace shepherd::pipeline {
@@ -52,14 +50,11 @@ std::shared_ptr<const LoopView> LoopView::make(std::shared_ptr<const Snapshot> s
 }
 
 std::string new_request_id(LoopContext& loop) {
-  const std::uint64_t v =
+  std::uint64_t v =
       loop.id_salt ^ (static_cast<std::uint64_t>(loop.index) << 56) ^ ++loop.request_seq;
-  char buf[17];
-  auto [p, ec] = std::to_chars(buf, buf + 16, v, 16);
-  std::string id;
-  id.reserve(20);
-  id.assign("req_").append(16 - static_cast<std::size_t>(p - buf), '0').append(buf, p);
-  return id;
+  char id[20] = {'r', 'e', 'q', '_'};
+  for (int i = 19; i >= 4; --i, v >>= 4) id[i] = "0123456789abcdef"[v & 0xf];
+  return std::string(id, sizeof id);
 }
 
 Task<void> respond_error(net::ClientConnection& conn, const ingress::Dialect& dialect,
