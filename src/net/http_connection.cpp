@@ -42,6 +42,11 @@ Task<ReadResult> ClientConnection::read_request(Request& request, const ReadLimi
       // reading now would cost a system call that finds nothing. The other connections' work
       // runs first.
       co_await asio::post(socket_.get_executor(), asio::use_awaitable_t<Executor>{});
+      // A shutdown or a deadline meanwhile found no read to cancel.
+      if (!keep_alive_ || timed_out_) {
+        clear_deadline();
+        co_return ReadResult{ReadStatus::kClosed, {}};
+      }
     }
     auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kFirstRead), kUseTuple);
     clear_deadline();

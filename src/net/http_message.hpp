@@ -103,11 +103,13 @@ enum class ReadUntil {
 //
 // `defer`: the peer cannot have answered yet (the request went out a moment ago), so the first
 // read waits until the loop's other ready work has run instead of costing a system call that
-// finds nothing.
+// finds nothing; given `defer_until`, it does so, and when `*defer_until` turns true meanwhile (a
+// cancellation or a deadline that found no operation to cancel), ends the read with
+// operation_aborted.
 template <typename Stream, bool isRequest>
 Task<error_code> read_parsed(Stream& stream, beast::flat_buffer& buffer,
                              http::basic_parser<isRequest>& parser, ReadUntil until,
-                             const std::string* body = nullptr, bool defer = false) {
+                             const std::string* body = nullptr, const bool* defer_until = nullptr) {
   auto done = [&] {
     switch (until) {
       case ReadUntil::kHeader:
@@ -130,9 +132,10 @@ Task<error_code> read_parsed(Stream& stream, beast::flat_buffer& buffer,
       if (done()) co_return error_code{};
       if (!ec && used > 0) continue;
     }
-    if (defer) {
-      defer = false;
+    if (defer_until) {
+      const bool* stopped = std::exchange(defer_until, nullptr);
       co_await asio::post(stream.get_executor(), asio::use_awaitable_t<Executor>{});
+      if (*stopped) co_return error_code(asio::error::operation_aborted);
     }
     const auto size = std::clamp<std::size_t>(buffer.capacity() - buffer.size(), 512, 65536);
     auto [ec, n] = co_await stream.async_read_some(buffer.prepare(size), kUseTuple);

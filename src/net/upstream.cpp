@@ -36,6 +36,7 @@ UpstreamConnection::UpstreamConnection(Executor executor, asio::ssl::context* tl
 
 void UpstreamConnection::cancel() {
   cancelled = true;
+  stopped_ = true;
   error_code ec;
   socket().cancel(ec);
 }
@@ -43,6 +44,7 @@ void UpstreamConnection::cancel() {
 void UpstreamConnection::check_deadline(Clock::time_point now) {
   if (now < deadline_) return;
   timed_out = true;
+  stopped_ = true;
   deadline_ = Clock::time_point::max();
   error_code ec;
   socket().cancel(ec);

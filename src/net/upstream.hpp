@@ -74,10 +74,12 @@ class UpstreamConnection {
   std::optional<Socket> plain_;
   std::optional<TlsStream> ssl_;
   Clock::time_point deadline_ = Clock::time_point::max();
+  bool stopped_ = false;  // cancel() or a deadline fired: a deferred read must not start
 
   Task<error_code> read(ReadUntil until, bool defer = false) {
-    return visit(
-        [&](auto& s) { return read_parsed(s, buffer, *parser, until, &response.body, defer); });
+    return visit([&](auto& s) {
+      return read_parsed(s, buffer, *parser, until, &response.body, defer ? &stopped_ : nullptr);
+    });
   }
 };
 
