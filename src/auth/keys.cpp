@@ -47,13 +47,16 @@ std::optional<std::string_view> bearer_token(std::string_view authorization) {
   return authorization.substr(kBearer.size());
 }
 
-bool bearer_matches(std::string_view authorization, std::span<const Digest> digests) {
+std::optional<std::size_t> matching_key(std::string_view authorization,
+                                        std::span<const Digest> digests) {
   const auto token = bearer_token(authorization);
-  if (!token) return false;
+  if (!token) return std::nullopt;
   const auto d = sha256(*token);
-  bool ok = false;
-  for (const auto& k : digests) ok |= CRYPTO_memcmp(d.data(), k.data(), d.size()) == 0;
-  return ok;
+  std::optional<std::size_t> found;
+  for (std::size_t i = 0; i < digests.size(); ++i) {
+    if (CRYPTO_memcmp(d.data(), digests[i].data(), d.size()) == 0) found = i;
+  }
+  return found;
 }
 
 KeyDigests KeyDigests::of(const std::vector<std::string>& api_keys, const std::string& master_key) {

@@ -20,8 +20,14 @@ Digest sha256(std::string_view text);
 // The token of an `Authorization: Bearer <token>` value (scheme case-insensitive), or nullopt.
 std::optional<std::string_view> bearer_token(std::string_view authorization);
 
-// Whether `authorization` is "Bearer <token>" with a token whose digest is one of `digests`.
-bool bearer_matches(std::string_view authorization, std::span<const Digest> digests);
+// Which of `digests` is the digest of the token in `authorization` ("Bearer <token>"), or
+// nullopt. Every digest is compared, in constant time: timing reveals nothing about which one
+// matched, or how closely another did.
+std::optional<std::size_t> matching_key(std::string_view authorization,
+                                        std::span<const Digest> digests);
+inline bool bearer_matches(std::string_view authorization, std::span<const Digest> digests) {
+  return matching_key(authorization, digests).has_value();
+}
 
 // The keys of one config snapshot, hashed once when the snapshot is installed.
 struct KeyDigests {

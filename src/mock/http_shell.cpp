@@ -316,6 +316,7 @@ Connection::Connection(Shared& shared, Worker& worker)
       delay_timer_(worker.ioc),
       poll_timer_(worker.ioc) {
   shared_.counters.open_connections.fetch_add(1, std::memory_order_relaxed);
+  shared_.counters.connections_accepted.fetch_add(1, std::memory_order_relaxed);
 }
 
 Connection::~Connection() {

@@ -75,6 +75,7 @@ struct Counters {
   std::atomic<std::uint64_t> streams_completed{0};
   std::atomic<std::uint64_t> client_disconnects{0};
   std::atomic<std::int64_t> open_connections{0};
+  std::atomic<std::uint64_t> connections_accepted{0};
   std::atomic<std::uint64_t> next_id{0};
 };
 

@@ -86,8 +86,9 @@
 //
 // GET /mock/stats answers
 //   {"requests","chat_requests","models_requests","streams_started","streams_completed",
-//    "client_disconnects","open_connections"}
-// requests counts every parsed HTTP request (this one included); models_requests counts
+//    "client_disconnects","open_connections","connections_accepted"}
+// requests counts every parsed HTTP request (this one included); connections_accepted counts
+// connections accepted since start or /mock/reset (this one included); models_requests counts
 // GET /v1/models and GET /models (the model list, not /models/{id}); streams_completed counts
 // streams that reached `data: [DONE]`; client_disconnects counts chat requests whose peer closed
 // the connection before the answer was complete — during a delay or a stall this is noticed within

@@ -113,6 +113,8 @@ void Connection::stats() {
   append_int(body_, static_cast<std::int64_t>(c.client_disconnects.load()));
   body_.append(",\"open_connections\":");
   append_int(body_, c.open_connections.load());
+  body_.append(",\"connections_accepted\":");
+  append_int(body_, static_cast<std::int64_t>(c.connections_accepted.load()));
   body_.push_back('}');
   reply(200, "application/json", body_);
 }
@@ -158,6 +160,7 @@ void Connection::reset_counters() {
   c.streams_started = 0;
   c.streams_completed = 0;
   c.client_disconnects = 0;
+  c.connections_accepted = 0;
   shared_.fault_selector.reset(shared_.options.seed);
   std::lock_guard lock(shared_.last.mutex);
   shared_.last.present = false;

@@ -1,6 +1,5 @@
 #include "pipeline/stages.hpp"
 
-#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 namespace shepherd::pipeline {
@@ -12,16 +11,8 @@ base::Result<Caller> identify(const LoopView& view, const net::Request& request)
   const auto& keys = view.keys.api_keys;
   if (keys.empty()) return Caller{};  // open mode, announced at start-up
   const std::string_view authorization = request.authorization;
-  if (const auto token = auth::bearer_token(authorization)) {
-    // Every key is compared, in constant time: timing reveals nothing about which matched.
-    const auto digest = auth::sha256(*token);
-    int found = -1;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (CRYPTO_memcmp(digest.data(), keys[i].data(), digest.size()) == 0) {
-        found = static_cast<int>(i);
-      }
-    }
-    if (found >= 0) return Caller{found};
+  if (const auto key = auth::matching_key(authorization, keys)) {
+    return Caller{static_cast<int>(*key)};
   }
   return base::make_error(
       ErrorCode::kUnauthorized,

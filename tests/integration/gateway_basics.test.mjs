@@ -261,6 +261,32 @@ describe('gateway basics', { timeout: 90000 }, () => {
     assert.ok(upstreamConnections >= 1 && upstreamConnections <= 2,
       `Shepherd should keep 1-2 pooled upstream connections after 6 sequential requests, has ${upstreamConnections}`);
   });
+
+  test('more requests in flight than pool.max_idle: upstream connections are reused, not churned', async () => {
+    const churnMock = await startMock(['--first-token-delay-ms', '20']);
+    const g = await startShepherd(gatewayConfig({
+      server: { threads: 1 },
+      providers: { churn: openaiProvider(churnMock, { pool: { max_idle: 2, max_connections: 100 } }) },
+      models: { churn: { deployments: [{ provider: 'churn' }] } },
+    }));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    try {
+      // 10 waves of 8 concurrent requests: each wave needs 8 upstream connections at once.
+      for (let wave = 0; wave < 10; wave++) {
+        const answers = await Promise.all(Array.from({ length: 8 }, () =>
+          request(`${g.url}/v1/chat/completions`, { method: 'POST', body: chatBody('churn'), agent })));
+        for (const r of answers) assert.equal(r.status, 200, r.text);
+      }
+    } finally {
+      agent.destroy();
+    }
+    const s = await churnMock.stats();
+    assert.equal(s.chat_requests, 80);
+    // 8 upstream connections serve every wave, plus this stats request's own connection. When
+    // connections beyond max_idle were closed at release, each wave opened 6 new ones (~60).
+    assert.ok(s.connections_accepted <= 8 + 1 + 2,
+      `upstream connections opened for 80 requests in waves of 8: ${s.connections_accepted}`);
+  });
 });
 
 describe('gateway modes', { timeout: 60000 }, () => {

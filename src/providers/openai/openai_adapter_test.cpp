@@ -57,8 +57,8 @@ TEST(OpenAiAdapter, ChatHeadCarriesTheKeyAndTheStreamAccept) {
 
 TEST(OpenAiAdapter, RejectedCredentialsHideTheProviderText) {
   OpenAiAdapter a;
-  const auto f = a.read_status(provider(), 401, R"({"error":{"message":"bad key sk-secret-123"}})",
-                               "", 0);
+  const auto f =
+      a.read_status(provider(), 401, R"({"error":{"message":"bad key sk-secret-123"}})", "", 0);
   EXPECT_EQ(f.verdict, AttemptResult::kAuthFailure);
   EXPECT_EQ(f.error.code, base::ErrorCode::kUpstreamUnreachable);
   EXPECT_TRUE(f.error.retryable);
@@ -68,8 +68,8 @@ TEST(OpenAiAdapter, RejectedCredentialsHideTheProviderText) {
 
 TEST(OpenAiAdapter, ErrorMessagesNeverQuoteTheKey) {
   OpenAiAdapter a;
-  const auto f = a.read_status(provider(), 500, R"({"error":{"message":"oops sk-secret-123"}})",
-                               "", 0);
+  const auto f =
+      a.read_status(provider(), 500, R"({"error":{"message":"oops sk-secret-123"}})", "", 0);
   EXPECT_EQ(f.verdict, AttemptResult::kFailure);
   EXPECT_EQ(f.error.message.find("sk-secret-123"), std::string::npos);
   EXPECT_NE(f.error.message.find("[redacted]"), std::string::npos);
@@ -87,9 +87,8 @@ TEST(OpenAiAdapter, RateLimitKeepsRetryAfter) {
 
 TEST(OpenAiAdapter, ContextLengthExceededMayGoElsewhere) {
   OpenAiAdapter a;
-  const auto f = a.read_status(provider(), 400,
-                               R"({"error":{"code":"context_length_exceeded","message":"x"}})",
-                               "", 0);
+  const auto f = a.read_status(
+      provider(), 400, R"({"error":{"code":"context_length_exceeded","message":"x"}})", "", 0);
   EXPECT_TRUE(f.context_exceeded);
   EXPECT_TRUE(f.error.retryable);
   EXPECT_EQ(f.verdict, AttemptResult::kNeutral);
@@ -139,7 +138,8 @@ TEST(OpenAiAdapter, ReadsUsageOfAnswersAndEvents) {
   ASSERT_TRUE(done);
   EXPECT_EQ(done->kind, api::ChunkKind::kDone);
   EXPECT_FALSE(a.read_event("{broken"));
-  EXPECT_TRUE(a.is_preamble(R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})"));
+  EXPECT_TRUE(
+      a.is_preamble(R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})"));
   EXPECT_FALSE(a.is_preamble(R"({"choices":[{"index":0,"delta":{"content":"Hi"}}]})"));
 }
 
