@@ -1,7 +1,8 @@
 // The admin API's request side and its answer bodies. The input is "METHOD\nTARGET\nTEXT".
 // Properties: routing never crashes and is total (a route, or a 404 naming the routes); a
 // deployment id is the percent-decoding of the path segment, never longer than it; answer bodies
-// built from any text (a config source, a deployment id) are JSON that gives the text back.
+// built from any bytes (a config source, a deployment id) are valid JSON, which gives the text
+// back whenever it was valid UTF-8.
 #include <boost/json.hpp>
 #include <cstdint>
 #include <cstdlib>

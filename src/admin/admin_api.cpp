@@ -81,8 +81,8 @@ Task<void> serve_admin(Exchange ex, const net::Request& request, std::string_vie
       const auto at = ex.view.config().find_deployment(id);
       if (!at) {
         co_await respond_error(
-            ex, base::make_error(ErrorCode::kNotFound,
-                                 "no deployment '" + id + "'; GET /admin/deployments lists them"));
+            ex, base::make_error(ErrorCode::kNotFound, "no deployment '" + utf8_safe(id) +
+                                                           "'; GET /admin/deployments lists them"));
         co_return;
       }
       const bool drain = route->kind == Route::Kind::kDrain;

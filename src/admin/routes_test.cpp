@@ -45,6 +45,19 @@ TEST(AdminRoutes, PercentDecodingLeavesMalformedEscapes) {
   EXPECT_EQ(percent_decode("%zz%4"), "%zz%4");
 }
 
+TEST(AdminRoutes, Utf8SafeReplacesOnlyMalformedBytes) {
+  EXPECT_EQ(utf8_safe("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x90\x91"),
+            "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x90\x91");
+  EXPECT_EQ(utf8_safe("a\xFF" "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(utf8_safe("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong '/'
+  EXPECT_EQ(utf8_safe("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+  EXPECT_EQ(utf8_safe("\xE2\x82"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // cut short
+  // A config path in Latin-1 still gives a JSON answer a client can parse.
+  EXPECT_NO_THROW(boost::json::parse(versions_body(1, {{1, "/etc/caf\xE9.yaml", 0, true}})));
+}
+
 TEST(AdminRoutes, AnswerBodiesAreJson) {
   const auto versions = boost::json::parse(
       versions_body(2, {{1, "a \"quoted\" path", 10, false}, {2, "b", 20, true}}));
