@@ -48,7 +48,8 @@ TEST(AdminRoutes, PercentDecodingLeavesMalformedEscapes) {
 TEST(AdminRoutes, Utf8SafeReplacesOnlyMalformedBytes) {
   EXPECT_EQ(utf8_safe("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x90\x91"),
             "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x90\x91");
-  EXPECT_EQ(utf8_safe("a\xFF" "b"),
+  EXPECT_EQ(utf8_safe("a\xFF"
+                      "b"),
             "a\xEF\xBF\xBD"
             "b");
   EXPECT_EQ(utf8_safe("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong '/'
