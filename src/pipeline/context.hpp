@@ -2,9 +2,9 @@
 // snapshot the request started with.
 //
 // The life of a request (docs/architecture.md): identify the caller → parse in the client's
-// dialect → admit → resolve the model and plan → attempts through a provider adapter → commit →
-// deliver → record. Each stage is one function below or in its own file; the record stage always
-// runs, whatever happened before it.
+// dialect and resolve the model → admit → plan and run attempts through a provider adapter →
+// commit → deliver → record. Each stage is one function in stages.hpp or a file of its own; the
+// record stage always runs, whatever happened before it.
 #pragma once
 
 #include <cstdint>
