@@ -31,6 +31,24 @@ start() {
   exit 1
 }
 
+# start_nginx MOCK_PORT PORT: nginx (bench/nginx.conf.in, one worker, pinned to core 1) in front of
+# the mock on PORT; sets $nginx_port and $nginx_pid (its master) once it answers.
+start_nginx() {
+  nginx_port=$2
+  sed "s#@DIR@#$work#g; s#@MOCK_PORT@#$1#; s#@NGINX_PORT@#$nginx_port#" \
+    bench/nginx.conf.in >"$work/nginx.conf"
+  taskset -c 1 nginx -c "$work/nginx.conf" -e "$work/nginx-error.log" &
+  nginx_pid=$!
+  pids+=("$nginx_pid")
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$nginx_port/v1/models" && return
+    sleep 0.05
+  done
+  echo "nginx did not start:" >&2
+  cat "$work/nginx-error.log" >&2
+  exit 1
+}
+
 # wrk_url URL CONNECTIONS SECONDS [STREAM] [MODEL] -> "rps p50_us p99_us requests"; exits on any
 # non-2xx.
 wrk_url() {

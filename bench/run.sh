@@ -70,16 +70,7 @@ if [[ -n "${BASELINE_BIN:-}" ]]; then
   baseline_pid=$pid
 fi
 
-nginx_port=$((shepherd_port + 1))
-sed "s#@DIR@#$work#g; s#@MOCK_PORT@#$mock_port#; s#@NGINX_PORT@#$nginx_port#" \
-  bench/nginx.conf.in >"$work/nginx.conf"
-taskset -c 1 nginx -c "$work/nginx.conf" -e "$work/nginx-error.log" &
-nginx_pid=$!
-pids+=("$nginx_pid")
-for _ in $(seq 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$nginx_port/v1/models" && break
-  sleep 0.05
-done
+start_nginx "$mock_port" $((shepherd_port + 1))
 
 declare -A url=(
   [direct]="http://127.0.0.1:$mock_port/v1/chat/completions"

@@ -2,22 +2,7 @@
 
 namespace shepherd::net {
 
-namespace {
-
-std::size_t append_body(std::string& body, beast::string_view part) {
-  body.append(part.data(), part.size());
-  return part.size();
-}
-
-// A declared length is reserved up front (bounded: the parser's body limit applies anyway).
-void reserve_body(std::string& body, const boost::optional<std::uint64_t>& length) {
-  constexpr std::uint64_t kMaxReserve = 1 << 20;
-  if (length) body.reserve(static_cast<std::size_t>(std::min(*length, kMaxReserve)));
-}
-
-}  // namespace
-
-RequestParser::RequestParser(HttpRequest& out) : out_(out) {
+RequestParser::RequestParser(HttpRequest& out) : BodyParser(out.body), out_(out) {
   eager(true);
   out_.method = http::verb::unknown;
   out_.method_string.clear();
@@ -27,7 +12,6 @@ RequestParser::RequestParser(HttpRequest& out) : out_(out) {
   out_.access_control_request_headers.clear();
   out_.expect_continue = false;
   out_.keep_alive = true;
-  out_.body.clear();
 }
 
 void RequestParser::on_request_impl(http::verb method, beast::string_view method_str,
@@ -64,25 +48,12 @@ void RequestParser::on_field_impl(http::field name, beast::string_view, beast::s
 
 void RequestParser::on_header_impl(error_code&) { out_.keep_alive = keep_alive(); }
 
-void RequestParser::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {
-  reserve_body(out_.body, length);
-}
-
-std::size_t RequestParser::on_body_impl(beast::string_view body, error_code&) {
-  return append_body(out_.body, body);
-}
-
-std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code&) {
-  return append_body(out_.body, body);
-}
-
-ResponseParser::ResponseParser(HttpResponse& out) : out_(out) {
+ResponseParser::ResponseParser(HttpResponse& out) : BodyParser(out.body), out_(out) {
   out_.status = 0;
   out_.keep_alive = true;
   out_.content_type.clear();
   out_.retry_after.clear();
   out_.field_count = 0;
-  out_.body.clear();
 }
 
 void ResponseParser::on_response_impl(int code, beast::string_view, int, error_code&) {
@@ -100,18 +71,5 @@ void ResponseParser::on_field_impl(http::field name, beast::string_view name_str
 }
 
 void ResponseParser::on_header_impl(error_code&) { out_.keep_alive = keep_alive(); }
-
-void ResponseParser::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {
-  reserve_body(out_.body, length);
-}
-
-std::size_t ResponseParser::on_body_impl(beast::string_view body, error_code&) {
-  return append_body(out_.body, body);
-}
-
-std::size_t ResponseParser::on_chunk_body_impl(std::uint64_t, beast::string_view body,
-                                               error_code&) {
-  return append_body(out_.body, body);
-}
 
 }  // namespace shepherd::net

@@ -44,8 +44,33 @@ struct HttpResponse {
   std::string body;
 };
 
+// What both parsers share: the body is collected into one string (chunk framing dropped), a
+// declared length reserved up front (bounded: the parser's body limit applies anyway).
+template <bool isRequest>
+class BodyParser : public http::basic_parser<isRequest> {
+ protected:
+  explicit BodyParser(std::string& body) : body_(body) { body_.clear(); }
+
+ private:
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
+    constexpr std::uint64_t kMaxReserve = 1 << 20;
+    if (length) body_.reserve(static_cast<std::size_t>(std::min(*length, kMaxReserve)));
+  }
+  std::size_t on_body_impl(beast::string_view body, error_code&) override {
+    body_.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code& ec) override {
+    return on_body_impl(body, ec);
+  }
+  void on_finish_impl(error_code&) override {}
+
+  std::string& body_;
+};
+
 // Fills an HttpRequest (cleared first). Duplicate headers: the first one counts.
-class RequestParser final : public http::basic_parser<true> {
+class RequestParser final : public BodyParser<true> {
  public:
   explicit RequestParser(HttpRequest& out);
 
@@ -56,11 +81,6 @@ class RequestParser final : public http::basic_parser<true> {
   void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
                      error_code& ec) override;
   void on_header_impl(error_code& ec) override;
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code& ec) override;
-  std::size_t on_body_impl(beast::string_view body, error_code& ec) override;
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code& ec) override;
-  void on_finish_impl(error_code&) override {}
 
   HttpRequest& out_;
   bool seen_authorization_ = false, seen_origin_ = false, seen_acrh_ = false;
@@ -69,7 +89,7 @@ class RequestParser final : public http::basic_parser<true> {
 // Fills an HttpResponse (cleared first). Not eager: parsing stops after the header, so the caller
 // can set the body limit the status calls for, then eager(true) for the body. The body
 // accumulates in out.body; a caller reading a stream takes it and clears it as it goes.
-class ResponseParser final : public http::basic_parser<false> {
+class ResponseParser final : public BodyParser<false> {
  public:
   explicit ResponseParser(HttpResponse& out);
 
@@ -80,11 +100,6 @@ class ResponseParser final : public http::basic_parser<false> {
   void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
                      error_code& ec) override;
   void on_header_impl(error_code& ec) override;
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code& ec) override;
-  std::size_t on_body_impl(beast::string_view body, error_code& ec) override;
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code& ec) override;
-  void on_finish_impl(error_code&) override {}
 
   HttpResponse& out_;
 };

@@ -11,16 +11,17 @@ namespace http = net::http;
 
 namespace {
 
-// CORS response headers for the request's Origin, appended to `out`: an allowed origin is
-// echoed (with credentials when configured); "*" allows any origin, never with credentials.
-void append_cors(const config::ServerConfig& server, std::string_view origin, std::string& out) {
-  if (origin.empty()) return;
+// CORS response headers for the request's Origin, appended to `out`: an allowed origin is echoed
+// (with credentials when configured); "*" allows any origin, never with credentials. Returns
+// whether the origin is allowed.
+bool append_cors(const config::ServerConfig& server, std::string_view origin, std::string& out) {
+  if (origin.empty()) return false;
   bool allowed = false, wildcard = false;
   for (const auto& o : server.cors_origins) {
     if (o == "*") wildcard = true;
     if (o == origin) allowed = true;
   }
-  if (!allowed && !wildcard) return;
+  if (!allowed && !wildcard) return false;
   if (allowed) {
     out.append("Access-Control-Allow-Origin: ").append(origin).append("\r\nVary: Origin\r\n");
     if (server.cors_credentials) out.append("Access-Control-Allow-Credentials: true\r\n");
@@ -30,6 +31,7 @@ void append_cors(const config::ServerConfig& server, std::string_view origin, st
   out.append(
       "Access-Control-Expose-Headers: X-Request-Id, Retry-After, X-Shepherd-Deployment, "
       "X-Shepherd-Attempts, X-Shepherd-Model, X-Shepherd-Hedged\r\n");
+  return true;
 }
 
 // The error a request that could not be read gets, or nullopt when the client just left.
@@ -57,7 +59,7 @@ std::optional<base::Error> read_error(const net::ReadResult& r, const config::Se
 
 // Every route but a dialect's: probes, preflight, the model list, the admin API.
 Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Request& request,
-                    std::string_view target) {
+                    std::string_view target, bool cors_allowed) {
   auto& conn = rc.conn;
   const auto& view = *rc.view;
   const auto timeout = rc.write_timeout();
@@ -72,7 +74,7 @@ Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Reque
   };
 
   if (method == http::verb::options) {
-    if (conn.request_headers().find("Access-Control-Allow-Origin") == std::string::npos) {
+    if (!cors_allowed) {
       co_await respond_error(base::make_error(
           ErrorCode::kForbidden, "this origin is not allowed; add it to server.cors.origins"));
       co_return;
@@ -145,11 +147,11 @@ Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConne
                                        rc.write_timeout());
       break;
     }
-    append_cors(rc.config().server, request.origin, headers);
+    const bool cors_allowed = append_cors(rc.config().server, request.origin, headers);
     if (dialect) {
       co_await pipeline::serve_chat(rc, request);
     } else {
-      co_await dispatch(loop, rc, request, target);
+      co_await dispatch(loop, rc, request, target, cors_allowed);
     }
     if (conn->write_failed()) break;
   }
