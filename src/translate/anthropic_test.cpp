@@ -1,0 +1,3 @@
+#include "translate/anthropic.hpp"
+
+#include <gtest/gtest.h>

@@ -1,0 +1,3 @@
+#include "translate/gemini.hpp"
+
+#include <gtest/gtest.h>

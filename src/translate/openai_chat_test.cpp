@@ -1,0 +1,3 @@
+#include "translate/openai_chat.hpp"
+
+#include <gtest/gtest.h>

@@ -1,0 +1,1 @@
+#include "translate/openai_responses.hpp"

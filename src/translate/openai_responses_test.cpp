@@ -1,0 +1,3 @@
+#include "translate/openai_responses.hpp"
+
+#include <gtest/gtest.h>
