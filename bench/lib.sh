@@ -49,11 +49,12 @@ start_nginx() {
   exit 1
 }
 
-# wrk_url URL CONNECTIONS SECONDS [STREAM] [MODEL] -> "rps p50_us p99_us requests"; exits on any
-# non-2xx.
+# wrk_url URL CONNECTIONS SECONDS [STREAM] [MODEL] [DIALECT] -> "rps p50_us p99_us requests";
+# exits on any non-2xx.
 wrk_url() {
   local out
-  out=$(STREAM=${4:-0} MODEL=${5:-gpt-4.1} taskset -c 0 wrk -t1 -c"$2" -d"$3"s --latency \
+  out=$(STREAM=${4:-0} MODEL=${5:-gpt-4.1} DIALECT=${6:-openai} taskset -c 0 wrk -t1 -c"$2" \
+    -d"$3"s --latency \
     -s bench/chat.lua "$1")
   if grep -q "Non-2xx" <<<"$out"; then
     echo "wrk saw errors against $1:" >&2

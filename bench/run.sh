@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: the mock upstream directly, nginx (proxy_pass) in front of it, and Shepherd in
-# front of the same mock, loaded with wrk at the same settings, in one run.
+# front of the same mock, loaded with wrk at the same settings, in one run. Shepherd is loaded
+# on four paths: OpenAI in and out (passthrough, the headline), Anthropic in and out
+# (passthrough), OpenAI in with an Anthropic provider out (oa>anth) and Anthropic in with an
+# OpenAI provider out (anth>oa), the translated paths.
 #
 #   bench/run.sh                 five rounds, medians (about 7 minutes)
 #   ROUNDS=1 bench/run.sh        one quick round
@@ -13,8 +16,8 @@
 # Shepherd runs with one event-loop thread, nginx with one worker.
 #
 # CPU per request: the proxy's user and system CPU time (/proc/PID/stat, nginx's master and
-# worker together) over each 32-connection non-streamed run, divided by the requests wrk
-# completed in it. On two cores the load generator saturates near nginx's throughput, so this,
+# worker together) over each 32-connection run, divided by the requests wrk completed in it
+# (non-streamed, and streamed). On two cores the load generator saturates near nginx's throughput, so this,
 # not requests/s, shows what each request costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +54,10 @@ providers:
     kind: openai
     base_url: http://127.0.0.1:$mock_port/v1
     pool: {max_idle: 128, max_connections: 20000}
+  mock-anthropic:
+    kind: anthropic
+    base_url: http://127.0.0.1:$mock_port
+    pool: {max_idle: 128, max_connections: 20000}
   slow:
     kind: openai
     base_url: http://127.0.0.1:$slow_port/v1
@@ -58,6 +65,8 @@ providers:
 models:
   gpt-4.1:
     deployments: [{provider: mock, price: {input: 8.0, output: 8.0}}]
+  claude-sonnet-4.5:
+    deployments: [{provider: mock-anthropic, price: {input: 15.0, output: 15.0}}]
   slow-model:
     deployments: [{provider: slow}]
 YAML
@@ -78,7 +87,15 @@ declare -A url=(
   [shepherd]="http://127.0.0.1:$shepherd_port/v1/chat/completions"
 )
 declare -A pid_of=([direct]=$mock_pid [nginx]=$nginx_pid [shepherd]=$shepherd_pid)
+declare -A model_of dialect_of
 targets=(direct nginx shepherd)
+# The other dialect pairs, on the same Shepherd process (loaded one at a time).
+messages_url="http://127.0.0.1:$shepherd_port/v1/messages"
+url[anth]=$messages_url model_of[anth]=claude-sonnet-4.5 dialect_of[anth]=anthropic
+url[oa\>anth]=${url[shepherd]} model_of[oa\>anth]=claude-sonnet-4.5
+url[anth\>oa]=$messages_url dialect_of[anth\>oa]=anthropic
+for t in anth 'oa>anth' 'anth>oa'; do pid_of[$t]=$shepherd_pid; done
+targets+=(anth 'oa>anth' 'anth>oa')
 if [[ -n "${BASELINE_BIN:-}" ]]; then
   url[baseline]="http://127.0.0.1:$baseline_port/v1/chat/completions"
   pid_of[baseline]=$baseline_pid
@@ -86,12 +103,14 @@ if [[ -n "${BASELINE_BIN:-}" ]]; then
 fi
 
 # wrk_run TARGET CONNECTIONS SECONDS [STREAM] -> "rps p50_us p99_us requests"
-wrk_run() { wrk_url "${url[$1]}" "$2" "$3" "${4:-0}"; }
+wrk_run() {
+  wrk_url "${url[$1]}" "$2" "$3" "${4:-0}" "${model_of[$1]:-gpt-4.1}" "${dialect_of[$1]:-openai}"
+}
 
 echo "warm-up (5 s each)"
 for t in "${targets[@]}"; do wrk_run "$t" 32 5 >/dev/null; done
 
-declare -A results cpu
+declare -A results cpu cpu_stream
 for round in $(seq "$ROUNDS"); do
   echo "round $round/$ROUNDS"
   for t in "${targets[@]}"; do
@@ -100,7 +119,10 @@ for round in $(seq "$ROUNDS"); do
     after=$(cpu_ticks "${pid_of[$t]}")
     cpu[$t,$round]=$(per_request "$before" "$after" "$(awk '{ print $4 }' <<<"${results[$t,c32,$round]}")")
     results[$t,c1,$round]=$(wrk_run "$t" 1 5)
+    before=$(cpu_ticks "${pid_of[$t]}")
     results[$t,stream,$round]=$(wrk_run "$t" 32 "$DURATION" 1)
+    after=$(cpu_ticks "${pid_of[$t]}")
+    cpu_stream[$t,$round]=$(per_request "$before" "$after" "$(awk '{ print $4 }' <<<"${results[$t,stream,$round]}")")
   done
 done
 
@@ -124,10 +146,12 @@ for kind in c32 c1 stream; do
   done
 done
 
-# cpu_col TARGET FIELD(1=user,2=system,3=total) -> median over rounds, microseconds per request
+# cpu_col TARGET FIELD(1=user,2=system,3=total) [TABLE] -> median over rounds, microseconds per
+# request, of the non-streamed runs (or of the streamed ones with TABLE=cpu_stream)
 cpu_col() {
+  local -n table=${3:-cpu}
   for round in $(seq "$ROUNDS"); do
-    awk -v f="$2" '{ print $f }' <<<"${cpu[$1,$round]}"
+    awk -v f="$2" '{ print $f }' <<<"${table[$1,$round]}"
   done | median
 }
 echo
@@ -139,6 +163,27 @@ for t in "${targets[@]}"; do
     "$(cpu_col "$t" 3)" "$(ratio "$(cpu_col "$t" 3)" "$(cpu_col nginx 3)")"
 done
 
+echo
+echo "CPU per streamed request, stream c32 (medians of $ROUNDS rounds):"
+printf '%-10s %12s %12s %12s %10s\n' target "user us" "system us" "total us" "vs nginx"
+for t in "${targets[@]}"; do
+  [[ $t == direct ]] && continue
+  printf '%-10s %12s %12s %12s %10s\n' "$t" "$(cpu_col "$t" 1 cpu_stream)" \
+    "$(cpu_col "$t" 2 cpu_stream)" "$(cpu_col "$t" 3 cpu_stream)" \
+    "$(ratio "$(cpu_col "$t" 3 cpu_stream)" "$(cpu_col nginx 3 cpu_stream)")"
+done
+
+# Translation's cost: each translated path against the passthrough of its client's dialect.
+diff_us() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f", a - b }'; }
+echo
+echo "translation cost (CPU per request over the client dialect's passthrough):"
+for pair in 'oa>anth shepherd' 'anth>oa anth'; do
+  read -r t base <<<"$pair"
+  echo "  $t over $base: non-stream $(diff_us "$(cpu_col "$t" 3)" "$(cpu_col "$base" 3)") us," \
+    "stream $(diff_us "$(cpu_col "$t" 3 cpu_stream)" "$(cpu_col "$base" 3 cpu_stream)") us" \
+    "(x$(ratio "$(cpu_col "$t" 3 cpu_stream)" "$(cpu_col "$base" 3 cpu_stream)"))"
+done
+
 added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", a - b }'; }
 d50=$(col direct c1 2) d99=$(col direct c1 3)
 n50=$(col nginx c1 2) n99=$(col nginx c1 3)
@@ -148,6 +193,10 @@ echo "throughput ratio shepherd/nginx, non-stream c32: $(ratio "$(col shepherd c
 echo "throughput ratio shepherd/nginx, stream c32:     $(ratio "$(col shepherd stream 1)" "$(col nginx stream 1)")"
 echo "added latency at 1 connection (minus direct), p50: nginx $(added "$n50" "$d50") us, shepherd $(added "$s50" "$d50") us"
 echo "added latency at 1 connection (minus direct), p99: nginx $(added "$n99" "$d99") us, shepherd $(added "$s99" "$d99") us"
+for t in anth 'oa>anth' 'anth>oa'; do
+  echo "added latency at 1 connection (minus direct), $t: p50 $(added "$(col "$t" c1 2)" "$d50") us," \
+    "p99 $(added "$(col "$t" c1 3)" "$d99") us"
+done
 
 # Time to the first byte of a streamed answer, median of 200 sequential requests with curl.
 ttfb() {

@@ -76,6 +76,8 @@ class ChatRequestHandler {
   static constexpr std::size_t max_key_size = std::size_t(-1);
   static constexpr std::size_t max_string_size = std::size_t(-1);
 
+  explicit ChatRequestHandler(std::string_view content_key) : content_key_(content_key) {}
+
   ChatRequest request;
   std::optional<base::Error> error;  // the first problem found (the parse is aborted there)
   bool has_model = false, has_messages = false, has_stream_options = false;
@@ -168,7 +170,7 @@ class ChatRequestHandler {
 
  private:
   enum class Kind { kObject, kArray, kString, kBool, kNull, kOther };
-  enum class Field { kOther, kModel, kStream, kStreamOptions, kMessages, kMaxTokens };
+  enum class Field { kOther, kModel, kStream, kStreamOptions, kMessages, kContent, kMaxTokens };
 
   // The client wants usage only when every include_usage it sent is true: parsers disagree on
   // which of two equal keys wins, and upstream_chat_body sets them all.
@@ -200,6 +202,10 @@ class ChatRequestHandler {
                  fail("stream_options must be an object", "stream_options", ec);
         case Field::kMessages:
           return kind == Kind::kArray || fail("messages must be a non-empty array", "messages", ec);
+        case Field::kContent:
+          return kind == Kind::kString || kind == Kind::kArray ||
+                 fail(std::string(content_key_) + " must be a string or an array",
+                      std::string(content_key_), ec);
         case Field::kMaxTokens:
         case Field::kOther:
           return true;
@@ -238,20 +244,22 @@ class ChatRequestHandler {
     if (key == "model") {
       field_ = Field::kModel;
       has_model = true;
-    } else if (key == "messages") {
-      field_ = Field::kMessages;
+    } else if (key == content_key_) {
+      field_ = key == "messages" ? Field::kMessages : Field::kContent;
       has_messages = true;
     } else if (key == "stream") {
       field_ = Field::kStream;
     } else if (key == "stream_options") {
       field_ = Field::kStreamOptions;
       has_stream_options = true;
-    } else if (key == "max_tokens" || key == "max_completion_tokens") {
+    } else if (key == "max_tokens" || key == "max_completion_tokens" ||
+               key == "max_output_tokens") {
       field_ = Field::kMaxTokens;
     }
     return true;
   }
 
+  std::string_view content_key_;
   int depth_ = 0;
   Field field_ = Field::kOther;
   std::string key_;
@@ -265,10 +273,11 @@ class ChatRequestHandler {
 
 }  // namespace
 
-base::Result<ChatRequest> parse_chat_request(std::string_view body, int max_depth) {
+base::Result<ChatRequest> parse_chat_request(std::string_view body, int max_depth,
+                                             std::string_view content_key) {
   json::parse_options opt;
   opt.max_depth = static_cast<std::size_t>(max_depth);
-  json::basic_parser<ChatRequestHandler> parser(opt);
+  json::basic_parser<ChatRequestHandler> parser(opt, content_key);
   boost::system::error_code ec;
   const auto used = parser.write_some(false, body.data(), body.size(), ec);
   if (!ec && used < body.size()) ec = json::error::extra_data;
@@ -288,10 +297,16 @@ base::Result<ChatRequest> parse_chat_request(std::string_view body, int max_dept
   }
   if (h.request.model.empty()) return bad_request("model must be a non-empty string", "model");
   if (!h.has_messages) {
+    if (content_key != "messages") {
+      return bad_request("missing required field: " + std::string(content_key),
+                         std::string(content_key));
+    }
     return bad_request("missing required field: messages (an array of {role, content})",
                        "messages");
   }
-  if (h.messages == 0) return bad_request("messages must be a non-empty array", "messages");
+  if (h.messages == 0 && content_key == "messages") {
+    return bad_request("messages must be a non-empty array", "messages");
+  }
   // The byte-level rewrite must see the fields the parser saw. Only a \u escape can spell
   // "model" or "stream_options" differently in the raw bytes, so only then is a scan needed.
   if (body.find("\\u") != std::string_view::npos) {

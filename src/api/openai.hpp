@@ -17,7 +17,7 @@ struct ChatRequest {
   bool stream = false;
   // stream_options.include_usage as the client sent it.
   bool client_wants_usage = false;
-  // max_tokens or max_completion_tokens (the larger when both are sent), when an integer.
+  // max_tokens, max_completion_tokens or max_output_tokens (the largest), when an integer.
   std::optional<std::int64_t> max_tokens;
 };
 
@@ -25,7 +25,12 @@ struct ChatRequest {
 // non-empty string `model`, a non-empty array `messages` of objects with a string `role`, and
 // `stream` / `stream_options` of the right types when present. Errors are kBadRequest with
 // `param` naming the field.
-base::Result<ChatRequest> parse_chat_request(std::string_view body, int max_depth);
+//
+// Other endpoints share these rules with another field in place of `messages` (`content_key`):
+// Anthropic's /v1/messages checks `messages` the same way; completions (`prompt`), embeddings
+// and Responses (`input`) require that field to be a string or an array.
+base::Result<ChatRequest> parse_chat_request(std::string_view body, int max_depth,
+                                             std::string_view content_key = "messages");
 
 // The body sent upstream: `body` with `model` set to `upstream_model` and, for streams,
 // stream_options.include_usage set so usage is always reported. Returns `body` unchanged when

@@ -30,21 +30,35 @@ constexpr const char* kNoProviderHelp =
           - {provider: relay, model: gpt-4.1, price: {input: 8.00, output: 8.00}}
   then export OPENAI_API_KEY and start again. docs/config.md lists every setting.)";
 
-// The write-up's models at its relay's prices (USD per 1M tokens), served by the mock.
+// The write-up's models at its relay's prices (USD per 1M tokens), served by the mock. The mock
+// speaks every dialect, so claude-sonnet-4.5 goes out through the Anthropic adapter and
+// gemini-2.5-flash through the Gemini one: OpenAI clients see translation working offline, and
+// Anthropic clients see it the other way round on gpt-4.1.
 std::string demo_yaml(std::uint16_t mock_port) {
+  const auto root = "http://127.0.0.1:" + std::to_string(mock_port);
   return "providers:\n"
          "  mock:\n"
          "    kind: openai\n"
-         "    base_url: http://127.0.0.1:" +
-         std::to_string(mock_port) +
+         "    base_url: " +
+         root +
          "/v1\n"
+         "  mock-anthropic:\n"
+         "    kind: anthropic\n"
+         "    base_url: " +
+         root +
+         "\n"
+         "  mock-gemini:\n"
+         "    kind: gemini\n"
+         "    base_url: " +
+         root +
+         "/v1beta\n"
          "models:\n"
          "  gpt-4.1:\n"
          "    deployments: [{provider: mock, price: {input: 8.00, output: 8.00}}]\n"
          "  claude-sonnet-4.5:\n"
-         "    deployments: [{provider: mock, price: {input: 15.00, output: 15.00}}]\n"
+         "    deployments: [{provider: mock-anthropic, price: {input: 15.00, output: 15.00}}]\n"
          "  gemini-2.5-flash:\n"
-         "    deployments: [{provider: mock, price: {input: 2.50, output: 2.50}}]\n"
+         "    deployments: [{provider: mock-gemini, price: {input: 2.50, output: 2.50}}]\n"
          "  deepseek-v3.2:\n"
          "    deployments: [{provider: mock, price: {input: 0.42, output: 0.42}}]\n";
 }

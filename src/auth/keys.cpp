@@ -51,7 +51,11 @@ std::optional<std::size_t> matching_key(std::string_view authorization,
                                         std::span<const Digest> digests) {
   const auto token = bearer_token(authorization);
   if (!token) return std::nullopt;
-  const auto d = sha256(*token);
+  return matching_token(*token, digests);
+}
+
+std::optional<std::size_t> matching_token(std::string_view token, std::span<const Digest> digests) {
+  const auto d = sha256(token);
   std::optional<std::size_t> found;
   for (std::size_t i = 0; i < digests.size(); ++i) {
     if (CRYPTO_memcmp(d.data(), digests[i].data(), d.size()) == 0) found = i;

@@ -25,6 +25,8 @@ std::optional<std::string_view> bearer_token(std::string_view authorization);
 // matched, or how closely another did.
 std::optional<std::size_t> matching_key(std::string_view authorization,
                                         std::span<const Digest> digests);
+// The same for a bare token (an `x-api-key` header's value).
+std::optional<std::size_t> matching_token(std::string_view token, std::span<const Digest> digests);
 inline bool bearer_matches(std::string_view authorization, std::span<const Digest> digests) {
   return matching_key(authorization, digests).has_value();
 }

@@ -213,8 +213,9 @@ ProviderConfig parse_provider(const std::string& name, const YAML::Node& node,
   ProviderConfig p;
   p.name = name;
   if (auto n = node["kind"]) p.kind = scalar(n, path + ".kind");
-  if (p.kind != "openai") {
-    fail(path + ".kind", "unsupported provider kind '" + p.kind + "' (supported: openai)");
+  if (p.kind != "openai" && p.kind != "anthropic" && p.kind != "gemini") {
+    fail(path + ".kind",
+         "unsupported provider kind '" + p.kind + "' (supported: openai, anthropic, gemini)");
   }
   auto url = node["base_url"];
   if (!url) fail(path + ".base_url", "required (e.g. https://api.openai.com/v1)");

@@ -1,10 +1,11 @@
 // Ingress dialects: the APIs clients speak to Shepherd. A Dialect validates a client's request
-// into the canonical chat request the pipeline routes, renders errors in the client's shape, and
-// passes answers and stream events of an upstream that speaks the same wire format back with the
-// client's model name (the fast path: bytes, not documents). Dialects that differ from the
-// upstream's wire format translate (the translation seam is the Wire pair).
+// just enough to route it (the model, whether it streams, its output cap), renders errors in the
+// client's shape, and passes answers and stream events of an upstream that speaks the same wire
+// format back with the client's model name (the fast path: bytes, not documents). When the
+// upstream speaks another wire format, the pipeline translates through the dialect's codec
+// (translate/codec.hpp).
 //
-// Pure: no I/O, no clocks, no state; one instance per dialect in find_dialect()'s table, shared
+// Pure: no I/O, no clocks, no state; one instance per endpoint in find_dialect()'s table, shared
 // by every thread.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "api/openai.hpp"
+#include "api/sse.hpp"
 #include "base/result.hpp"
 #include "providers/provider.hpp"
 
@@ -23,25 +25,28 @@ class Dialect {
   virtual ~Dialect() = default;
 
   virtual std::string_view name() const = 0;
-  virtual providers::Wire wire() const = 0;
+  // The codec of the client's wire format: translation and error bodies.
+  virtual const translate::Codec& codec() const = 0;
+  translate::Wire wire() const { return codec().wire(); }
+  virtual providers::Operation operation() const { return providers::Operation::kChat; }
 
-  // Validates a request body (JSON nesting at most `max_depth`). Errors are 400s naming the
-  // offending field.
+  // Validates a request body (JSON nesting at most `max_depth`) as far as routing needs it.
+  // Errors are 400s naming the offending field. A translated request is decoded in full later,
+  // by the codec.
   virtual base::Result<api::ChatRequest> parse(std::string_view body, int max_depth) const = 0;
   // The body of an error answer in this dialect's shape.
-  virtual std::string error_body(const base::Error& error) const = 0;
+  std::string error_body(const base::Error& error) const { return codec().error_body(error); }
 
   // A complete answer of a same-wire upstream, for the client: `answer` with its model set to
   // `served` (the name the client used) when the upstream's `upstream_model` differs.
   virtual void pass_answer(std::string& answer, std::string_view upstream_model,
                            std::string_view served) const = 0;
-  // One same-wire stream event for the client, appended to `out` as an SSE event framed as an
-  // HTTP/1.1 chunk; nothing when the client must not see it (a usage-only chunk it did not ask
-  // for).
-  virtual void pass_event(std::string& out, std::string_view data, const providers::Event& event,
-                          const api::ChatRequest& request, std::string_view upstream_model,
-                          std::string_view served) const = 0;
-  // The error event that ends a stream after its commit point.
+  // One same-wire stream event for the client, appended to `out` framed as an HTTP/1.1 chunk;
+  // nothing when the client must not see it (a usage-only chunk it did not ask for).
+  virtual void pass_event(std::string& out, const api::SseEvent& data,
+                          const providers::Event& event, const api::ChatRequest& request,
+                          std::string_view upstream_model, std::string_view served) const = 0;
+  // The error event that ends a same-wire stream after its commit point.
   virtual void error_event(std::string& out, const base::Error& error) const = 0;
 };
 
@@ -52,7 +57,8 @@ const Dialect* find_dialect(std::string_view path);
 // OpenAI's error shape.
 const Dialect& default_dialect();
 
-// One SSE event (`data: <data>`) framed as an HTTP/1.1 chunk, appended to `out`.
-void append_event_chunk(std::string& out, std::string_view data);
+// Anthropic's dialect, for the routes Anthropic clients share with OpenAI ones (errors of
+// GET /v1/models and /v1/messages/count_tokens).
+const Dialect& anthropic_dialect();
 
 }  // namespace shepherd::ingress

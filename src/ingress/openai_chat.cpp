@@ -1,34 +1,64 @@
 #include "ingress/openai_chat.hpp"
 
-#include <charconv>
+#include "ingress/anthropic_messages.hpp"
+#include "translate/openai_chat.hpp"
+#include "translate/openai_responses.hpp"
 
 namespace shepherd::ingress {
+
+using providers::Operation;
 
 namespace {
 
 const OpenAiChat kOpenAiChat;
+const OpenAiChat kOpenAiCompletions(Operation::kCompletions);
+const OpenAiChat kOpenAiEmbeddings(Operation::kEmbeddings);
+const OpenAiResponses kOpenAiResponses;
+const AnthropicMessages kAnthropicMessages;
 
 }  // namespace
 
-void append_event_chunk(std::string& out, std::string_view data) {
-  char hex[16];
-  auto [p, ec] = std::to_chars(hex, hex + sizeof hex, data.size() + 8, 16);
-  out.append(hex, p).append("\r\ndata: ").append(data).append("\n\n\r\n");
-}
-
 const Dialect* find_dialect(std::string_view path) {
-  if (path == "/v1/chat/completions" || path == "/chat/completions") return &kOpenAiChat;
+  if (path.starts_with("/v1/")) path.remove_prefix(3);
+  if (path == "/chat/completions") return &kOpenAiChat;
+  if (path == "/messages") return &kAnthropicMessages;
+  if (path == "/responses") return &kOpenAiResponses;
+  if (path == "/completions") return &kOpenAiCompletions;
+  if (path == "/embeddings") return &kOpenAiEmbeddings;
   return nullptr;
 }
 
 const Dialect& default_dialect() { return kOpenAiChat; }
 
-base::Result<api::ChatRequest> OpenAiChat::parse(std::string_view body, int max_depth) const {
-  return api::parse_chat_request(body, max_depth);
+const Dialect& anthropic_dialect() { return kAnthropicMessages; }
+
+std::string_view OpenAiChat::name() const {
+  switch (op_) {
+    case Operation::kChat:
+      return "openai-chat";
+    case Operation::kCompletions:
+      return "openai-completions";
+    case Operation::kEmbeddings:
+      return "openai-embeddings";
+  }
+  return "openai";
 }
 
-std::string OpenAiChat::error_body(const base::Error& error) const {
-  return api::error_body(error);
+const translate::Codec& OpenAiChat::codec() const { return translate::openai_chat_codec(); }
+
+base::Result<api::ChatRequest> OpenAiChat::parse(std::string_view body, int max_depth) const {
+  switch (op_) {
+    case Operation::kChat:
+      return api::parse_chat_request(body, max_depth);
+    case Operation::kCompletions:
+      return api::parse_chat_request(body, max_depth, "prompt");
+    case Operation::kEmbeddings:
+      break;
+  }
+  auto r = api::parse_chat_request(body, max_depth, "input");
+  // Embeddings never stream; a `stream` field means nothing to them.
+  if (r) r->stream = false;
+  return r;
 }
 
 void OpenAiChat::pass_answer(std::string& answer, std::string_view upstream_model,
@@ -36,15 +66,15 @@ void OpenAiChat::pass_answer(std::string& answer, std::string_view upstream_mode
   if (upstream_model != served) answer = api::with_model(answer, served);
 }
 
-void OpenAiChat::pass_event(std::string& out, std::string_view data, const providers::Event& event,
-                            const api::ChatRequest& request, std::string_view upstream_model,
-                            std::string_view served) const {
+void OpenAiChat::pass_event(std::string& out, const api::SseEvent& data,
+                            const providers::Event& event, const api::ChatRequest& request,
+                            std::string_view upstream_model, std::string_view served) const {
   switch (event.kind) {
     case api::ChunkKind::kDone:
-      append_event_chunk(out, "[DONE]");
+      translate::append_sse_chunk(out, "", "[DONE]");
       return;
     case api::ChunkKind::kError:
-      append_event_chunk(out, data);
+      translate::append_sse_chunk(out, "", data.data);
       return;
     case api::ChunkKind::kUsageOnly:
       // Added by Shepherd for metering; forwarded only when the client asked for usage.
@@ -54,14 +84,26 @@ void OpenAiChat::pass_event(std::string& out, std::string_view data, const provi
       break;
   }
   if (upstream_model != served) {
-    append_event_chunk(out, api::with_model(data, served));
+    translate::append_sse_chunk(out, "", api::with_model(data.data, served));
   } else {
-    append_event_chunk(out, data);
+    translate::append_sse_chunk(out, "", data.data);
   }
 }
 
 void OpenAiChat::error_event(std::string& out, const base::Error& error) const {
-  append_event_chunk(out, api::error_body(error));
+  translate::append_sse_chunk(out, "", api::error_body(error));
+}
+
+const translate::Codec& OpenAiResponses::codec() const {
+  return translate::openai_responses_codec();
+}
+
+base::Result<api::ChatRequest> OpenAiResponses::parse(std::string_view body, int max_depth) const {
+  return api::parse_chat_request(body, max_depth, "input");
+}
+
+void OpenAiResponses::error_event(std::string& out, const base::Error& error) const {
+  translate::append_sse_chunk(out, "error", api::error_body(error));
 }
 
 }  // namespace shepherd::ingress

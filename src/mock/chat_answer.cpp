@@ -1,7 +1,9 @@
-// A chat request's course through the shell: per-request overrides, JSON parsing, fault selection,
-// the order in which faults act, delays, and a stream's pacing and fault events. What the answers
-// say is the request's Dialect's (dialect_); what faults decide is faults.hpp's. Runs on the
-// connection's thread.
+// An API request's course through the shell: per-request overrides, required headers, JSON
+// parsing, fault selection, the order in which faults act, delays, and a stream's pacing and fault
+// events. What the answers say is the request's Dialect's (dialect_); what faults decide is
+// faults.hpp's. Chat requests are planned into answer_; embeddings and token counts are rendered
+// into body_ at once. Runs on the connection's thread.
+#include <algorithm>
 #include <boost/beast/core/error.hpp>
 #include <ctime>
 
@@ -32,13 +34,26 @@ Connection::Next Connection::bad_header(std::string_view name, std::int64_t max)
   return Next::kReply;
 }
 
-// Validates the request and plans the answer into answer_, the delays and fault_. Prepares the
-// reply itself when no waiting or fault is involved (the benchmark path).
-Connection::Next Connection::prepare_chat() {
+// Validates the request and plans the answer into answer_ (or body_), the delays and fault_.
+// Prepares the reply itself when no waiting or fault is involved (the benchmark path).
+Connection::Next Connection::prepare_request(const Endpoint& endpoint) {
   Counters& c = shared_.counters;
-  c.chat_requests.fetch_add(1, std::memory_order_relaxed);
+  switch (endpoint.op) {
+    case Operation::kEmbed:
+      c.embeddings_requests.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Operation::kCountTokens:
+      c.count_tokens_requests.fetch_add(1, std::memory_order_relaxed);
+      break;
+    default:
+      c.chat_requests.fetch_add(1, std::memory_order_relaxed);
+  }
   record_last_request();
 
+  if (!dialect_->required_header.empty() && req_.header(dialect_->required_header) == nullptr) {
+    reply_error(400, dialect_->missing_header_message);
+    return Next::kReply;
+  }
   fault_ = &shared_.default_fault;
   if (const std::string* spec = req_.header("x-mock-fault")) {
     auto parsed = parse_fault_spec(*spec);
@@ -67,7 +82,23 @@ Connection::Next Connection::prepare_chat() {
     return Next::kReply;
   }
   json_.emplace(json_parser_.release());
-  auto interpreted = dialect_->interpret(*json_);
+
+  answer_ready_ = endpoint.op != Operation::kChat;
+  if (answer_ready_) {
+    body_.clear();
+    if (auto done = dialect_->append_answer_now(body_, *json_, endpoint); !done) {
+      reply_error(400, done.error().message);
+      return Next::kReply;
+    }
+    fault_ = &shared_.fault_selector.select(*fault_);
+    if (acts_before_answer(*fault_)) return Next::kChat;
+    headers_.clear();
+    append_ratelimit_headers(headers_);
+    reply(200, "application/json", body_, headers_);
+    return Next::kReply;
+  }
+
+  auto interpreted = dialect_->interpret(*json_, endpoint);
   if (!interpreted) {
     reply_error(400, interpreted.error().message);
     return Next::kReply;
@@ -78,15 +109,20 @@ Connection::Next Connection::prepare_chat() {
   const FaultSpec& f = *fault_;
 
   answer_.request = chat;
-  answer_.tokens = *chunks;
+  answer_.tool_call = !chat.tool_name.empty();
+  answer_.thinking_tokens = chat.thinking ? kThinkingTokens : 0;
+  answer_.tokens = answer_.tool_call ? kToolCallTokens : *chunks;
   answer_.truncated = false;
-  if (chat.max_tokens && *chat.max_tokens < answer_.tokens) {
-    answer_.tokens = *chat.max_tokens;
+  // The thinking is output too: it counts against the cap, as Anthropic and Gemini count it.
+  const std::int64_t cap =
+      chat.max_tokens ? std::max<std::int64_t>(0, *chat.max_tokens - answer_.thinking_tokens) : 0;
+  if (!answer_.tool_call && chat.max_tokens && cap < answer_.tokens) {
+    answer_.tokens = cap;
     answer_.truncated = true;
   }
   answer_.id = c.next_id.fetch_add(1, std::memory_order_relaxed) + 1;
   answer_.created = static_cast<std::int64_t>(std::time(nullptr));
-  answer_.big_chunk = f.big_chunk;
+  answer_.big_chunk = answer_.tool_call ? -1 : f.big_chunk;
   answer_.no_usage = f.no_usage;
   first_delay_ = milliseconds(*first_delay);
   chunk_delay_ = milliseconds(*chunk_delay);
@@ -100,6 +136,13 @@ Connection::Next Connection::prepare_chat() {
   return Next::kChat;
 }
 
+void Connection::append_ratelimit_headers(std::string& out) const {
+  const FaultSpec& f = *fault_;
+  if (f.ratelimit_remaining < 0) return;
+  dialect_->append_ratelimit_headers(out, f.ratelimit_remaining, f.ratelimit_reset,
+                                     f.ratelimit_reset_ms);
+}
+
 asio::awaitable<bool> Connection::answer_chat() {
   const FaultSpec& fault = *fault_;
   if (fault.reset) {
@@ -110,13 +153,14 @@ asio::awaitable<bool> Connection::answer_chat() {
     co_return false;
   }
   if (fault.redirect) {
-    std::string headers;
-    append_redirect_headers(headers, fault);
-    reply(307, {}, {}, headers);
+    headers_.clear();
+    append_redirect_headers(headers_, fault);
+    append_ratelimit_headers(headers_);
+    reply(307, {}, {}, headers_);
     co_return co_await send_reply();
   }
   const std::int64_t max_context = shared_.options.max_context;
-  if (max_context > 0 && answer_.request.prompt_tokens > max_context) {
+  if (!answer_ready_ && max_context > 0 && answer_.request.prompt_tokens > max_context) {
     body_.clear();
     dialect_->append_context_length_error(body_, max_context, answer_.request.prompt_tokens);
     reply(400, "application/json", body_);
@@ -125,9 +169,17 @@ asio::awaitable<bool> Connection::answer_chat() {
   if (fault.status != 0) {
     std::string message;
     append_status_message(message, fault);
-    std::string headers;
-    append_status_headers(headers, fault);
-    reply_error(fault.status, message, {}, headers);
+    headers_.clear();
+    append_status_headers(headers_, fault);
+    append_ratelimit_headers(headers_);
+    reply_error(fault.status, message, {}, headers_);
+    co_return co_await send_reply();
+  }
+  if (answer_ready_) {
+    // Rendered by prepare_request(); body_ still holds it.
+    headers_.clear();
+    append_ratelimit_headers(headers_);
+    reply(200, "application/json", body_, headers_);
     co_return co_await send_reply();
   }
   if (answer_.request.stream) co_return co_await stream_answer();
@@ -139,7 +191,9 @@ asio::awaitable<bool> Connection::answer_chat() {
 void Connection::render_completion() {
   body_.clear();
   dialect_->append_completion(body_, answer_);
-  reply(200, "application/json", body_, fault_->ratelimit_headers);
+  headers_.clear();
+  append_ratelimit_headers(headers_);
+  reply(200, "application/json", body_, headers_);
 }
 
 asio::awaitable<bool> Connection::stream_answer() {
@@ -149,17 +203,20 @@ asio::awaitable<bool> Connection::stream_answer() {
   const bool chunked = req_.version >= 11;
   if (!chunked) keep_alive_ = false;
 
-  // Status, headers and the opening events: all due now, so one write.
+  // Status, headers and the opening events: all due now, so one write. A dialect may open with no
+  // event, and an empty chunk would end the body.
   event_.clear();
   dialect.append_stream_open(event_, scratch_, answer_);
+  headers_.clear();
+  append_ratelimit_headers(headers_);
   out_.clear();
   append_head(out_, 200, "text/event-stream", chunked ? Framing::kChunked : Framing::kUntilClose, 0,
-              req_.version, keep_alive_, "Cache-Control: no-cache\r\n", fault.ratelimit_headers);
-  append_framed(out_, event_, chunked);
+              req_.version, keep_alive_, "Cache-Control: no-cache\r\n", headers_);
+  if (!event_.empty()) append_framed(out_, event_, chunked);
   shared_.counters.streams_started.fetch_add(1, std::memory_order_relaxed);
   if (!co_await write_out()) co_return false;
 
-  const std::int64_t n = answer_.tokens;
+  const std::int64_t n = dialect.stream_content_events(answer_);
   for (std::int64_t i = 0;; ++i) {
     if (malformed_due(fault, i, n)) {
       out_.clear();

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <system_error>
 #include <utility>
 
 #include "mock/text.hpp"
@@ -12,7 +14,6 @@ namespace {
 
 constexpr std::int64_t kMaxCount = 1000000000;
 constexpr std::int64_t kMaxBigChunk = 64 * 1024 * 1024;
-constexpr std::int64_t kRateLimitLimit = 100;  // x-ratelimit-limit-requests with ratelimit=
 constexpr std::string_view kRedirectLocation = "http://127.0.0.1:1/elsewhere";
 
 base::Error fault_error(std::string_view what, std::string_view item) {
@@ -97,14 +98,9 @@ base::Result<FaultSpec> parse_fault_spec(std::string_view spec) {
       if (!reset_ok || !remaining_digits || !remaining) {
         return fault_error("invalid value (REMAINING/RESET) in mock fault item", item);
       }
-      f.ratelimit_headers.clear();
-      f.ratelimit_headers.append("x-ratelimit-limit-requests: ");
-      append_int(f.ratelimit_headers, kRateLimitLimit);
-      f.ratelimit_headers.append("\r\nx-ratelimit-remaining-requests: ");
-      append_int(f.ratelimit_headers, *remaining);
-      f.ratelimit_headers.append("\r\nx-ratelimit-reset-requests: ");
-      f.ratelimit_headers.append(reset);
-      f.ratelimit_headers.append("\r\n");
+      f.ratelimit_remaining = *remaining;
+      f.ratelimit_reset.assign(reset);
+      f.ratelimit_reset_ms = parse_duration_ms(reset);
       continue;
     }
     if (key == "status") {
@@ -178,11 +174,36 @@ StreamEnd stream_end_due(const FaultSpec& f, std::int64_t sent, std::int64_t tot
   return StreamEnd::kNone;
 }
 
-void append_redirect_headers(std::string& out, const FaultSpec& f) {
+std::int64_t parse_duration_ms(std::string_view text) {
+  if (text.empty()) return -1;
+  double total = 0;
+  while (!text.empty()) {
+    std::size_t n = 0;
+    while (n < text.size() && ((text[n] >= '0' && text[n] <= '9') || text[n] == '.')) ++n;
+    double number = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + n, number);
+    if (n == 0 || ec != std::errc() || ptr != text.data() + n) return -1;
+    text.remove_prefix(n);
+    double unit = 0;
+    if (text.starts_with("ms")) {
+      unit = 1;
+      text.remove_prefix(2);
+    } else if (!text.empty() && (text[0] == 'h' || text[0] == 'm' || text[0] == 's')) {
+      unit = text[0] == 'h' ? 3600000 : text[0] == 'm' ? 60000 : 1000;
+      text.remove_prefix(1);
+    } else {
+      return -1;
+    }
+    total += number * unit;
+  }
+  if (total > static_cast<double>(kMaxDelayMs) * 24 * 365) return -1;
+  return static_cast<std::int64_t>(total + 0.5);
+}
+
+void append_redirect_headers(std::string& out, const FaultSpec& /*f*/) {
   out.append("Location: ");
   out.append(kRedirectLocation);
   out.append("\r\n");
-  out.append(f.ratelimit_headers);
 }
 
 void append_status_headers(std::string& out, const FaultSpec& f) {
@@ -191,7 +212,6 @@ void append_status_headers(std::string& out, const FaultSpec& f) {
     out.append(f.retry_after);
     out.append("\r\n");
   }
-  out.append(f.ratelimit_headers);
 }
 
 void append_status_message(std::string& out, const FaultSpec& f) {

@@ -36,9 +36,11 @@ struct FaultSpec {
   std::int64_t big_chunk = -1;   // bytes; -1: not set
   std::int64_t fail_first = -1;  // -1: not set
   std::int64_t fail_rate = -1;   // percent; -1: not set
-  // ratelimit=: the x-ratelimit-* header lines, CRLFs included, rendered once at parse time so that
-  // answering only appends them; empty: not set.
-  std::string ratelimit_headers;
+  // ratelimit=REMAINING/RESET: REMAINING (-1: not set), RESET verbatim, and RESET as a duration
+  // in milliseconds (-1 when it is not one). The request's dialect renders the headers.
+  std::int64_t ratelimit_remaining = -1;
+  std::string ratelimit_reset;
+  std::int64_t ratelimit_reset_ms = -1;
 };
 
 // What a request that no fault applies to acts on.
@@ -80,8 +82,13 @@ enum class StreamEnd { kNone, kErrorEvent, kCut, kReset, kStall };
 bool malformed_due(const FaultSpec& f, std::int64_t sent, std::int64_t total);
 StreamEnd stream_end_due(const FaultSpec& f, std::int64_t sent, std::int64_t total);
 
+// RESET of ratelimit= as milliseconds when it is a duration: one or more <number><unit> with unit
+// h, m, s or ms and the number a decimal, optionally with a fraction ("2s", "1m30s", "250ms",
+// "1.5s"), as OpenAI writes its reset headers; else -1.
+std::int64_t parse_duration_ms(std::string_view text);
+
 // The header lines (CRLFs included) of the redirect answer and of the status=CODE answer, and the
-// latter's error message.
+// latter's error message. The ratelimit= headers are not among them: they are the dialect's.
 void append_redirect_headers(std::string& out, const FaultSpec& f);
 void append_status_headers(std::string& out, const FaultSpec& f);
 void append_status_message(std::string& out, const FaultSpec& f);

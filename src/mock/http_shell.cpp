@@ -49,7 +49,10 @@ constexpr auto kWatchdogPeriod = std::chrono::seconds(1);
 constexpr auto kPeerPollInterval = milliseconds(50);
 
 std::string_view reason_phrase(int status) {
-  return http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
+  // 529 is Anthropic's "overloaded"; Beast knows no phrase for it.
+  if (status == 529) return "Overloaded";
+  const http::status known = http::int_to_status(static_cast<unsigned>(status));
+  return known == http::status::unknown ? "Unknown" : http::obsolete_reason(known);
 }
 
 // Feeds a RequestHead; see basic_parser for when each hook runs.
@@ -193,7 +196,7 @@ class Session final : public Connection {
       if (ec) co_return;
     }
     for (;;) {
-      dialect_ = kDialects[0];
+      dialect_ = kDefaultDialect;
       set_deadline(kIdleTimeout);
       const ReadResult result = co_await read_request();
       if (result == ReadResult::kClosed) co_return;

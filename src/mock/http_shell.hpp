@@ -2,10 +2,11 @@
 // threads (Worker) and one connection (Connection), whose parts live in
 //   http_shell.cpp   reading, writing, deadlines, peer-gone detection, the connection loop, and
 //                    the plain and TLS sessions (Session<Stream>, the only stream-typed code);
-//   routes.cpp       routing by path, the model routes, /mock/stats, /mock/last-request,
-//                    /mock/reset;
-//   chat_answer.cpp  a chat request's course: validation order, fault selection and timing, and
-//                    stream pacing, with the JSON left to the request's Dialect.
+//   routes.cpp       routing by path (each dialect's match(), then the /mock/ routes), the model
+//                    routes, /mock/stats, /mock/last-request, /mock/reset;
+//   chat_answer.cpp  an API request's course (chat, embeddings, token counts): validation order,
+//                    fault selection and timing, and stream pacing, with the paths and the JSON
+//                    left to the request's Dialect.
 // A connection lives on one worker thread and is owned by its coroutine (and, briefly, by its
 // watchdog handler); Shared outlives all connections.
 //
@@ -18,8 +19,8 @@
 //     time_point, instead of arming a timer around every read and write as beast::tcp_stream does
 //     (that costs timer-queue work and often a timerfd syscall per operation);
 //   - the plain answer is prepared synchronously and written by the connection loop itself: no
-//     coroutine frame and no virtual call of its own, only the two calls into the dialect's table
-//     (interpret, render). Waits, faults and streams go through the virtual Connection::write().
+//     coroutine frame and no virtual call of its own, only calls into the dialects' tables (match,
+//     interpret, render). Waits, faults and streams go through the virtual Connection::write().
 #pragma once
 
 #include <array>
@@ -47,8 +48,10 @@
 #include <utility>
 #include <vector>
 
+#include "mock/anthropic_dialect.hpp"
 #include "mock/dialect.hpp"
 #include "mock/faults.hpp"
+#include "mock/gemini_dialect.hpp"
 #include "mock/mock_upstream.hpp"
 #include "mock/openai_dialect.hpp"
 
@@ -62,15 +65,21 @@ using std::chrono::milliseconds;
 
 constexpr std::int64_t kMaxChunks = 100000;
 
-// The dialects, tried in order by chat path; a new dialect is its file plus an entry here. The
-// first is the default: it also answers the model routes and every error outside another
-// dialect's chat request.
-inline constexpr std::array<const Dialect*, 1> kDialects = {&kOpenAiDialect};
+// The dialects, tried in order on every request's path; the first whose match() claims it
+// answers. A new dialect is its file plus an entry here. Anthropic comes before OpenAI because it
+// claims GET /v1/models when the request carries anthropic-version, and Gemini because it claims
+// its methods under /v1/models/.
+inline constexpr std::array<const Dialect*, 4> kDialects = {
+    &kAnthropicDialect, &kGeminiDialect, &kOpenAiCompletionsDialect, &kOpenAiDialect};
+// The dialect of everything no dialect claims: unknown paths, malformed HTTP, size limits.
+inline constexpr const Dialect* kDefaultDialect = &kOpenAiDialect;
 
 struct Counters {
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> chat_requests{0};
   std::atomic<std::uint64_t> models_requests{0};
+  std::atomic<std::uint64_t> embeddings_requests{0};
+  std::atomic<std::uint64_t> count_tokens_requests{0};
   std::atomic<std::uint64_t> streams_started{0};
   std::atomic<std::uint64_t> streams_completed{0};
   std::atomic<std::uint64_t> client_disconnects{0};
@@ -131,7 +140,7 @@ struct Shared {
   MockOptions options;
   FaultSpec default_fault;
   FaultSelector fault_selector;
-  std::string models_body;
+  std::array<std::string, kDialects.size()> model_lists;  // rendered at start, by dialect
   Counters counters;
   LastRequest last;
   std::atomic<bool> stopping{false};
@@ -174,7 +183,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection* next = nullptr;
 
  protected:
-  // kReply: a reply is prepared. kChat: answer_chat() must run (delays, faults, streams).
+  // kReply: a reply is prepared. kChat: answer_chat() must run (delays, faults, streams, and the
+  // answers of embeddings and token counts that a fault delays or replaces).
   enum class Next { kReply, kChat };
 
   // Writes all of `buffers` (the second may be empty). False when the connection is closed or the
@@ -216,7 +226,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // --- chat_answer.cpp ------------------------------------------------------------------------
 
-  // Everything that waits or misbehaves. Returns whether the connection goes on.
+  // Everything that waits or misbehaves, for any API request. Returns whether the connection goes
+  // on.
   asio::awaitable<bool> answer_chat();
 
   Shared& shared_;
@@ -235,13 +246,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool disconnect_counted_ = false;
 
   RequestHead req_;
-  const Dialect* dialect_ = kDialects[0];  // the current request's
+  const Dialect* dialect_ = kDefaultDialect;  // the current request's
 
   std::string out_;              // status line and headers, or a framed event
   std::string_view reply_body_;  // what follows out_ in a reply
   std::string body_;             // a reply body rendered here
   std::string event_;            // one event's text, before framing
   std::string scratch_;          // the dialect's per-stream text
+  std::string headers_;          // a reply's extra header lines (the dialect's rate-limit ones)
 
  private:
   enum class PeerState { kQuiet, kData, kGone };
@@ -252,6 +264,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool still_wanted();
 
   Next method_not_allowed(std::string_view path);
+  Next route_endpoint(std::string_view path, const Endpoint& endpoint);
+  void model_list();
   void model(std::string_view id);
   void stats();
   void last_request();
@@ -261,11 +275,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<std::int64_t> header_count(std::string_view name, std::int64_t fallback,
                                            std::int64_t max) const;
   Next bad_header(std::string_view name, std::int64_t max);
-  Next prepare_chat();
+  Next prepare_request(const Endpoint& endpoint);
+  void append_ratelimit_headers(std::string& out) const;
   void render_completion();
   asio::awaitable<bool> stream_answer();
 
-  // The current chat request: its JSON body (in json_buffer_, spilling to the heap only for large
+  // The current API request: its JSON body (in json_buffer_, spilling to the heap only for large
   // bodies), the answer planned, its timing and the faults that apply.
   std::array<unsigned char, 8 * 1024> json_buffer_{};
   json::monotonic_resource json_resource_{json_buffer_.data(), json_buffer_.size()};
@@ -274,6 +289,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                             json_parser_buffer_.size()};
   std::optional<json::value> json_;
   ChatAnswer answer_;
+  bool answer_ready_ = false;  // body_ holds the whole answer (embeddings, token counts)
   milliseconds first_delay_{0};
   milliseconds chunk_delay_{0};
   FaultSpec header_fault_;

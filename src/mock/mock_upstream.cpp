@@ -71,7 +71,11 @@ class MockUpstream::Impl {
     if (!fault) throw std::runtime_error("mock-upstream: " + fault.error().message);
     shared_.default_fault = std::move(fault).value();
     shared_.fault_selector.reset(o.seed);
-    shared_.models_body = kDialects[0]->render_model_list(o.models);
+    for (std::size_t i = 0; i < kDialects.size(); ++i) {
+      if (kDialects[i]->render_model_list != nullptr) {
+        shared_.model_lists[i] = kDialects[i]->render_model_list(o.models);
+      }
+    }
 
     if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
       throw std::runtime_error("mock-upstream: TLS needs both a certificate and a key file");

@@ -1,6 +1,6 @@
-// Routing by path, and the routes that answer at once: the model routes (in the default dialect),
-// /mock/stats, /mock/last-request and /mock/reset. Synchronous, on the connection's thread; the
-// counters and the last request are shared by all threads.
+// Routing by path, and the routes that answer at once: the model routes, /mock/stats,
+// /mock/last-request and /mock/reset. Synchronous, on the connection's thread; the counters and
+// the last request are shared by all threads.
 #include <algorithm>
 #include <boost/json/serialize.hpp>
 
@@ -12,43 +12,26 @@ namespace {
 
 namespace http = boost::beast::http;
 
-// The dialect whose chat paths hold `path`, or nullptr.
-const Dialect* chat_dialect(std::string_view path) {
-  for (const Dialect* dialect : kDialects) {
-    for (const std::string_view chat_path : dialect->chat_paths) {
-      if (path == chat_path) return dialect;
-    }
-  }
-  return nullptr;
-}
+bool is_get(Operation op) { return op == Operation::kModelList || op == Operation::kModel; }
 
 }  // namespace
 
 Connection::Next Connection::route() {
   const std::string_view target = req_.target;
-  const std::string_view path = target.substr(0, target.find('?'));
-  const http::verb verb = req_.verb;
+  const auto question = target.find('?');
+  const std::string_view path = target.substr(0, question);
+  const std::string_view query =
+      question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
 
-  if (const Dialect* dialect = chat_dialect(path)) {
-    if (verb != http::verb::post) return method_not_allowed(path);
+  for (const Dialect* dialect : kDialects) {
+    const bool marked =
+        !dialect->marker_header.empty() && req_.header(dialect->marker_header) != nullptr;
+    const Endpoint endpoint = dialect->match(path, query, marked);
+    if (endpoint.op == Operation::kNone) continue;
     dialect_ = dialect;
-    answering_chat_ = true;
-    disconnect_counted_ = false;
-    return prepare_chat();
+    return route_endpoint(path, endpoint);
   }
-  if (path == "/v1/models" || path == "/models") {
-    if (verb != http::verb::get) return method_not_allowed(path);
-    shared_.counters.models_requests.fetch_add(1, std::memory_order_relaxed);
-    reply(200, "application/json", shared_.models_body);
-    return Next::kReply;
-  }
-  for (const std::string_view prefix : {"/v1/models/", "/models/"}) {
-    if (path.substr(0, prefix.size()) == prefix) {
-      if (verb != http::verb::get) return method_not_allowed(path);
-      model(path.substr(prefix.size()));
-      return Next::kReply;
-    }
-  }
+  const http::verb verb = req_.verb;
   if (path == "/mock/stats") {
     if (verb != http::verb::get) return method_not_allowed(path);
     stats();
@@ -73,6 +56,27 @@ Connection::Next Connection::route() {
   return Next::kReply;
 }
 
+Connection::Next Connection::route_endpoint(std::string_view path, const Endpoint& endpoint) {
+  if (endpoint.op == Operation::kReject) {
+    reply_error(endpoint.status, endpoint.message);
+    return Next::kReply;
+  }
+  const http::verb wanted = is_get(endpoint.op) ? http::verb::get : http::verb::post;
+  if (req_.verb != wanted) return method_not_allowed(path);
+  switch (endpoint.op) {
+    case Operation::kModelList:
+      model_list();
+      return Next::kReply;
+    case Operation::kModel:
+      model(endpoint.model);
+      return Next::kReply;
+    default:
+      answering_chat_ = true;
+      disconnect_counted_ = false;
+      return prepare_request(endpoint);
+  }
+}
+
 Connection::Next Connection::method_not_allowed(std::string_view path) {
   std::string message = "method ";
   message.append(req_.method);
@@ -80,6 +84,13 @@ Connection::Next Connection::method_not_allowed(std::string_view path) {
   message.append(path);
   reply_error(405, message);
   return Next::kReply;
+}
+
+void Connection::model_list() {
+  shared_.counters.models_requests.fetch_add(1, std::memory_order_relaxed);
+  const auto i = static_cast<std::size_t>(std::find(kDialects.begin(), kDialects.end(), dialect_) -
+                                          kDialects.begin());
+  reply(200, "application/json", shared_.model_lists[i]);
 }
 
 void Connection::model(std::string_view id) {
@@ -105,6 +116,10 @@ void Connection::stats() {
   append_int(body_, static_cast<std::int64_t>(c.chat_requests.load()));
   body_.append(",\"models_requests\":");
   append_int(body_, static_cast<std::int64_t>(c.models_requests.load()));
+  body_.append(",\"embeddings_requests\":");
+  append_int(body_, static_cast<std::int64_t>(c.embeddings_requests.load()));
+  body_.append(",\"count_tokens_requests\":");
+  append_int(body_, static_cast<std::int64_t>(c.count_tokens_requests.load()));
   body_.append(",\"streams_started\":");
   append_int(body_, static_cast<std::int64_t>(c.streams_started.load()));
   body_.append(",\"streams_completed\":");
@@ -146,7 +161,7 @@ void Connection::last_request() {
     }
   }
   if (body_.empty()) {
-    reply_error(404, "no chat request received yet");
+    reply_error(404, "no API request received yet");
   } else {
     reply(200, "application/json", body_);
   }
@@ -157,6 +172,8 @@ void Connection::reset_counters() {
   c.requests = 0;
   c.chat_requests = 0;
   c.models_requests = 0;
+  c.embeddings_requests = 0;
+  c.count_tokens_requests = 0;
   c.streams_started = 0;
   c.streams_completed = 0;
   c.client_disconnects = 0;

@@ -59,39 +59,67 @@ inline void append_hex(std::string& out, std::size_t v) {
   out.append(buf, r.ptr);
 }
 
-// A JSON string literal, quotes included. Bytes >= 0x80 pass through (the input is whatever the
-// client sent; the mock does not validate UTF-8).
-inline void append_json_string(std::string& out, std::string_view s) {
+// The JSON string escape of `c` into `buf` (at most 6 bytes); returns its length. Bytes >= 0x80
+// pass through (the input is whatever the client sent; the mock does not validate UTF-8).
+inline std::size_t json_escape_char(char c, char* buf) {
   constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        if (u < 0x20) {
-          out.append("\\u00");
-          out.push_back(kHex[u >> 4]);
-          out.push_back(kHex[u & 0xf]);
-        } else {
-          out.push_back(c);
-        }
-    }
+  const auto u = static_cast<unsigned char>(c);
+  switch (c) {
+    case '"':
+      buf[0] = '\\';
+      buf[1] = '"';
+      return 2;
+    case '\\':
+      buf[0] = '\\';
+      buf[1] = '\\';
+      return 2;
+    case '\n':
+      buf[0] = '\\';
+      buf[1] = 'n';
+      return 2;
+    case '\r':
+      buf[0] = '\\';
+      buf[1] = 'r';
+      return 2;
+    case '\t':
+      buf[0] = '\\';
+      buf[1] = 't';
+      return 2;
+    default:
+      if (u < 0x20) {
+        buf[0] = '\\';
+        buf[1] = 'u';
+        buf[2] = '0';
+        buf[3] = '0';
+        buf[4] = kHex[u >> 4];
+        buf[5] = kHex[u & 0xf];
+        return 6;
+      }
+      buf[0] = c;
+      return 1;
   }
+}
+
+// The content of a JSON string literal for `s`, without the quotes.
+inline void append_json_escaped(std::string& out, std::string_view s) {
+  char buf[6];
+  for (const char c : s) out.append(buf, json_escape_char(c, buf));
+}
+
+// `s` escaped twice: JSON text that itself sits inside a JSON string (a tool call's arguments).
+inline void append_json_escaped_twice(std::string& out, std::string_view s) {
+  char once[6];
+  char twice[6];
+  for (const char c : s) {
+    const std::size_t n = json_escape_char(c, once);
+    for (std::size_t i = 0; i < n; ++i) out.append(twice, json_escape_char(once[i], twice));
+  }
+}
+
+// A JSON string literal, quotes included.
+inline void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  append_json_escaped(out, s);
   out.push_back('"');
 }
 

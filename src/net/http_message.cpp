@@ -8,6 +8,8 @@ RequestParser::RequestParser(HttpRequest& out) : BodyParser(out.body), out_(out)
   out_.method_string.clear();
   out_.target.clear();
   out_.authorization.clear();
+  out_.api_key.clear();
+  out_.anthropic_version = false;
   out_.origin.clear();
   out_.access_control_request_headers.clear();
   out_.expect_continue = false;
@@ -21,8 +23,8 @@ void RequestParser::on_request_impl(http::verb method, beast::string_view method
   out_.target.assign(target.data(), target.size());
 }
 
-void RequestParser::on_field_impl(http::field name, beast::string_view, beast::string_view value,
-                                  error_code&) {
+void RequestParser::on_field_impl(http::field name, beast::string_view name_string,
+                                  beast::string_view value, error_code&) {
   auto keep_first = [&](bool& seen, std::string& into) {
     if (seen) return;
     seen = true;
@@ -40,6 +42,13 @@ void RequestParser::on_field_impl(http::field name, beast::string_view, beast::s
       break;
     case http::field::expect:
       out_.expect_continue = beast::iequals(value, "100-continue");
+      break;
+    case http::field::unknown:
+      if (beast::iequals(name_string, "x-api-key")) {
+        keep_first(seen_api_key_, out_.api_key);
+      } else if (beast::iequals(name_string, "anthropic-version")) {
+        out_.anthropic_version = true;
+      }
       break;
     default:
       break;

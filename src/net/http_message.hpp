@@ -20,7 +20,9 @@ struct HttpRequest {
   std::string method_string;
   std::string target;
   std::string authorization;
+  std::string api_key;  // x-api-key (Anthropic clients send their key there)
   std::string origin;
+  bool anthropic_version = false;  // an anthropic-version header was sent
   std::string access_control_request_headers;
   bool expect_continue = false;
   bool keep_alive = true;
@@ -83,7 +85,7 @@ class RequestParser final : public BodyParser<true> {
   void on_header_impl(error_code& ec) override;
 
   HttpRequest& out_;
-  bool seen_authorization_ = false, seen_origin_ = false, seen_acrh_ = false;
+  bool seen_authorization_ = false, seen_api_key_ = false, seen_origin_ = false, seen_acrh_ = false;
 };
 
 // Fills an HttpResponse (cleared first). Not eager: parsing stops after the header, so the caller

@@ -57,10 +57,62 @@ void prepare_attempt(RequestContext& rc, Attempt& a, const routing::Plan::Pick& 
   a.pick = pick;
   a.deployment = &rc.config().models[pick.model].deployments[pick.deployment];
   a.provider = &rc.view->providers[a.deployment->provider_index];
-  a.head = rc.chat.stream ? a.provider->head_sse : a.provider->head_json;
-  a.body = a.provider->adapter->chat_body(rc.chat, rc.body, a.deployment->model, a.scratch);
   a.started = Clock::now();  // precise: latency samples come from it
   a.deadline = std::min(plan.deadline(), a.started + a.provider_config().timeouts.total);
+  const auto& adapter = *a.provider->adapter;
+  const auto op = rc.dialect.operation();
+  const auto& upstream_model = a.deployment->model;
+  const bool stream = rc.chat.stream;
+  const int max_depth = rc.config().server.max_json_depth;
+  if (adapter.model_in_head()) {
+    a.head_scratch = adapter.request_head(a.provider_config(), op, upstream_model, stream);
+    a.head = a.head_scratch;
+  } else {
+    const auto i = static_cast<std::size_t>(op);
+    a.head = stream ? a.provider->head_sse[i] : a.provider->head_json[i];
+  }
+  // A request this deployment cannot take is the request's problem, not the deployment's.
+  auto refuse = [&](const Error& e) {
+    a.failure = base::make_error(ErrorCode::kBadRequest,
+                                 "deployment '" + a.deployment->id + "' (provider kind " +
+                                     std::string(adapter.kind()) +
+                                     ") cannot serve this request: " + e.message);
+    a.failure->param = e.param;
+    finish_attempt(rc, a, AttemptResult::kNeutral);
+  };
+  if (op != providers::Operation::kChat) {
+    auto body = adapter.operation_body(op, rc.chat, rc.body, upstream_model, max_depth, a.scratch);
+    if (!body) return refuse(body.error());
+    a.body = *body;
+    return;
+  }
+  if (adapter.wire() == rc.dialect.wire()) {
+    a.body = adapter.chat_body(rc.chat, rc.body, upstream_model, a.scratch);
+    return;
+  }
+  // Translation: the client's request in the common form (decoded once per request), written
+  // in the provider's format.
+  const auto& client = rc.dialect.codec();
+  if (!rc.canonical) {
+    auto decoded = client.decode_request(rc.body, max_depth);
+    if (!decoded) {
+      a.failure = std::move(decoded).error();
+      finish_attempt(rc, a, AttemptResult::kNeutral);
+      return;
+    }
+    rc.canonical = std::make_unique<translate::Request>(std::move(decoded).value());
+  }
+  a.tr = std::make_unique<Translation>();
+  a.tr->provider = &adapter.codec();
+  a.tr->client = &client;
+  if (auto s = a.tr->provider->encode_request(*rc.canonical, upstream_model, a.scratch); !s) {
+    return refuse(s.error());
+  }
+  a.body = a.scratch;
+  if (stream) {
+    a.tr->decoder = a.tr->provider->stream_decoder();
+    a.tr->encoder = client.stream_encoder(*rc.canonical, rc.config().models[pick.model].name);
+  }
 }
 
 void finish_attempt(RequestContext& rc, Attempt& a, AttemptResult verdict) {
@@ -73,13 +125,74 @@ void finish_attempt(RequestContext& rc, Attempt& a, AttemptResult verdict) {
   a.pick.state->end(net::coarse_now(), verdict, rc.view->router().settings(), a.bench);
 }
 
+namespace {
+
+// Token counts an event reports; a count it leaves at 0 keeps the earlier one (Anthropic reports
+// input tokens first and output tokens last).
+void merge_usage(std::optional<api::Usage>& into, const api::Usage& u) {
+  if (!into) into = api::Usage{};
+  if (u.prompt_tokens > 0) into->prompt_tokens = u.prompt_tokens;
+  if (u.completion_tokens > 0) into->completion_tokens = u.completion_tokens;
+  into->total_tokens = into->prompt_tokens + into->completion_tokens;
+}
+
+api::Usage usage_of(const translate::Usage& u) {
+  return api::Usage{u.prompt_tokens, u.completion_tokens, u.total()};
+}
+
+// Encodes the decoded deltas for the client, noting on the attempt what they say.
+void take_deltas(Attempt& a) {
+  auto& tr = *a.tr;
+  using Kind = translate::Delta::Kind;
+  for (auto& d : tr.deltas) {
+    if (a.done || a.error_event) break;
+    switch (d.kind) {
+      case Kind::kStart:
+        if (d.created == 0) d.created = static_cast<std::int64_t>(std::time(nullptr));
+        break;
+      case Kind::kUsage:
+        a.usage = usage_of(d.usage);
+        a.substantive = true;
+        break;
+      case Kind::kDone:
+        a.done = true;
+        a.substantive = true;
+        break;
+      case Kind::kError:
+        a.error_event = true;
+        a.substantive = true;
+        break;
+      default:
+        a.substantive = true;
+        break;
+    }
+    tr.encoder->encode(d, a.pending);
+  }
+  tr.deltas.clear();
+}
+
+}  // namespace
+
 void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes) {
   if (bytes.empty()) return;
+  if (a.tr) {
+    auto on_event = [&](const api::SseEvent& ev) {
+      if (a.done || a.failure || a.error_event) return;
+      if (auto s = a.tr->decoder->feed(ev.event, ev.data, a.tr->deltas); !s) {
+        a.failure = s.error();
+        return;
+      }
+      take_deltas(a);
+    };
+    if (auto s = a.sse.feed(bytes, on_event); !s.ok() && !a.failure) a.failure = s.error();
+    bytes.clear();
+    return;
+  }
   const auto& adapter = *a.provider->adapter;
   const auto& served = rc.config().models[a.pick.model].name;
   auto on_event = [&](const api::SseEvent& ev) {
     if (a.done || a.failure || a.error_event) return;
-    auto event = adapter.read_event(ev.data);
+    auto event = adapter.read_event(ev);
     if (!event) {
       a.failure = event.error();
       return;
@@ -98,15 +211,58 @@ void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes) {
         a.substantive = true;
         break;
       case api::ChunkKind::kData:
-        if (event->usage) a.usage = event->usage;
-        if (!a.substantive && !adapter.is_preamble(ev.data)) a.substantive = true;
+        if (event->usage) merge_usage(a.usage, *event->usage);
+        if (!a.substantive && !adapter.is_preamble(ev)) a.substantive = true;
         break;
     }
-    rc.dialect.pass_event(a.pending, ev.data, *event, rc.chat, a.deployment->model, served);
+    rc.dialect.pass_event(a.pending, ev, *event, rc.chat, a.deployment->model, served);
   };
   if (auto s = a.sse.feed(bytes, on_event); !s.ok() && !a.failure) a.failure = s.error();
   bytes.clear();
 }
+
+void end_stream_body(RequestContext&, Attempt& a) {
+  if (!a.tr || a.done || a.failure || a.error_event || a.sse.mid_event()) return;
+  a.tr->decoder->end(a.tr->deltas);
+  take_deltas(a);
+}
+
+void stream_error_event(RequestContext& rc, Attempt& a, const Error& error, std::string& out) {
+  if (a.tr) {
+    a.tr->encoder->error(error, out);
+  } else {
+    rc.dialect.error_event(out, error);
+  }
+}
+
+namespace {
+
+// A complete answer, read: its usage, and for translated answers the common form.
+base::Status read_complete_answer(RequestContext& rc, Attempt& a) {
+  const auto& adapter = *a.provider->adapter;
+  const auto op = rc.dialect.operation();
+  if (op != providers::Operation::kChat) {
+    const auto& served = rc.config().models[a.pick.model].name;
+    auto answer =
+        adapter.operation_answer(op, a.answer, served, static_cast<std::int64_t>(rc.shape.tokens));
+    if (!answer) return std::move(answer).error();
+    a.usage = answer->usage;
+    return base::Ok{};
+  }
+  if (a.tr) {
+    auto response = a.tr->provider->decode_response(a.answer);
+    if (!response) return std::move(response).error();
+    if (response->usage) a.usage = usage_of(*response->usage);
+    a.tr->response = std::move(response).value();
+    return base::Ok{};
+  }
+  auto answer = adapter.read_answer(a.answer);
+  if (!answer) return std::move(answer).error();
+  a.usage = answer->usage;
+  return base::Ok{};
+}
+
+}  // namespace
 
 Task<void> open_attempt(RequestContext& rc, Attempt& a) {
   auto& pool = a.pool();
@@ -169,7 +325,7 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a) {
   const int status = response.status;
   {
     const auto headers = headers_of(response);
-    if (auto exhausted = adapter.exhausted_for(headers)) {
+    if (auto exhausted = adapter.exhausted_for(headers, std::time(nullptr))) {
       a.pick.state->bench_until(Clock::now() + *exhausted);
     }
   }
@@ -208,9 +364,8 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a) {
     }
     a.answer = std::move(response.body);
     release(response.keep_alive);
-    auto answer = adapter.read_answer(a.answer);
-    if (!answer) co_return fail(answer.error(), AttemptResult::kFailure);
-    a.usage = answer->usage;
+    if (auto s = read_complete_answer(rc, a); !s)
+      co_return fail(s.error(), AttemptResult::kFailure);
     co_return;
   }
   const auto& content_type = response.content_type;
@@ -231,6 +386,7 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a) {
       co_return fail(cancelled_error(), AttemptResult::kNeutral);
     }
     take_stream_bytes(rc, a, response.body);
+    if (!ec && parser.is_done()) end_stream_body(rc, a);
     if (ec && !a.failure && !a.substantive) {
       a.failure = net::upstream_io_error(provider, "waiting for the first token", ec);
     }

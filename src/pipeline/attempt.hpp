@@ -9,14 +9,26 @@
 
 #include "api/sse.hpp"
 #include "pipeline/context.hpp"
+#include "translate/codec.hpp"
 
 namespace shepherd::pipeline {
+
+// The state of a translated exchange (the client's wire format differs from the provider's).
+struct Translation {
+  const translate::Codec* provider = nullptr;         // the provider's codec
+  const translate::Codec* client = nullptr;           // the client's codec
+  std::unique_ptr<translate::StreamDecoder> decoder;  // streams
+  std::unique_ptr<translate::StreamEncoder> encoder;  // streams
+  std::vector<translate::Delta> deltas;               // decoded, not yet encoded
+  std::optional<translate::Response> response;        // answers, once decoded
+};
 
 struct Attempt {
   routing::Plan::Pick pick;
   const config::DeploymentConfig* deployment = nullptr;
   const LoopView::Provider* provider = nullptr;  // adapter, pool and request heads
   std::string_view head;                         // the request head for the provider
+  std::string head_scratch;                      // the head, when built for this attempt
   std::string scratch;                           // the upstream body, when it differs
   std::string_view body;
   Clock::time_point deadline;  // min(request deadline, start + provider's total timeout)
@@ -36,15 +48,18 @@ struct Attempt {
   bool substantive = false;  // pending holds more than the role chunk: ready to commit
   bool done = false, error_event = false;
   std::optional<api::Usage> usage;
-  std::string answer;  // non-streaming: the complete answer
+  std::string answer;               // non-streaming: the complete answer
+  std::unique_ptr<Translation> tr;  // null: same wire (bytes are forwarded)
 
   bool ok() const { return !failure && !cancel.client_gone; }
   net::UpstreamPool& pool() const { return *provider->pool; }
   const config::ProviderConfig& provider_config() const { return provider->pool->provider(); }
 };
 
-// Fills in `a` for `pick`: deployment, provider, head and body (rewritten by the adapter only
-// when the upstream needs other bytes), start time and deadline.
+// Fills in `a` for `pick`: deployment, provider, head and body (the client's bytes, rewritten by
+// the adapter only when the upstream needs other bytes, or translated when it speaks another
+// wire format), start time and deadline. Sets a.failure (a 400, not the deployment's fault) when
+// the request cannot go to this deployment; the attempt is then ended.
 void prepare_attempt(RequestContext& rc, Attempt& a, const routing::Plan::Pick& pick,
                      const routing::Plan& plan);
 
@@ -56,8 +71,14 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a);
 void finish_attempt(RequestContext& rc, Attempt& a, routing::AttemptResult verdict);
 
 // Feeds stream bytes read from the upstream to the attempt's SSE parser; each event is inspected
-// by the adapter and, when the client is to see it, framed into a.pending by the dialect.
+// by the adapter and, when the client is to see it, framed into a.pending by the dialect (or
+// translated: decoded by the provider's codec, encoded by the client's).
 void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes);
+// The upstream's stream body ended cleanly: formats that end streams that way (Gemini) complete
+// the stream here.
+void end_stream_body(RequestContext& rc, Attempt& a);
+// The event that ends a committed stream with `error`, in the client's format, appended to `out`.
+void stream_error_event(RequestContext& rc, Attempt& a, const base::Error& error, std::string& out);
 
 // A stream that ended before it was complete (retryable before the commit point).
 base::Error stream_ended_early(const config::ProviderConfig& provider, std::string detail);

@@ -40,8 +40,13 @@ std::shared_ptr<const LoopView> LoopView::make(std::shared_ptr<const Snapshot> s
       }
     }
     if (!view.pool) view.pool = std::make_shared<net::UpstreamPool>(executor, p);
-    view.head_json = view.adapter->chat_head(p, false);
-    view.head_sse = view.adapter->chat_head(p, true);
+    if (!view.adapter->model_in_head()) {
+      for (std::size_t op = 0; op < view.head_json.size(); ++op) {
+        const auto o = static_cast<providers::Operation>(op);
+        view.head_json[op] = view.adapter->request_head(p, o, "", false);
+        view.head_sse[op] = view.adapter->request_head(p, o, "", true);
+      }
+    }
     next->providers.push_back(std::move(view));
   }
   next->keys = auth::KeyDigests::of(config.server.api_keys, config.server.master_key);

@@ -7,6 +7,7 @@
 // record stage always runs, whatever happened before it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -23,6 +24,7 @@
 #include "observability/metrics.hpp"
 #include "providers/provider.hpp"
 #include "routing/router.hpp"
+#include "translate/canonical.hpp"
 
 namespace shepherd::pipeline {
 
@@ -44,7 +46,9 @@ struct LoopView {
   struct Provider {
     const providers::Adapter* adapter = nullptr;
     std::shared_ptr<net::UpstreamPool> pool;
-    std::string head_json, head_sse;  // chat request heads for answers and for streams
+    // Request heads by operation, for answers and for streams; empty when the adapter names the
+    // model in its heads (they are built per attempt).
+    std::array<std::string, 3> head_json, head_sse;
   };
   std::shared_ptr<const Snapshot> snap;
   std::vector<Provider> providers;  // by provider index
@@ -101,6 +105,9 @@ struct RequestContext {
 
   // Set by the stages as they run.
   api::ChatRequest chat;
+  // The request in the common form, decoded by the dialect's codec when the first attempt goes
+  // to a provider of another wire format (same-wire traffic never needs it).
+  std::unique_ptr<translate::Request> canonical;
   std::size_t model_index = 0;
   std::string body;
   routing::RequestShape shape;  // admission's estimate

@@ -2,6 +2,8 @@
 // end marker or with an error event, never silently (RELIABILITY.md, commit point).
 #include <spdlog/spdlog.h>
 
+#include <ctime>
+
 #include "pipeline/attempt.hpp"
 
 namespace shepherd::pipeline {
@@ -11,7 +13,15 @@ namespace http = net::http;
 Task<void> deliver_answer(RequestContext& rc, Attempt& a) {
   auto& out = rc.outcome;
   out.usage = a.usage;
-  rc.dialect.pass_answer(a.answer, a.deployment->model, rc.config().models[a.pick.model].name);
+  const auto& served = rc.config().models[a.pick.model].name;
+  if (a.tr && a.tr->response) {
+    auto& response = *a.tr->response;
+    if (response.created == 0) response.created = static_cast<std::int64_t>(std::time(nullptr));
+    a.answer.clear();
+    a.tr->client->encode_response(response, served, a.answer);
+  } else {
+    rc.dialect.pass_answer(a.answer, a.deployment->model, served);
+  }
   rc.conn.end_watch();
   co_await rc.conn.respond(200, "application/json", a.answer, {}, rc.write_timeout());
   out.status = 200;
@@ -37,6 +47,7 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
     const auto ec = c.result(co_await c.read_some_body());
     if (a.cancel.client_gone) break;
     take_stream_bytes(rc, a, c.response.body);
+    if (!ec && parser.is_done()) end_stream_body(rc, a);
     if (ec && !a.failure && !a.done) a.failure = net::upstream_io_error(provider, "streaming", ec);
     if (!a.pending.empty()) {
       co_await conn.write({}, a.pending, timeout);
@@ -63,7 +74,7 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
   if (a.failure) {
     spdlog::warn("request {}: stream failed after it started: {}", rc.request_id,
                  a.failure->detail.empty() ? a.failure->message : a.failure->detail);
-    rc.dialect.error_event(tail, *a.failure);
+    stream_error_event(rc, a, *a.failure, tail);
   }
   tail.append("0\r\n\r\n");
   if (a.failure || a.error_event) conn.close_after_answer();

@@ -33,7 +33,11 @@ Task<Attempt*> open_hedged(RequestContext& rc, Attempt& first, std::unique_ptr<A
     if (auto* pick = std::get_if<routing::Plan::Pick>(&next)) {
       second = std::make_unique<Attempt>();
       prepare_attempt(rc, *second, *pick, plan);
-      launch(*second, 1);
+      if (second->failure) {
+        second.reset();  // this deployment cannot take the request; the first goes on alone
+      } else {
+        launch(*second, 1);
+      }
     }
   }
   Attempt* winner = nullptr;

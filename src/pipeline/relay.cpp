@@ -130,7 +130,9 @@ Task<void> relay(RequestContext& rc) {
     first.emplace();
     prepare_attempt(rc, *first, pick, plan);
     Attempt* served = &*first;
-    if (const auto delay = hedge_delay(config.models[pick.model], pick)) {
+    if (first->failure) {
+      // Not sent: this deployment cannot take the request (a 400 that retries cannot mend).
+    } else if (const auto delay = hedge_delay(config.models[pick.model], pick)) {
       served = co_await open_hedged(rc, *first, second, plan, *delay, request);
       hedged = second != nullptr;
     } else {

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ingress/anthropic_messages.hpp"
+
 namespace shepherd::pipeline {
 
 using base::Error;
@@ -11,32 +13,54 @@ base::Result<Caller> identify(const LoopView& view, const net::Request& request)
   const auto& keys = view.keys.api_keys;
   if (keys.empty()) return Caller{};  // open mode, announced at start-up
   const std::string_view authorization = request.authorization;
-  if (const auto key = auth::matching_key(authorization, keys)) {
-    return Caller{static_cast<int>(*key)};
+  // Anthropic clients send their key as x-api-key; either header may carry it.
+  const std::string_view api_key = request.api_key;
+  if (!authorization.empty()) {
+    if (const auto key = auth::matching_key(authorization, keys)) {
+      return Caller{static_cast<int>(*key)};
+    }
   }
-  return base::make_error(
-      ErrorCode::kUnauthorized,
-      authorization.empty()
-          ? "missing API key: send the header Authorization: Bearer <key>"
-          : "invalid API key: check the key in your Authorization: Bearer header");
+  if (!api_key.empty()) {
+    if (const auto key = auth::matching_token(api_key, keys)) return Caller{static_cast<int>(*key)};
+  }
+  if (authorization.empty() && api_key.empty()) {
+    return base::make_error(ErrorCode::kUnauthorized,
+                            "missing API key: send the header Authorization: Bearer <key> (or "
+                            "x-api-key: <key>)");
+  }
+  return base::make_error(ErrorCode::kUnauthorized,
+                          authorization.empty()
+                              ? "invalid API key: check the key in your x-api-key header"
+                              : "invalid API key: check the key in your Authorization: Bearer "
+                                "header");
 }
 
-base::Status parse_and_resolve(RequestContext& rc) {
-  const auto& config = rc.config();
-  auto parsed = rc.dialect.parse(rc.body, config.server.max_json_depth);
-  if (!parsed) return std::move(parsed).error();
-  const auto* model = config.find_model(parsed->model);
+namespace {
+
+base::Result<std::size_t> resolve(const config::Config& config, const std::string& name) {
+  const auto* model = config.find_model(name);
   if (!model) {
     auto e = base::make_error(
         ErrorCode::kModelNotFound,
-        "the model '" + parsed->model + "' does not exist; available models: " +
+        "the model '" + name + "' does not exist; available models: " +
             (config.models.empty() ? std::string("none (configure models in the config file)")
                                    : config.model_names()));
     e.param = "model";
     return e;
   }
+  return static_cast<std::size_t>(model - config.models.data());
+}
+
+}  // namespace
+
+base::Status parse_and_resolve(RequestContext& rc) {
+  const auto& config = rc.config();
+  auto parsed = rc.dialect.parse(rc.body, config.server.max_json_depth);
+  if (!parsed) return std::move(parsed).error();
+  auto model = resolve(config, parsed->model);
+  if (!model) return std::move(model).error();
   rc.chat = std::move(parsed).value();
-  rc.model_index = static_cast<std::size_t>(model - config.models.data());
+  rc.model_index = *model;
   return base::Ok{};
 }
 
@@ -75,6 +99,36 @@ Task<void> serve_chat(RequestContext& rc, net::Request& request) {
     co_await respond_error(rc.conn, rc.dialect, status.error(), rc.request_id, rc.write_timeout());
   }
   record(rc, started);
+}
+
+}  // namespace shepherd::pipeline
+
+namespace shepherd::pipeline {
+
+Task<void> serve_count_tokens(RequestContext& rc, net::Request& request) {
+  auto caller = identify(*rc.view, request);
+  if (!caller) {
+    co_await respond_error(rc.conn, rc.dialect, caller.error(), rc.request_id, rc.write_timeout());
+    co_return;
+  }
+  if (request.method != net::http::verb::post) {
+    co_await respond_wrong_method(rc.conn, rc.dialect, request.path(), "POST", rc.write_timeout());
+    co_return;
+  }
+  auto decoded = rc.dialect.codec().decode_request(request.body, rc.config().server.max_json_depth);
+  base::Status status = base::Ok{};
+  if (!decoded) {
+    status = std::move(decoded).error();
+  } else if (auto model = resolve(rc.config(), decoded->model); !model) {
+    status = std::move(model).error();
+  }
+  if (!status) {
+    co_await respond_error(rc.conn, rc.dialect, status.error(), rc.request_id, rc.write_timeout());
+    co_return;
+  }
+  co_await rc.conn.respond(200, "application/json",
+                           ingress::count_tokens_body(translate::estimate_tokens(*decoded)), {},
+                           rc.write_timeout());
 }
 
 }  // namespace shepherd::pipeline

@@ -33,4 +33,10 @@ void record(RequestContext& rc, Clock::time_point started);
 // The whole of a chat request on a dialect route (POST only): every stage above, in order.
 Task<void> serve_chat(RequestContext& rc, net::Request& request);
 
+// POST /v1/messages/count_tokens (Anthropic's dialect): the caller identified, the body decoded
+// and its model resolved as for /v1/messages, then Shepherd's estimate of its input tokens
+// (about four bytes of text per token; no provider is asked, so it costs nothing and works
+// whatever dialect the model's deployments speak).
+Task<void> serve_count_tokens(RequestContext& rc, net::Request& request);
+
 }  // namespace shepherd::pipeline

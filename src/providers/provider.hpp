@@ -3,6 +3,10 @@
 // answer, stream events, an error status and its headers) into what the pipeline needs: usage,
 // the kind of each event, errors in Shepherd's terms and what they say about the deployment.
 //
+// When the client speaks the provider's wire format, the adapter works on bytes (the fast path:
+// chat_body, read_answer, read_event); otherwise the pipeline translates through the adapter's
+// codec (translate/codec.hpp) and the adapter only supplies the head and judges statuses.
+//
 // Adapters are pure: no sockets, no clocks (the caller passes the time), no state. One instance
 // per kind lives in the registry (registry.hpp) and is shared by every thread. Adding a provider
 // kind is a folder beside openai/, one line in registry.cpp, and its fixtures and tests.
@@ -16,15 +20,22 @@
 #include <string_view>
 
 #include "api/openai.hpp"
+#include "api/sse.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "routing/state.hpp"
+#include "translate/codec.hpp"
 
 namespace shepherd::providers {
 
-// The wire format a provider speaks. When the client's dialect speaks the same, the pipeline
-// forwards bytes (the fast path); otherwise it translates.
-enum class Wire { kOpenAiChat };
+using translate::Wire;
+
+// What a client asks of the provider: the endpoint its request came to.
+enum class Operation {
+  kChat,         // chat completions, Messages, Responses: one turn of a conversation
+  kCompletions,  // OpenAI's legacy text completions
+  kEmbeddings,   // OpenAI embeddings
+};
 
 // One response header as the upstream sent it.
 struct Header {
@@ -40,6 +51,8 @@ struct Answer {
 // One stream event's data, inspected (never re-serialised).
 struct Event {
   api::ChunkKind kind = api::ChunkKind::kData;
+  // Token counts the event reports; a field left 0 is not reported by this event (Anthropic
+  // sends input tokens first and output tokens last).
   std::optional<api::Usage> usage;
 };
 
@@ -56,43 +69,78 @@ class Adapter {
   virtual ~Adapter() = default;
 
   virtual std::string_view kind() const = 0;
-  virtual Wire wire() const = 0;
+  // The codec of the provider's wire format, for translated traffic.
+  virtual const translate::Codec& codec() const = 0;
+  Wire wire() const { return codec().wire(); }
 
-  // The head of a chat request to `provider`: request line, Host, the provider's credentials,
-  // Accept and Content-Type. The caller appends Content-Length and the blank line. Built once per
-  // provider and event loop (it carries the key, nothing of the request).
-  virtual std::string chat_head(const config::ProviderConfig& provider, bool stream) const = 0;
+  // Whether request heads name the model (Gemini puts it in the path): the pipeline then builds
+  // a head per attempt instead of once per provider and event loop.
+  virtual bool model_in_head() const { return false; }
+  // The head of a request for `op`: request line, Host, the provider's credentials, Accept and
+  // Content-Type. The caller appends Content-Length and the blank line. `upstream_model` is only
+  // read when model_in_head().
+  virtual std::string request_head(const config::ProviderConfig& provider, Operation op,
+                                   std::string_view upstream_model, bool stream) const = 0;
   // The complete request of an active health check, which spends no tokens.
   virtual std::string probe_request(const config::ProviderConfig& provider) const = 0;
 
-  // The body sent upstream for `request` (whose bytes are `body`) to deployment model
-  // `upstream_model`: `body` itself when nothing has to change, else `scratch` filled in.
+  // Same wire, chat: the body sent upstream for `request` (whose bytes are `body`) to deployment
+  // model `upstream_model`: `body` itself when nothing has to change, else `scratch` filled in.
   // `request` must have been validated by the ingress dialect.
   virtual std::string_view chat_body(const api::ChatRequest& request, std::string_view body,
                                      std::string_view upstream_model,
                                      std::string& scratch) const = 0;
+  // Completions and embeddings (OpenAI requests): the body sent upstream, in `scratch` when it
+  // differs from `body`. kBadRequest when the provider cannot serve `op`.
+  virtual base::Result<std::string_view> operation_body(Operation op,
+                                                        const api::ChatRequest& request,
+                                                        std::string_view body,
+                                                        std::string_view upstream_model,
+                                                        int max_depth, std::string& scratch) const;
+  // Completions and embeddings: the provider's complete answer turned, in place, into the
+  // OpenAI answer (naming `served`, with `prompt_tokens` as usage when the provider reports
+  // none), and its usage. Same-wire answers are left as they are (the dialect renames them).
+  virtual base::Result<Answer> operation_answer(Operation op, std::string& answer,
+                                                std::string_view served,
+                                                std::int64_t prompt_tokens) const;
 
-  // A complete answer. An error (kUpstreamUnreachable, retryable) when it is malformed.
+  // Same wire: a complete answer. An error (kUpstreamUnreachable, retryable) when malformed.
   virtual base::Result<Answer> read_answer(std::string_view body) const = 0;
-  // The data of one stream event. An error when it is malformed.
-  virtual base::Result<Event> read_event(std::string_view data) const = 0;
-  // Whether an ordinary event only opens the answer (the role chunk): the pipeline holds such
-  // events back until the first real one, so a slow first token can still be retried or hedged.
-  // Asked only until the first real event.
-  virtual bool is_preamble(std::string_view data) const = 0;
+  // Same wire: one stream event. An error when it is malformed.
+  virtual base::Result<Event> read_event(const api::SseEvent& event) const = 0;
+  // Same wire: whether an ordinary event only opens the answer (OpenAI's role chunk, Anthropic's
+  // message_start): the pipeline holds such events back until the first real one, so a slow
+  // first token can still be retried or hedged. Asked only until the first real event.
+  virtual bool is_preamble(const api::SseEvent& event) const = 0;
 
   // A non-2xx status with its (bounded) body and Retry-After value, at wall-clock `now`.
-  virtual StatusFailure read_status(const config::ProviderConfig& provider, int status,
-                                    std::string_view body, std::string_view retry_after,
-                                    std::time_t now) const = 0;
+  StatusFailure read_status(const config::ProviderConfig& provider, int status,
+                            std::string_view body, std::string_view retry_after,
+                            std::time_t now) const;
   // How long the upstream says its quota is spent (from rate-limit headers), or nullopt. Called
   // on every answer: must not allocate unless such a header is present.
-  virtual std::optional<std::chrono::milliseconds> exhausted_for(
-      std::span<const Header> headers) const = 0;
+  virtual std::optional<std::chrono::milliseconds> exhausted_for(std::span<const Header> headers,
+                                                                 std::time_t now) const = 0;
+
+ protected:
+  // Whether a 4xx `body` says the request is longer than the model's context.
+  virtual bool context_exceeded(int status, std::string_view body) const = 0;
 };
 
 // What an upstream status says about the deployment's health (RELIABILITY.md): 408, 429 and 5xx
 // count against it, 401/403 mean its credentials are bad; other 4xx are the request's fault.
 routing::AttemptResult status_verdict(int status);
+
+// The request head most providers take: `method path` under the base URL's path, Host,
+// User-Agent, Content-Type for POST, Accept, then `credentials` (complete header lines).
+std::string basic_head(const config::ProviderConfig& provider, std::string_view method,
+                       std::string_view path, std::string_view accept,
+                       std::string_view credentials);
+
+// ASCII case-insensitive equality, for header names.
+bool iequals(std::string_view a, std::string_view b);
+
+// The kBadRequest a provider answers for an operation it cannot serve.
+base::Error cannot_serve(std::string_view kind, Operation op);
 
 }  // namespace shepherd::providers

@@ -1,5 +1,6 @@
 // One client connection: read a request, dispatch it by path, answer, repeat while the
 // connection is kept alive.
+#include "ingress/anthropic_messages.hpp"
 #include "pipeline/stages.hpp"
 #include "server/loop.hpp"
 
@@ -102,20 +103,36 @@ Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Reque
     co_return;
   }
   if (target == "/v1/models" || target == "/models") {
+    // Anthropic's SDKs list models at the same path; their anthropic-version header asks for
+    // Anthropic's shape (and its error shape).
+    const bool anthropic = request.anthropic_version;
+    const auto& models_dialect = anthropic ? ingress::anthropic_dialect() : dialect;
     if (auto caller = pipeline::identify(view, request); !caller) {
-      co_await respond_error(caller.error());
+      co_await pipeline::respond_error(conn, models_dialect, caller.error(), rc.request_id,
+                                       timeout);
       co_return;
     }
-    if (!get) co_return co_await wrong_method("GET");
+    if (!get) {
+      co_return co_await pipeline::respond_wrong_method(conn, models_dialect, target, "GET",
+                                                        timeout);
+    }
     std::vector<std::string> names;
     for (const auto& m : view.config().models) names.push_back(m.name);
-    co_await conn.respond(200, "application/json", api::models_body(names, 1700000000), {},
-                          timeout);
+    // Built outside the co_await: GCC 12 frees a conditional's temporary twice inside one.
+    std::string body;
+    if (anthropic) {
+      body = ingress::anthropic_models_body(names);
+    } else {
+      body = api::models_body(names, 1700000000);
+    }
+    co_await conn.respond(200, "application/json", body, {}, timeout);
     co_return;
   }
   co_await respond_error(base::make_error(
-      ErrorCode::kNotFound, "no route for " + std::string(target) +
-                                "; the API is at /v1/chat/completions and /v1/models"));
+      ErrorCode::kNotFound,
+      "no route for " + std::string(target) +
+          "; the API is at /v1/chat/completions, /v1/messages, /v1/responses, /v1/completions, "
+          "/v1/embeddings and /v1/models"));
 }
 
 }  // namespace
@@ -135,8 +152,12 @@ Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConne
         read.status == net::ReadStatus::kRequest && request.method != http::verb::options
             ? ingress::find_dialect(target)
             : nullptr;
+    const bool count_tokens =
+        target == "/v1/messages/count_tokens" && request.method != http::verb::options;
     pipeline::RequestContext rc(context, *conn, std::move(view),
-                                dialect ? *dialect : ingress::default_dialect());
+                                dialect        ? *dialect
+                                : count_tokens ? ingress::anthropic_dialect()
+                                               : ingress::default_dialect());
     const auto error = read_error(read, rc.config().server);
     if (read.status != net::ReadStatus::kRequest && !error) break;  // the client left
     rc.request_id = pipeline::new_request_id(context);
@@ -150,6 +171,8 @@ Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConne
     const bool cors_allowed = append_cors(rc.config().server, request.origin, headers);
     if (dialect) {
       co_await pipeline::serve_chat(rc, request);
+    } else if (count_tokens) {
+      co_await pipeline::serve_count_tokens(rc, request);
     } else {
       co_await dispatch(loop, rc, request, target, cors_allowed);
     }

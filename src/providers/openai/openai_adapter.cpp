@@ -1,50 +1,33 @@
 #include "providers/openai/openai_adapter.hpp"
 
-#include <strings.h>
-
 #include "api/retry_after.hpp"
+#include "translate/openai_chat.hpp"
 
 namespace shepherd::providers::openai {
 
 using base::ErrorCode;
 
-namespace {
+const translate::Codec& OpenAiAdapter::codec() const { return translate::openai_chat_codec(); }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-void redact(std::string& text, std::string_view secret) {
-  if (secret.empty()) return;
-  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret)) {
-    text.replace(at, secret.size(), "[redacted]");
-  }
-}
-
-}  // namespace
-
-std::string request_head(const config::ProviderConfig& provider, std::string_view method,
-                         std::string_view path, std::string_view accept) {
-  std::string head;
-  head.reserve(256);
-  head.append(method).append(" ").append(provider.endpoint.path_prefix).append(path);
-  head.append(" HTTP/1.1\r\nHost: ").append(provider.endpoint.host_header);
-  head.append("\r\nUser-Agent: shepherd/0.1\r\n");
-  if (method == "POST") head.append("Content-Type: application/json\r\n");
-  head.append("Accept: ").append(accept).append("\r\n");
+std::string OpenAiAdapter::request_head(const config::ProviderConfig& provider, Operation op,
+                                        std::string_view, bool stream) const {
+  std::string credentials;
   if (!provider.api_key.empty()) {
-    head.append("Authorization: Bearer ").append(provider.api_key).append("\r\n");
+    credentials.append("Authorization: Bearer ").append(provider.api_key).append("\r\n");
   }
-  return head;
-}
-
-std::string OpenAiAdapter::chat_head(const config::ProviderConfig& provider, bool stream) const {
-  return request_head(provider, "POST", "/chat/completions",
-                      stream ? "text/event-stream" : "application/json");
+  const std::string_view path = op == Operation::kCompletions  ? "/completions"
+                                : op == Operation::kEmbeddings ? "/embeddings"
+                                                               : "/chat/completions";
+  return basic_head(provider, "POST", path, stream ? "text/event-stream" : "application/json",
+                    credentials);
 }
 
 std::string OpenAiAdapter::probe_request(const config::ProviderConfig& provider) const {
-  return request_head(provider, "GET", "/models", "application/json") + "\r\n";
+  std::string credentials;
+  if (!provider.api_key.empty()) {
+    credentials.append("Authorization: Bearer ").append(provider.api_key).append("\r\n");
+  }
+  return basic_head(provider, "GET", "/models", "application/json", credentials) + "\r\n";
 }
 
 std::string_view OpenAiAdapter::chat_body(const api::ChatRequest& request, std::string_view body,
@@ -55,65 +38,38 @@ std::string_view OpenAiAdapter::chat_body(const api::ChatRequest& request, std::
   return scratch;
 }
 
+base::Result<std::string_view> OpenAiAdapter::operation_body(Operation,
+                                                             const api::ChatRequest& request,
+                                                             std::string_view body,
+                                                             std::string_view upstream_model, int,
+                                                             std::string& scratch) const {
+  // Completions take the chat rules as they are: the model renamed, and usage asked for on
+  // streams (stream_options.include_usage works the same there). Embeddings never stream.
+  return chat_body(request, body, upstream_model, scratch);
+}
+
 base::Result<Answer> OpenAiAdapter::read_answer(std::string_view body) const {
   auto usage = api::inspect_completion(body);
   if (!usage) return std::move(usage).error();
   return Answer{*usage};
 }
 
-base::Result<Event> OpenAiAdapter::read_event(std::string_view data) const {
-  auto info = api::inspect_chunk(data);
+base::Result<Event> OpenAiAdapter::read_event(const api::SseEvent& event) const {
+  auto info = api::inspect_chunk(event.data);
   if (!info) return std::move(info).error();
   return Event{info->kind, info->usage};
 }
 
-bool OpenAiAdapter::is_preamble(std::string_view data) const {
-  return api::is_preamble_chunk(data);
+bool OpenAiAdapter::is_preamble(const api::SseEvent& event) const {
+  return api::is_preamble_chunk(event.data);
 }
 
-StatusFailure OpenAiAdapter::read_status(const config::ProviderConfig& provider, int status,
-                                         std::string_view body, std::string_view retry_after,
-                                         std::time_t now) const {
-  StatusFailure out;
-  out.verdict = status_verdict(status);
-  const auto detail = "provider " + provider.name + " answered " + std::to_string(status);
-  if (status == 401 || status == 403) {
-    // The provider rejected Shepherd's own key: the client cannot fix that, and the provider's
-    // text may quote the key, so it is not passed on. Another deployment may have a valid key.
-    out.error =
-        base::make_error(ErrorCode::kUpstreamUnreachable,
-                         "the upstream provider '" + provider.name +
-                             "' rejected Shepherd's credentials (HTTP " + std::to_string(status) +
-                             "); the operator must check providers." + provider.name + ".api_key",
-                         detail);
-    out.error.retryable = true;
-    return out;
-  }
-  if (status >= 300 && status < 400) {
-    out.error = base::make_error(ErrorCode::kUpstreamUnreachable,
-                                 "the upstream provider '" + provider.name +
-                                     "' answered with a redirect, which Shepherd never follows",
-                                 detail);
-    return out;
-  }
-  auto message = api::upstream_error_message(body);
-  redact(message, provider.api_key);
-  out.error = base::make_error(ErrorCode::kUpstreamStatus,
-                               "the upstream provider '" + provider.name + "' answered HTTP " +
-                                   std::to_string(status) + (message.empty() ? "" : ": " + message),
-                               detail);
-  out.error.status = status;
-  out.error.retryable = status == 408 || status == 429 || status >= 500;
-  if (!retry_after.empty()) out.error.retry_after = api::parse_retry_after(retry_after, now);
-  if (status == 400 && body.find("context_length_exceeded") != std::string_view::npos) {
-    out.context_exceeded = true;
-    out.error.retryable = true;
-  }
-  return out;
+bool OpenAiAdapter::context_exceeded(int status, std::string_view body) const {
+  return status == 400 && body.find("context_length_exceeded") != std::string_view::npos;
 }
 
 std::optional<std::chrono::milliseconds> OpenAiAdapter::exhausted_for(
-    std::span<const Header> headers) const {
+    std::span<const Header> headers, std::time_t) const {
   // x-ratelimit-remaining-{requests,tokens}: 0 with the matching x-ratelimit-reset-{...}. One
   // pass; most answers have no such header.
   constexpr std::string_view kRemaining = "x-ratelimit-remaining-";

@@ -11,6 +11,8 @@ namespace {
 
 using routing::AttemptResult;
 
+api::SseEvent sse(std::string_view data) { return api::SseEvent{"", data}; }
+
 config::ProviderConfig provider() {
   config::ProviderConfig p;
   p.name = "relay";
@@ -47,7 +49,7 @@ TEST(OpenAiAdapter, RenamesTheModelAndAsksForStreamUsage) {
 
 TEST(OpenAiAdapter, ChatHeadCarriesTheKeyAndTheStreamAccept) {
   OpenAiAdapter a;
-  const auto head = a.chat_head(provider(), true);
+  const auto head = a.request_head(provider(), Operation::kChat, "", true);
   EXPECT_EQ(head.rfind("POST /v1/chat/completions HTTP/1.1\r\n", 0), 0u);
   EXPECT_NE(head.find("Host: relay.example\r\n"), std::string::npos);
   EXPECT_NE(head.find("Authorization: Bearer sk-secret-123\r\n"), std::string::npos);
@@ -111,7 +113,7 @@ TEST(OpenAiAdapter, ExhaustedForReadsRemainingZeroWithItsReset) {
                            {"x-ratelimit-reset-requests", "1m30s"},
                            {"x-ratelimit-remaining-tokens", "0"},
                            {"x-ratelimit-reset-tokens", "20ms"}};
-  const auto d = a.exhausted_for(h);
+  const auto d = a.exhausted_for(h, 0);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->count(), 90'000);  // the longer of the two
 }
@@ -120,10 +122,10 @@ TEST(OpenAiAdapter, ExhaustedForIgnoresRemainingQuota) {
   OpenAiAdapter a;
   std::vector<Header> h = {{"x-ratelimit-remaining-requests", "12"},
                            {"x-ratelimit-reset-requests", "1s"}};
-  EXPECT_FALSE(a.exhausted_for(h));
+  EXPECT_FALSE(a.exhausted_for(h, 0));
   std::vector<Header> no_reset = {{"x-ratelimit-remaining-requests", "0"}};
-  EXPECT_FALSE(a.exhausted_for(no_reset));
-  EXPECT_FALSE(a.exhausted_for({}));
+  EXPECT_FALSE(a.exhausted_for(no_reset, 0));
+  EXPECT_FALSE(a.exhausted_for({}, 0));
 }
 
 TEST(OpenAiAdapter, ReadsUsageOfAnswersAndEvents) {
@@ -134,18 +136,20 @@ TEST(OpenAiAdapter, ReadsUsageOfAnswersAndEvents) {
   ASSERT_TRUE(answer->usage);
   EXPECT_EQ(answer->usage->total_tokens, 7);
   EXPECT_FALSE(a.read_answer("not json"));
-  auto done = a.read_event("[DONE]");
+  auto done = a.read_event(sse("[DONE]"));
   ASSERT_TRUE(done);
   EXPECT_EQ(done->kind, api::ChunkKind::kDone);
-  EXPECT_FALSE(a.read_event("{broken"));
+  EXPECT_FALSE(a.read_event(sse("{broken")));
   EXPECT_TRUE(
-      a.is_preamble(R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})"));
-  EXPECT_FALSE(a.is_preamble(R"({"choices":[{"index":0,"delta":{"content":"Hi"}}]})"));
+      a.is_preamble(sse(R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})")));
+  EXPECT_FALSE(a.is_preamble(sse(R"({"choices":[{"index":0,"delta":{"content":"Hi"}}]})")));
 }
 
 TEST(Registry, EveryKindTheConfigAcceptsHasAnAdapter) {
-  ASSERT_NE(find_adapter("openai"), nullptr);
-  EXPECT_EQ(find_adapter("openai")->kind(), "openai");
+  for (const auto* kind : {"openai", "anthropic", "gemini"}) {
+    ASSERT_NE(find_adapter(kind), nullptr) << kind;
+    EXPECT_EQ(find_adapter(kind)->kind(), kind);
+  }
   EXPECT_EQ(find_adapter("smoke-signals"), nullptr);
   for (const auto* a : adapters()) EXPECT_EQ(find_adapter(a->kind()), a);
 }

@@ -1,0 +1,92 @@
+#include "providers/gemini/gemini_adapter.hpp"
+
+#include "translate/gemini.hpp"
+
+namespace shepherd::providers::gemini {
+
+namespace {
+
+std::string credentials(const config::ProviderConfig& provider) {
+  if (provider.api_key.empty()) return {};
+  return "x-goog-api-key: " + provider.api_key + "\r\n";
+}
+
+api::Usage usage_of(const translate::Usage& u) {
+  return api::Usage{u.prompt_tokens, u.completion_tokens, u.total()};
+}
+
+}  // namespace
+
+const translate::Codec& GeminiAdapter::codec() const { return translate::gemini_codec(); }
+
+std::string GeminiAdapter::request_head(const config::ProviderConfig& provider, Operation op,
+                                        std::string_view upstream_model, bool stream) const {
+  // Model ids are configured as "gemini-2.5-flash"; "models/gemini-2.5-flash" (the resource
+  // name) is accepted as well.
+  if (upstream_model.starts_with("models/")) upstream_model.remove_prefix(7);
+  std::string path = "/models/";
+  path.append(upstream_model);
+  if (op == Operation::kEmbeddings) {
+    path.append(":batchEmbedContents");
+  } else {
+    path.append(stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
+  }
+  return basic_head(provider, "POST", path, stream ? "text/event-stream" : "application/json",
+                    credentials(provider));
+}
+
+std::string GeminiAdapter::probe_request(const config::ProviderConfig& provider) const {
+  return basic_head(provider, "GET", "/models", "application/json", credentials(provider)) + "\r\n";
+}
+
+std::string_view GeminiAdapter::chat_body(const api::ChatRequest&, std::string_view body,
+                                          std::string_view, std::string&) const {
+  return body;  // no client speaks Gemini: never asked
+}
+
+base::Result<std::string_view> GeminiAdapter::operation_body(Operation op, const api::ChatRequest&,
+                                                             std::string_view body,
+                                                             std::string_view upstream_model,
+                                                             int max_depth,
+                                                             std::string& scratch) const {
+  if (op != Operation::kEmbeddings) return cannot_serve(kind(), op);
+  if (upstream_model.starts_with("models/")) upstream_model.remove_prefix(7);
+  if (auto s = translate::encode_embeddings(body, max_depth, upstream_model, scratch); !s) {
+    return std::move(s).error();
+  }
+  return std::string_view(scratch);
+}
+
+base::Result<Answer> GeminiAdapter::operation_answer(Operation, std::string& answer,
+                                                     std::string_view served,
+                                                     std::int64_t prompt_tokens) const {
+  auto body = translate::decode_embeddings(answer, served, prompt_tokens);
+  if (!body) return std::move(body).error();
+  answer = std::move(*body);
+  return Answer{api::Usage{prompt_tokens, 0, prompt_tokens}};
+}
+
+base::Result<Answer> GeminiAdapter::read_answer(std::string_view body) const {
+  auto response = codec().decode_response(body);
+  if (!response) return std::move(response).error();
+  Answer answer;
+  if (response->usage) answer.usage = usage_of(*response->usage);
+  return answer;
+}
+
+base::Result<Event> GeminiAdapter::read_event(const api::SseEvent&) const { return Event{}; }
+
+bool GeminiAdapter::is_preamble(const api::SseEvent&) const { return false; }
+
+std::optional<std::chrono::milliseconds> GeminiAdapter::exhausted_for(std::span<const Header>,
+                                                                      std::time_t) const {
+  return std::nullopt;  // Gemini sends no rate-limit headers; its 429s say when to come back
+}
+
+bool GeminiAdapter::context_exceeded(int status, std::string_view body) const {
+  // "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."
+  return status == 400 &&
+         body.find("exceeds the maximum number of tokens") != std::string_view::npos;
+}
+
+}  // namespace shepherd::providers::gemini
