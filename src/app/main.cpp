@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   mock::MockOptions mock;
   std::string mock_listen = "127.0.0.1:9000";
   long first_delay = 0, chunk_delay = 0;
-  auto* mock_cmd = cli.add_subcommand("mock-upstream", "Run an OpenAI-compatible provider double");
+  auto* mock_cmd = cli.add_subcommand("mock-upstream",
+                                      "Run a provider double (OpenAI, Anthropic and Gemini APIs)");
   mock_cmd->add_option("--listen", mock_listen, "host:port (port 0: ephemeral)");
   mock_cmd->add_option("--threads", mock.threads, "event-loop threads");
   mock_cmd->add_option("--first-token-delay-ms", first_delay, "delay before the first token");
