@@ -125,6 +125,9 @@ class Adapter {
  protected:
   // Whether a 4xx `body` says the request is longer than the model's context.
   virtual bool context_exceeded(int status, std::string_view body) const = 0;
+  // Seconds to wait that an error body gives when no Retry-After header came (Gemini's 429s
+  // carry a google.rpc.RetryInfo `retryDelay`), or nullopt.
+  virtual std::optional<long> retry_delay_in_body(std::string_view) const { return std::nullopt; }
 };
 
 // What an upstream status says about the deployment's health (RELIABILITY.md): 408, 429 and 5xx

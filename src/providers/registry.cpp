@@ -127,7 +127,11 @@ StatusFailure Adapter::read_status(const config::ProviderConfig& provider, int s
   out.error.status = status;
   // Anthropic's 529 "overloaded" is a 5xx like any other.
   out.error.retryable = status == 408 || status == 429 || status >= 500;
-  if (!retry_after.empty()) out.error.retry_after = api::parse_retry_after(retry_after, now);
+  if (!retry_after.empty()) {
+    out.error.retry_after = api::parse_retry_after(retry_after, now);
+  } else if (status == 429 || status == 503) {
+    out.error.retry_after = retry_delay_in_body(body);
+  }
   if (status >= 400 && status < 500 && context_exceeded(status, body)) {
     out.context_exceeded = true;
     out.error.retryable = true;

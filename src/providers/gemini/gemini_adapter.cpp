@@ -89,4 +89,27 @@ bool GeminiAdapter::context_exceeded(int status, std::string_view body) const {
          body.find("exceeds the maximum number of tokens") != std::string_view::npos;
 }
 
+std::optional<long> GeminiAdapter::retry_delay_in_body(std::string_view body) const {
+  // {"error":{"code":429,...,"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo",
+  // "retryDelay":"37s"}]}}: a protobuf Duration, seconds with up to nine decimals and "s".
+  constexpr std::string_view kKey = "\"retryDelay\"";
+  auto at = body.find(kKey);
+  if (at == std::string_view::npos) return std::nullopt;
+  at = body.find('"', body.find(':', at + kKey.size()));
+  if (at == std::string_view::npos) return std::nullopt;
+  long seconds = 0;
+  std::size_t i = at + 1;
+  const std::size_t start = i;
+  for (; i < body.size() && body[i] >= '0' && body[i] <= '9' && i - start < 9; ++i) {
+    seconds = seconds * 10 + (body[i] - '0');
+  }
+  if (i == start) return std::nullopt;
+  bool fraction = false;
+  if (i < body.size() && body[i] == '.') {
+    for (++i; i < body.size() && body[i] >= '0' && body[i] <= '9'; ++i) fraction = true;
+  }
+  if (i >= body.size() || body[i] != 's') return std::nullopt;
+  return seconds + (fraction ? 1 : 0);  // a fraction of a second rounds up
+}
+
 }  // namespace shepherd::providers::gemini

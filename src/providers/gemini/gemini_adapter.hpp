@@ -34,6 +34,7 @@ class GeminiAdapter final : public Adapter {
 
  protected:
   bool context_exceeded(int status, std::string_view body) const override;
+  std::optional<long> retry_delay_in_body(std::string_view body) const override;
 };
 
 }  // namespace shepherd::providers::gemini

@@ -47,5 +47,21 @@ TEST(GeminiAdapter, ServesEmbeddingsButNotLegacyCompletions) {
   EXPECT_NE(embeddings->find("models/m"), std::string::npos);
 }
 
+TEST(GeminiAdapter, TakesTheRetryDelayOfA429Body) {
+  const GeminiAdapter a;
+  const auto limited = a.read_status(
+      provider(), 429,
+      R"({"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED",)"
+      R"("details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37.5s"}]}})",
+      "", 0);
+  EXPECT_TRUE(limited.error.retryable);
+  EXPECT_EQ(limited.error.retry_after, 38);
+  EXPECT_NE(limited.error.message.find("Resource has been exhausted"), std::string::npos);
+  // A Retry-After header wins; a body without RetryInfo gives none.
+  EXPECT_EQ(a.read_status(provider(), 429, R"({"retryDelay":"9s"})", "3", 0).error.retry_after, 3);
+  EXPECT_FALSE(a.read_status(provider(), 429, R"({"error":{}})", "", 0).error.retry_after);
+  EXPECT_FALSE(a.read_status(provider(), 429, R"({"retryDelay":"soon"})", "", 0).error.retry_after);
+}
+
 }  // namespace
 }  // namespace shepherd::providers::gemini
