@@ -29,9 +29,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!response.error().retryable) std::abort();
     return 0;
   }
+  t::Request request;
+  request.model = "client-model";
   for (const auto* c : clients) {
     std::string out;
-    c->encode_response(*response, "client-model", out);
+    c->encode_response(request, *response, "client-model", out);
     if (out.empty()) std::abort();
   }
   (void)providers[data[0] % 4]->error_message(body);

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <utility>
 
+#include "mock/common.hpp"
 #include "mock/text.hpp"
 
 namespace shepherd::mock::detail {
@@ -15,12 +16,7 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::int64_t kRateLimitLimit = 100;  // anthropic-ratelimit-requests-limit
 constexpr std::string_view kModelsCreatedAt = "2025-01-01T00:00:00Z";
-
-base::Error bad_request(std::string message) {
-  return base::make_error(base::ErrorCode::kBadRequest, std::move(message));
-}
 
 Endpoint match(std::string_view path, std::string_view /*query*/, bool marked) {
   if (path == "/v1/messages") return {Operation::kChat};
@@ -43,12 +39,8 @@ std::int64_t count_content_words(const json::value& content) {
   std::int64_t words = 0;
   if (const json::array* blocks = content.if_array()) {
     for (const json::value& block : *blocks) {
-      const json::object* b = block.if_object();
-      if (b == nullptr) continue;
-      if (const json::value* text = b->if_contains("text"); text && text->is_string()) {
-        words += count_words(text->get_string());
-      }
-      if (const json::value* inner = b->if_contains("content"))
+      if (const json::string* text = string_member(&block, "text")) words += count_words(*text);
+      if (const json::value* inner = member(&block, "content"))
         words += count_content_words(*inner);
     }
   }
@@ -56,9 +48,8 @@ std::int64_t count_content_words(const json::value& content) {
 }
 
 bool has_type(const json::value& block, std::string_view type) {
-  const json::object* b = block.if_object();
-  const json::value* t = b == nullptr ? nullptr : b->if_contains("type");
-  return t != nullptr && t->is_string() && t->get_string() == type;
+  const json::string* t = string_member(&block, "type");
+  return t != nullptr && *t == type;
 }
 
 // model, messages and system, as count_tokens and messages both need them.
@@ -91,18 +82,15 @@ base::Status read_prompt(const json::object& obj, ChatRequest& chat) {
 // The tool to call: the one tool_choice names, else the first declared; none when tool_choice is
 // {"type":"none"} or nothing is declared.
 std::string_view chosen_tool(const json::object& obj) {
-  if (const json::value* choice = obj.if_contains("tool_choice"); choice && choice->is_object()) {
+  if (const json::value* choice = obj.if_contains("tool_choice")) {
     if (has_type(*choice, "none")) return {};
-    const json::value* name = choice->get_object().if_contains("name");
-    if (has_type(*choice, "tool") && name != nullptr && name->is_string())
-      return name->get_string();
+    const json::string* name = string_member(choice, "name");
+    if (has_type(*choice, "tool") && name != nullptr) return *name;
   }
-  const json::value* tools = obj.if_contains("tools");
-  if (tools == nullptr || !tools->is_array()) return {};
-  for (const json::value& tool : tools->get_array()) {
-    const json::object* t = tool.if_object();
-    const json::value* name = t == nullptr ? nullptr : t->if_contains("name");
-    if (name != nullptr && name->is_string()) return name->get_string();
+  const json::array* tools = array_member(&obj, "tools");
+  if (tools == nullptr) return {};
+  for (const json::value& tool : *tools) {
+    if (const json::string* name = string_member(&tool, "name")) return *name;
   }
   return {};
 }
@@ -139,14 +127,12 @@ base::Result<ChatRequest> interpret(const json::value& body, const Endpoint& /*e
     if (const json::array* blocks = content->if_array()) {
       for (const json::value& block : *blocks) {
         if (has_type(block, "tool_result")) return chat;
-        const json::value* t =
-            has_type(block, "text") ? block.get_object().if_contains("text") : nullptr;
-        if (t != nullptr && t->is_string()) text = t->get_string();
+        const json::string* t = has_type(block, "text") ? string_member(&block, "text") : nullptr;
+        if (t != nullptr) text = *t;
       }
     }
   }
-  chat.tool_name = chosen_tool(*obj);
-  if (!chat.tool_name.empty()) chat.tool_query = tool_query(text);
+  offer_tool_call(chat, chosen_tool(*obj), text);
   return chat;
 }
 
@@ -249,7 +235,7 @@ void append_completion(std::string& out, const ChatAnswer& answer) {
     out.push_back('}');
   } else {
     out.append("{\"type\":\"text\",\"text\":\"");
-    for (std::int64_t i = 0; i < answer.tokens; ++i) append_content(out, answer, i);
+    append_all_content(out, answer);
     out.append("\"}");
   }
   out.append("],\"stop_reason\":\"");
@@ -326,8 +312,6 @@ void append_stream_open(std::string& out, std::string& scratch, const ChatAnswer
                                   : ",\"delta\":{\"type\":\"text_delta\",\"text\":\"");
 }
 
-std::int64_t stream_content_events(const ChatAnswer& answer) { return answer.tokens; }
-
 void append_stream_token(std::string& out, const std::string& scratch, const ChatAnswer& answer,
                          std::int64_t i) {
   out.append(scratch);
@@ -364,24 +348,21 @@ void append_stream_tail(std::string& out, const std::string& /*scratch*/, const 
 // rounded up. A RESET that is no duration is sent as it is.
 void append_ratelimit_headers(std::string& out, std::int64_t remaining, std::string_view reset,
                               std::int64_t reset_ms) {
-  out.append("anthropic-ratelimit-requests-limit: ");
-  append_int(out, kRateLimitLimit);
-  out.append("\r\nanthropic-ratelimit-requests-remaining: ");
-  append_int(out, remaining);
-  out.append("\r\nanthropic-ratelimit-requests-reset: ");
-  if (reset_ms < 0) {
-    out.append(reset);
-  } else {
+  char buf[32];
+  if (reset_ms >= 0) {
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
     const std::time_t at = static_cast<std::time_t>((now + reset_ms + 999) / 1000);
     std::tm tm{};
     gmtime_r(&at, &tm);
-    char buf[32];
-    out.append(buf, std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm));
+    reset = std::string_view(buf, std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm));
   }
-  out.append("\r\n");
+  append_ratelimit_lines(out,
+                         {.limit = "anthropic-ratelimit-requests-limit",
+                          .remaining = "anthropic-ratelimit-requests-remaining",
+                          .reset = "anthropic-ratelimit-requests-reset"},
+                         remaining, reset);
 }
 
 void append_model(std::string& out, std::string_view id) {
@@ -395,12 +376,8 @@ void append_model(std::string& out, std::string_view id) {
 }
 
 std::string render_model_list(const std::vector<std::string>& models) {
-  std::string out = "{\"data\":[";
-  for (std::size_t i = 0; i < models.size(); ++i) {
-    if (i != 0) out.push_back(',');
-    append_model(out, models[i]);
-  }
-  out.append("],\"has_more\":false,\"first_id\":");
+  std::string out =
+      render_list("{\"data\":[", models, append_model, "],\"has_more\":false,\"first_id\":");
   if (models.empty()) {
     out.append("null,\"last_id\":null}");
     return out;
@@ -426,7 +403,7 @@ constinit const Dialect kAnthropicDialect{
     .append_context_length_error = append_context_length_error,
     .append_completion = append_completion,
     .append_stream_open = append_stream_open,
-    .stream_content_events = stream_content_events,
+    .stream_content_events = one_event_per_token,
     .append_stream_token = append_stream_token,
     .stream_tail_events = stream_tail_events,
     .append_stream_tail = append_stream_tail,

@@ -8,7 +8,7 @@
 // A Dialect is a table of plain functions, constant-initialized, with no state: the shell calls it
 // from any thread. The functions append to strings the shell owns and reuses, so rendering
 // allocates nothing once those strings have grown. The shell decides what is said (ChatAnswer);
-// the dialect only decides how.
+// the dialect only decides how. What the dialects share besides this seam is in common.hpp.
 #pragma once
 
 #include <array>
@@ -92,6 +92,14 @@ inline void append_content(std::string& out, const ChatAnswer& answer, std::int6
   }
 }
 
+// All the content tokens of `answer`, as JSON string content (a non-streaming answer's text).
+inline void append_all_content(std::string& out, const ChatAnswer& answer) {
+  for (std::int64_t i = 0; i < answer.tokens; ++i) append_content(out, answer, i);
+}
+
+// Dialect::stream_content_events of a dialect that sends one content event per token.
+inline std::int64_t one_event_per_token(const ChatAnswer& answer) { return answer.tokens; }
+
 // The thinking the mock shows when asked, and its honest count (its words).
 inline constexpr std::string_view kThinkingText = "Thinking about the question.";
 inline constexpr std::int64_t kThinkingTokens = 4;
@@ -108,6 +116,13 @@ inline std::string_view tool_query(std::string_view text) {
   std::size_t n = kMaxQueryBytes;
   while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
   return text.substr(0, n);
+}
+
+// Offers the tool call a request allows: `tool`, the tool the request lets the mock call (empty:
+// none), with the query cut from `text`, the text of the user turn it answers.
+inline void offer_tool_call(ChatRequest& chat, std::string_view tool, std::string_view text) {
+  chat.tool_name = tool;
+  if (!tool.empty()) chat.tool_query = tool_query(text);
 }
 
 // Piece k (0..2) of the arguments of a tool call with `query`, as JSON text; `in_string`: escaped

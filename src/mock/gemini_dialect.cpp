@@ -7,6 +7,7 @@
 #include <boost/json/value.hpp>
 #include <utility>
 
+#include "mock/common.hpp"
 #include "mock/embedding.hpp"
 #include "mock/text.hpp"
 
@@ -19,14 +20,10 @@ namespace json = boost::json;
 // "mock-signature".
 constexpr std::string_view kThoughtSignature = "bW9jay1zaWduYXR1cmU=";
 
-base::Error bad_request(std::string message) {
-  return base::make_error(base::ErrorCode::kBadRequest, std::move(message));
-}
-
+// A member in its camelCase or its snake_case spelling.
 const json::value* field(const json::object* obj, std::string_view camel, std::string_view snake) {
-  if (obj == nullptr) return nullptr;
-  const json::value* v = obj->if_contains(camel);
-  return v != nullptr ? v : obj->if_contains(snake);
+  const json::value* v = member(obj, camel);
+  return v != nullptr ? v : member(obj, snake);
 }
 
 const json::object* object_field(const json::object* obj, std::string_view camel,
@@ -83,16 +80,8 @@ Endpoint match(std::string_view path, std::string_view query, bool /*marked*/) {
 }
 
 std::int64_t count_part_words(const json::value& content) {
-  const json::object* c = content.if_object();
-  const json::value* parts = c == nullptr ? nullptr : c->if_contains("parts");
-  if (parts == nullptr || !parts->is_array()) return 0;
-  std::int64_t words = 0;
-  for (const json::value& part : parts->get_array()) {
-    const json::object* p = part.if_object();
-    const json::value* text = p == nullptr ? nullptr : p->if_contains("text");
-    if (text != nullptr && text->is_string()) words += count_words(text->get_string());
-  }
-  return words;
+  const json::array* parts = array_member(&content, "parts");
+  return parts == nullptr ? 0 : count_text_words(*parts);
 }
 
 // contents and systemInstruction of a GenerateContentRequest.
@@ -127,9 +116,9 @@ std::string_view chosen_function(const json::object& obj) {
       allowed->get_array().front().is_string()) {
     return allowed->get_array().front().get_string();
   }
-  const json::value* tools = obj.if_contains("tools");
-  if (tools == nullptr || !tools->is_array()) return {};
-  for (const json::value& tool : tools->get_array()) {
+  const json::array* tools = array_member(&obj, "tools");
+  if (tools == nullptr) return {};
+  for (const json::value& tool : *tools) {
     const json::value* declarations =
         field(tool.if_object(), "functionDeclarations", "function_declarations");
     if (declarations == nullptr || !declarations->is_array()) continue;
@@ -170,29 +159,22 @@ base::Result<ChatRequest> interpret(const json::value& body, const Endpoint& end
     return chat;
   }
   std::string_view text;
-  if (const json::value* parts = last.if_contains("parts"); parts && parts->is_array()) {
-    for (const json::value& part : parts->get_array()) {
-      const json::object* p = part.if_object();
-      if (field(p, "functionResponse", "function_response") != nullptr) return chat;
-      const json::value* t = p == nullptr ? nullptr : p->if_contains("text");
-      if (t != nullptr && t->is_string()) text = t->get_string();
+  if (const json::array* parts = array_member(&last, "parts")) {
+    for (const json::value& part : *parts) {
+      if (field(part.if_object(), "functionResponse", "function_response") != nullptr) return chat;
+      if (const json::string* t = string_member(&part, "text")) text = *t;
     }
   }
-  chat.tool_name = chosen_function(*obj);
-  if (!chat.tool_name.empty()) chat.tool_query = tool_query(text);
+  offer_tool_call(chat, chosen_function(*obj), text);
   return chat;
 }
 
 // The embedding of a Content: its parts' texts, concatenated.
 void append_content_embedding(std::string& out, const json::value* content) {
   TextHash hash;
-  const json::object* c = content == nullptr ? nullptr : content->if_object();
-  if (const json::value* parts = c == nullptr ? nullptr : c->if_contains("parts");
-      parts && parts->is_array()) {
-    for (const json::value& part : parts->get_array()) {
-      const json::object* p = part.if_object();
-      const json::value* text = p == nullptr ? nullptr : p->if_contains("text");
-      if (text != nullptr && text->is_string()) hash.add(text->get_string());
+  if (const json::array* parts = array_member(content, "parts")) {
+    for (const json::value& part : *parts) {
+      if (const json::string* text = string_member(&part, "text")) hash.add(*text);
     }
   }
   out.append("{\"values\":");
@@ -232,8 +214,7 @@ base::Status append_answer_now(std::string& out, const json::value& body,
   out.append("{\"embeddings\":[");
   bool first = true;
   for (const json::value& request : requests->get_array()) {
-    const json::object* r = request.if_object();
-    const json::value* content = r == nullptr ? nullptr : r->if_contains("content");
+    const json::value* content = member(&request, "content");
     if (content == nullptr || !content->is_object()) {
       return bad_request(
           "* BatchEmbedContentsRequest.requests[].content: content is not specified");
@@ -344,8 +325,21 @@ void append_response_end(std::string& out, const ChatAnswer& answer) {
   out.append("\"}");
 }
 
+// A response with one candidate: kCandidateStart, its parts, then append_candidate_end().
 constexpr std::string_view kCandidateStart = "{\"candidates\":[{\"content\":{\"parts\":[";
-constexpr std::string_view kPartsEnd = "],\"role\":\"model\"}";
+
+// The candidate after its parts: its role, its finish reason when `finished`, its index, then the
+// usage when `finished`.
+void append_candidate_end(std::string& out, const ChatAnswer& answer, bool finished) {
+  out.append("],\"role\":\"model\"}");
+  if (finished) {
+    out.append(",\"finishReason\":\"");
+    out.append(finish_reason(answer));
+    out.push_back('"');
+  }
+  out.append(",\"index\":0}]");
+  if (finished && !answer.no_usage) append_usage_metadata(out, answer);
+}
 
 void append_completion(std::string& out, const ChatAnswer& answer) {
   out.append(kCandidateStart);
@@ -357,14 +351,10 @@ void append_completion(std::string& out, const ChatAnswer& answer) {
     append_function_call_part(out, answer);
   } else {
     out.append("{\"text\":\"");
-    for (std::int64_t i = 0; i < answer.tokens; ++i) append_content(out, answer, i);
+    append_all_content(out, answer);
     out.append("\"}");
   }
-  out.append(kPartsEnd);
-  out.append(",\"finishReason\":\"");
-  out.append(finish_reason(answer));
-  out.append("\",\"index\":0}]");
-  if (!answer.no_usage) append_usage_metadata(out, answer);
+  append_candidate_end(out, answer, true);
   append_response_end(out, answer);
 }
 
@@ -380,8 +370,7 @@ void append_stream_open(std::string& out, std::string& scratch, const ChatAnswer
     out.append("data: ");
     out.append(kCandidateStart);
     append_thought_part(out);
-    out.append(kPartsEnd);
-    out.append(",\"index\":0}]");
+    append_candidate_end(out, answer, false);
     out.append(scratch);
   }
 }
@@ -401,8 +390,7 @@ void append_stream_token(std::string& out, const std::string& scratch, const Cha
     append_content(out, answer, i);
     out.append("\"}");
   }
-  out.append(kPartsEnd);
-  out.append(",\"index\":0}]");
+  append_candidate_end(out, answer, false);
   out.append(scratch);
 }
 
@@ -413,11 +401,7 @@ void append_stream_tail(std::string& out, const std::string& scratch, const Chat
   out.append("data: ");
   out.append(kCandidateStart);
   out.append("{\"text\":\"\"}");
-  out.append(kPartsEnd);
-  out.append(",\"finishReason\":\"");
-  out.append(finish_reason(answer));
-  out.append("\",\"index\":0}]");
-  if (!answer.no_usage) append_usage_metadata(out, answer);
+  append_candidate_end(out, answer, true);
   out.append(scratch);
 }
 
@@ -437,13 +421,7 @@ void append_model(std::string& out, std::string_view id) {
 }
 
 std::string render_model_list(const std::vector<std::string>& models) {
-  std::string out = "{\"models\":[";
-  for (std::size_t i = 0; i < models.size(); ++i) {
-    if (i != 0) out.push_back(',');
-    append_model(out, models[i]);
-  }
-  out.append("]}");
-  return out;
+  return render_list("{\"models\":[", models, append_model, "]}");
 }
 
 }  // namespace

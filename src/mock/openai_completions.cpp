@@ -4,6 +4,7 @@
 #include <boost/json/value.hpp>
 #include <utility>
 
+#include "mock/common.hpp"
 #include "mock/openai_dialect.hpp"
 #include "mock/text.hpp"
 
@@ -11,7 +12,9 @@ namespace shepherd::mock::detail {
 namespace {
 
 namespace json = boost::json;
-using openai::bad_request;
+
+constexpr std::string_view kIdPrefix = "cmpl-mock-";
+constexpr std::string_view kObject = "text_completion";
 
 Endpoint match(std::string_view path, std::string_view /*query*/, bool /*marked*/) {
   if (path == "/v1/completions" || path == "/completions") return {Operation::kChat};
@@ -34,14 +37,11 @@ std::int64_t prompt_item_tokens(const json::value& v) {
 
 // `prompt` is a string, an array of strings, an array of token ids or an array of token arrays.
 base::Result<ChatRequest> interpret(const json::value& body, const Endpoint& /*endpoint*/) {
-  const json::object* obj = body.if_object();
-  if (obj == nullptr) return bad_request("the request body must be a JSON object");
+  auto model = openai::read_model(body);
+  if (!model) return std::move(model).error();
+  const json::object* obj = &body.get_object();
   ChatRequest chat;
-
-  const json::value* model = obj->if_contains("model");
-  if (model == nullptr) return bad_request("you must provide a model parameter");
-  if (!model->is_string()) return bad_request("'model' must be a string");
-  chat.model = model->get_string();
+  chat.model = *model;
 
   if (const json::value* prompt = obj->if_contains("prompt"); prompt && !prompt->is_null()) {
     std::int64_t tokens = prompt_item_tokens(*prompt);
@@ -76,43 +76,20 @@ base::Status append_answer_now(std::string& /*out*/, const json::value& /*body*/
   return bad_request("unsupported operation");
 }
 
-std::string_view finish_reason(const ChatAnswer& answer) {
-  return answer.truncated ? "length" : "stop";
-}
-
 void append_completion(std::string& out, const ChatAnswer& answer) {
-  out.append("{\"id\":\"cmpl-mock-");
-  append_int(out, static_cast<std::int64_t>(answer.id));
-  out.append("\",\"object\":\"text_completion\",\"created\":");
-  append_int(out, answer.created);
-  out.append(",\"model\":");
-  append_json_string(out, answer.request.model);
-  out.append(",\"choices\":[{\"text\":\"");
-  for (std::int64_t i = 0; i < answer.tokens; ++i) append_content(out, answer, i);
+  openai::append_answer_head(out, kIdPrefix, kObject, answer);
+  out.append("{\"text\":\"");
+  append_all_content(out, answer);
   out.append("\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"");
-  out.append(finish_reason(answer));
-  out.append("\"}]");
-  if (!answer.no_usage) {
-    out.append(",\"usage\":");
-    openai::append_usage(out, answer.request.prompt_tokens, answer.tokens);
-  }
-  out.push_back('}');
+  openai::append_answer_end(out, answer);
 }
 
-// Streams: `data: <chunk>\n\n` events sharing a prefix up to "choices":[, kept in `scratch`.
-// Unlike chat, there is no opening (role) chunk.
+// Streams: see openai_dialect.hpp. Unlike chat, there is no opening (role) chunk, and the chunks'
+// object is the answer's.
 void append_stream_open(std::string& /*out*/, std::string& scratch, const ChatAnswer& answer) {
-  scratch.clear();
-  scratch.append("data: {\"id\":\"cmpl-mock-");
-  append_int(scratch, static_cast<std::int64_t>(answer.id));
-  scratch.append("\",\"object\":\"text_completion\",\"created\":");
-  append_int(scratch, answer.created);
-  scratch.append(",\"model\":");
-  append_json_string(scratch, answer.request.model);
-  scratch.append(",\"choices\":[");
+  scratch.assign("data: ");
+  openai::append_answer_head(scratch, kIdPrefix, kObject, answer);
 }
-
-std::int64_t stream_content_events(const ChatAnswer& answer) { return answer.tokens; }
 
 void append_stream_token(std::string& out, const std::string& scratch, const ChatAnswer& answer,
                          std::int64_t i) {
@@ -123,25 +100,10 @@ void append_stream_token(std::string& out, const std::string& scratch, const Cha
   out.append(openai::chunk_end(answer));
 }
 
-// The finish chunk, the usage chunk when asked for, then [DONE].
-int stream_tail_events(const ChatAnswer& answer) { return openai::stream_usage(answer) ? 3 : 2; }
-
 void append_stream_tail(std::string& out, const std::string& scratch, const ChatAnswer& answer,
                         int k) {
-  if (k == stream_tail_events(answer) - 1) {
-    out.append("data: [DONE]\n\n");
-  } else if (k == 0) {
-    out.append(scratch);
-    out.append("{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"");
-    out.append(finish_reason(answer));
-    out.append("\"}]");
-    out.append(openai::chunk_end(answer));
-  } else {
-    out.append(scratch);
-    out.append("],\"usage\":");
-    openai::append_usage(out, answer.request.prompt_tokens, answer.tokens);
-    out.append("}\n\n");
-  }
+  openai::append_stream_tail(out, scratch, answer, k,
+                             "{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"");
 }
 
 }  // namespace
@@ -158,9 +120,9 @@ constinit const Dialect kOpenAiCompletionsDialect{
     .append_context_length_error = openai::append_context_length_error,
     .append_completion = append_completion,
     .append_stream_open = append_stream_open,
-    .stream_content_events = stream_content_events,
+    .stream_content_events = one_event_per_token,
     .append_stream_token = append_stream_token,
-    .stream_tail_events = stream_tail_events,
+    .stream_tail_events = openai::stream_tail_events,
     .append_stream_tail = append_stream_tail,
     .malformed_event = openai::kMalformedEvent,
     .error_event = openai::kErrorEvent,

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <utility>
 
+#include "mock/common.hpp"
 #include "mock/embedding.hpp"
 #include "mock/text.hpp"
 
@@ -18,7 +19,6 @@ namespace openai {
 namespace {
 
 constexpr std::int64_t kMaxTokensCap = 1000000000;  // what a max_tokens above int64 counts as
-constexpr std::int64_t kRateLimitLimit = 100;       // x-ratelimit-limit-requests with ratelimit=
 
 // The error `type` for a status.
 std::string_view error_type(int status) {
@@ -27,10 +27,29 @@ std::string_view error_type(int status) {
   return "invalid_request_error";
 }
 
+void append_usage(std::string& out, std::int64_t prompt, std::int64_t completion) {
+  out.append("{\"prompt_tokens\":");
+  append_int(out, prompt);
+  out.append(",\"completion_tokens\":");
+  append_int(out, completion);
+  out.append(",\"total_tokens\":");
+  append_int(out, prompt + completion);
+  out.push_back('}');
+}
+
+bool stream_usage(const ChatAnswer& answer) {
+  return answer.request.include_usage && !answer.no_usage;
+}
+
 }  // namespace
 
-base::Error bad_request(std::string message) {
-  return base::make_error(base::ErrorCode::kBadRequest, std::move(message));
+base::Result<std::string_view> read_model(const json::value& body) {
+  const json::object* obj = body.if_object();
+  if (obj == nullptr) return bad_request("the request body must be a JSON object");
+  const json::value* model = obj->if_contains("model");
+  if (model == nullptr) return bad_request("you must provide a model parameter");
+  if (!model->is_string()) return bad_request("'model' must be a string");
+  return std::string_view(model->get_string());
 }
 
 base::Status read_max_tokens(const json::value& body, ChatRequest& chat,
@@ -92,40 +111,71 @@ void append_context_length_error(std::string& out, std::int64_t max_context,
   append_error(out, 400, message, "context_length_exceeded");
 }
 
-void append_usage(std::string& out, std::int64_t prompt, std::int64_t completion) {
-  out.append("{\"prompt_tokens\":");
-  append_int(out, prompt);
-  out.append(",\"completion_tokens\":");
-  append_int(out, completion);
-  out.append(",\"total_tokens\":");
-  append_int(out, prompt + completion);
-  out.push_back('}');
+void append_ratelimit_headers(std::string& out, std::int64_t remaining, std::string_view reset,
+                              std::int64_t /*reset_ms*/) {
+  append_ratelimit_lines(out,
+                         {.limit = "x-ratelimit-limit-requests",
+                          .remaining = "x-ratelimit-remaining-requests",
+                          .reset = "x-ratelimit-reset-requests"},
+                         remaining, reset);
 }
 
-bool stream_usage(const ChatAnswer& answer) {
-  return answer.request.include_usage && !answer.no_usage;
+void append_answer_head(std::string& out, std::string_view id_prefix, std::string_view object,
+                        const ChatAnswer& answer) {
+  out.append("{\"id\":\"");
+  out.append(id_prefix);
+  append_int(out, static_cast<std::int64_t>(answer.id));
+  out.append("\",\"object\":\"");
+  out.append(object);
+  out.append("\",\"created\":");
+  append_int(out, answer.created);
+  out.append(",\"model\":");
+  append_json_string(out, answer.request.model);
+  out.append(",\"choices\":[");
+}
+
+std::string_view finish_reason(const ChatAnswer& answer) {
+  if (answer.tool_call) return "tool_calls";
+  return answer.truncated ? "length" : "stop";
+}
+
+void append_answer_end(std::string& out, const ChatAnswer& answer) {
+  out.append(finish_reason(answer));
+  out.append("\"}]");
+  if (!answer.no_usage) {
+    out.append(",\"usage\":");
+    append_usage(out, answer.request.prompt_tokens, answer.tokens);
+  }
+  out.push_back('}');
 }
 
 std::string_view chunk_end(const ChatAnswer& answer) {
   return stream_usage(answer) ? ",\"usage\":null}\n\n" : "}\n\n";
 }
 
-void append_ratelimit_headers(std::string& out, std::int64_t remaining, std::string_view reset,
-                              std::int64_t /*reset_ms*/) {
-  out.append("x-ratelimit-limit-requests: ");
-  append_int(out, kRateLimitLimit);
-  out.append("\r\nx-ratelimit-remaining-requests: ");
-  append_int(out, remaining);
-  out.append("\r\nx-ratelimit-reset-requests: ");
-  out.append(reset);
-  out.append("\r\n");
+int stream_tail_events(const ChatAnswer& answer) { return stream_usage(answer) ? 3 : 2; }
+
+void append_stream_tail(std::string& out, const std::string& scratch, const ChatAnswer& answer,
+                        int k, std::string_view finish_choice) {
+  if (k == stream_tail_events(answer) - 1) {
+    out.append("data: [DONE]\n\n");
+  } else if (k == 0) {
+    out.append(scratch);
+    out.append(finish_choice);
+    out.append(finish_reason(answer));
+    out.append("\"}]");
+    out.append(chunk_end(answer));
+  } else {
+    out.append(scratch);
+    out.append("],\"usage\":");
+    append_usage(out, answer.request.prompt_tokens, answer.tokens);
+    out.append("}\n\n");
+  }
 }
 
 }  // namespace openai
 
 namespace {
-
-using openai::bad_request;
 
 constexpr std::int64_t kModelsCreated = 1700000000;
 
@@ -140,14 +190,13 @@ Endpoint match(std::string_view path, std::string_view /*query*/, bool /*marked*
 }
 
 // The text of a message's content: the string, or the last text part of an array.
-std::string_view last_text(const json::value& content) {
-  if (const json::string* text = content.if_string()) return *text;
+std::string_view last_text(const json::value* content) {
+  if (content == nullptr) return {};
+  if (const json::string* text = content->if_string()) return *text;
   std::string_view last;
-  if (const json::array* parts = content.if_array()) {
+  if (const json::array* parts = content->if_array()) {
     for (const json::value& part : *parts) {
-      const json::object* p = part.if_object();
-      const json::value* text = p == nullptr ? nullptr : p->if_contains("text");
-      if (text != nullptr && text->is_string()) last = text->get_string();
+      if (const json::string* text = string_member(&part, "text")) last = *text;
     }
   }
   return last;
@@ -159,34 +208,22 @@ std::string_view chosen_tool(const json::object& obj) {
   const json::value* choice = obj.if_contains("tool_choice");
   if (choice != nullptr) {
     if (const json::string* mode = choice->if_string(); mode && *mode == "none") return {};
-    if (const json::object* named = choice->if_object()) {
-      const json::value* function = named->if_contains("function");
-      const json::value* name =
-          function && function->is_object() ? function->get_object().if_contains("name") : nullptr;
-      if (name != nullptr && name->is_string()) return name->get_string();
-    }
+    if (const json::string* name = string_member(member(choice, "function"), "name")) return *name;
   }
-  const json::value* tools = obj.if_contains("tools");
-  if (tools == nullptr || !tools->is_array()) return {};
-  for (const json::value& tool : tools->get_array()) {
-    const json::object* t = tool.if_object();
-    const json::value* function = t == nullptr ? nullptr : t->if_contains("function");
-    const json::value* name =
-        function && function->is_object() ? function->get_object().if_contains("name") : nullptr;
-    if (name != nullptr && name->is_string()) return name->get_string();
+  const json::array* tools = array_member(&obj, "tools");
+  if (tools == nullptr) return {};
+  for (const json::value& tool : *tools) {
+    if (const json::string* name = string_member(member(&tool, "function"), "name")) return *name;
   }
   return {};
 }
 
 base::Result<ChatRequest> interpret(const json::value& body, const Endpoint& /*endpoint*/) {
-  const json::object* obj = body.if_object();
-  if (obj == nullptr) return bad_request("the request body must be a JSON object");
+  auto model = openai::read_model(body);
+  if (!model) return std::move(model).error();
+  const json::object* obj = &body.get_object();
   ChatRequest chat;
-
-  const json::value* model = obj->if_contains("model");
-  if (model == nullptr) return bad_request("you must provide a model parameter");
-  if (!model->is_string()) return bad_request("'model' must be a string");
-  chat.model = model->get_string();
+  chat.model = *model;
 
   const json::value* messages = obj->if_contains("messages");
   if (messages == nullptr) return bad_request("missing required parameter: 'messages'");
@@ -200,13 +237,7 @@ base::Result<ChatRequest> interpret(const json::value& body, const Endpoint& /*e
     if (const json::string* text = content->if_string()) {
       chat.prompt_tokens += count_words(*text);
     } else if (const json::array* parts = content->if_array()) {
-      for (const json::value& part : *parts) {
-        const json::object* p = part.if_object();
-        const json::value* text_value = p == nullptr ? nullptr : p->if_contains("text");
-        if (text_value != nullptr && text_value->is_string()) {
-          chat.prompt_tokens += count_words(text_value->get_string());
-        }
-      }
+      chat.prompt_tokens += count_text_words(*parts);
     }
   }
 
@@ -219,11 +250,7 @@ base::Result<ChatRequest> interpret(const json::value& body, const Endpoint& /*e
   const json::object& last = list->back().get_object();
   const json::value* role = last.if_contains("role");
   if (role != nullptr && role->is_string() && role->get_string() == "user") {
-    chat.tool_name = chosen_tool(*obj);
-    if (!chat.tool_name.empty()) {
-      const json::value* content = last.if_contains("content");
-      chat.tool_query = tool_query(content == nullptr ? std::string_view() : last_text(*content));
-    }
+    offer_tool_call(chat, chosen_tool(*obj), last_text(last.if_contains("content")));
   }
   return chat;
 }
@@ -234,11 +261,9 @@ base::Result<ChatRequest> interpret(const json::value& body, const Endpoint& /*e
 base::Status append_answer_now(std::string& out, const json::value& body,
                                const Endpoint& endpoint) {
   if (endpoint.op != Operation::kEmbed) return bad_request("unsupported operation");
-  const json::object* obj = body.if_object();
-  if (obj == nullptr) return bad_request("the request body must be a JSON object");
-  const json::value* model = obj->if_contains("model");
-  if (model == nullptr) return bad_request("you must provide a model parameter");
-  if (!model->is_string()) return bad_request("'model' must be a string");
+  auto model = openai::read_model(body);
+  if (!model) return std::move(model).error();
+  const json::object* obj = &body.get_object();
   const json::value* input = obj->if_contains("input");
   if (input == nullptr) return bad_request("missing required parameter: 'input'");
   bool base64 = false;
@@ -302,7 +327,7 @@ base::Status append_answer_now(std::string& out, const json::value& body,
     out.push_back('}');
   }
   out.append("],\"model\":");
-  append_json_string(out, model->get_string());
+  append_json_string(out, *model);
   out.append(",\"usage\":{\"prompt_tokens\":");
   append_int(out, prompt_tokens);
   out.append(",\"total_tokens\":");
@@ -311,68 +336,48 @@ base::Status append_answer_now(std::string& out, const json::value& body,
   return base::Ok{};
 }
 
-std::string_view finish_reason(const ChatAnswer& answer) {
-  if (answer.tool_call) return "tool_calls";
-  return answer.truncated ? "length" : "stop";
-}
+constexpr std::string_view kIdPrefix = "chatcmpl-mock-";
 
+// A tool call's `"id":...,"type":"function","function":{"name":...`.
 void append_tool_call_head(std::string& out, const ChatAnswer& answer) {
-  out.append("{\"index\":0,\"id\":\"call_mock_");
+  out.append("\"id\":\"call_mock_");
   append_int(out, static_cast<std::int64_t>(answer.id));
   out.append("\",\"type\":\"function\",\"function\":{\"name\":");
   append_json_string(out, answer.request.tool_name);
 }
 
 void append_completion(std::string& out, const ChatAnswer& answer) {
-  out.append("{\"id\":\"chatcmpl-mock-");
-  append_int(out, static_cast<std::int64_t>(answer.id));
-  out.append("\",\"object\":\"chat.completion\",\"created\":");
-  append_int(out, answer.created);
-  out.append(",\"model\":");
-  append_json_string(out, answer.request.model);
-  out.append(",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+  openai::append_answer_head(out, kIdPrefix, "chat.completion", answer);
+  out.append("{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
   if (answer.tool_call) {
     // A non-streaming tool call carries no "index" in OpenAI's answers.
-    out.append("null,\"tool_calls\":[{\"id\":\"call_mock_");
-    append_int(out, static_cast<std::int64_t>(answer.id));
-    out.append("\",\"type\":\"function\",\"function\":{\"name\":");
-    append_json_string(out, answer.request.tool_name);
+    out.append("null,\"tool_calls\":[{");
+    append_tool_call_head(out, answer);
     out.append(",\"arguments\":\"");
     append_arguments(out, answer.request.tool_query, true);
     out.append("\"}}]");
   } else {
     out.push_back('"');
-    for (std::int64_t i = 0; i < answer.tokens; ++i) append_content(out, answer, i);
+    append_all_content(out, answer);
     out.push_back('"');
   }
   out.append("},\"finish_reason\":\"");
-  out.append(finish_reason(answer));
-  out.append("\"}]");
-  if (!answer.no_usage) {
-    out.append(",\"usage\":");
-    openai::append_usage(out, answer.request.prompt_tokens, answer.tokens);
-  }
-  out.push_back('}');
+  openai::append_answer_end(out, answer);
 }
 
-// Streams: every event is `data: <chunk>\n\n`; the chunks share a prefix up to "choices":[,
-// kept in `scratch` with the `data: ` before it.
+// Streams: see openai_dialect.hpp. A role chunk opens the stream.
 
 void append_stream_open(std::string& out, std::string& scratch, const ChatAnswer& answer) {
-  scratch.clear();
-  scratch.append("data: {\"id\":\"chatcmpl-mock-");
-  append_int(scratch, static_cast<std::int64_t>(answer.id));
-  scratch.append("\",\"object\":\"chat.completion.chunk\",\"created\":");
-  append_int(scratch, answer.created);
-  scratch.append(",\"model\":");
-  append_json_string(scratch, answer.request.model);
-  scratch.append(",\"choices\":[");
+  scratch.assign("data: ");
+  openai::append_answer_head(scratch, kIdPrefix, "chat.completion.chunk", answer);
 
   out.append(scratch);
   if (answer.tool_call) {
     // The first tool-call delta (id, name, no arguments yet) rides on the role chunk, as OpenAI
     // sends it.
-    out.append("{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[");
+    out.append(
+        "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{"
+        "\"index\":0,");
     append_tool_call_head(out, answer);
     out.append(",\"arguments\":\"\"}}]},\"finish_reason\":null}]");
   } else {
@@ -382,8 +387,6 @@ void append_stream_open(std::string& out, std::string& scratch, const ChatAnswer
   }
   out.append(openai::chunk_end(answer));
 }
-
-std::int64_t stream_content_events(const ChatAnswer& answer) { return answer.tokens; }
 
 void append_stream_token(std::string& out, const std::string& scratch, const ChatAnswer& answer,
                          std::int64_t i) {
@@ -401,25 +404,10 @@ void append_stream_token(std::string& out, const std::string& scratch, const Cha
   out.append(openai::chunk_end(answer));
 }
 
-// The finish chunk, the usage chunk when asked for, then [DONE].
-int stream_tail_events(const ChatAnswer& answer) { return openai::stream_usage(answer) ? 3 : 2; }
-
 void append_stream_tail(std::string& out, const std::string& scratch, const ChatAnswer& answer,
                         int k) {
-  if (k == stream_tail_events(answer) - 1) {
-    out.append("data: [DONE]\n\n");
-  } else if (k == 0) {
-    out.append(scratch);
-    out.append("{\"index\":0,\"delta\":{},\"finish_reason\":\"");
-    out.append(finish_reason(answer));
-    out.append("\"}]");
-    out.append(openai::chunk_end(answer));
-  } else {
-    out.append(scratch);
-    out.append("],\"usage\":");
-    openai::append_usage(out, answer.request.prompt_tokens, answer.tokens);
-    out.append("}\n\n");
-  }
+  openai::append_stream_tail(out, scratch, answer, k,
+                             "{\"index\":0,\"delta\":{},\"finish_reason\":\"");
 }
 
 void append_model(std::string& out, std::string_view id) {
@@ -431,13 +419,7 @@ void append_model(std::string& out, std::string_view id) {
 }
 
 std::string render_model_list(const std::vector<std::string>& models) {
-  std::string out = "{\"object\":\"list\",\"data\":[";
-  for (std::size_t i = 0; i < models.size(); ++i) {
-    if (i != 0) out.push_back(',');
-    append_model(out, models[i]);
-  }
-  out.append("]}");
-  return out;
+  return render_list("{\"object\":\"list\",\"data\":[", models, append_model, "]}");
 }
 
 }  // namespace
@@ -454,9 +436,9 @@ constinit const Dialect kOpenAiDialect{
     .append_context_length_error = openai::append_context_length_error,
     .append_completion = append_completion,
     .append_stream_open = append_stream_open,
-    .stream_content_events = stream_content_events,
+    .stream_content_events = one_event_per_token,
     .append_stream_token = append_stream_token,
-    .stream_tail_events = stream_tail_events,
+    .stream_tail_events = openai::stream_tail_events,
     .append_stream_tail = append_stream_tail,
     .malformed_event = openai::kMalformedEvent,
     .error_event = openai::kErrorEvent,

@@ -30,7 +30,8 @@ inline constexpr std::string_view kErrorEvent =
     "data: {\"error\":{\"message\":\"mock fault: error event\",\"type\":\"server_error\","
     "\"param\":null,\"code\":null}}\n\n";
 
-base::Error bad_request(std::string message);
+// The body's `model`, after checking that the body is an object.
+base::Result<std::string_view> read_model(const boost::json::value& body);
 // max_tokens-like fields of `body`, each a non-negative integer or null; the smallest wins.
 base::Status read_max_tokens(const boost::json::value& body, ChatRequest& chat,
                              std::initializer_list<std::string_view> names);
@@ -39,12 +40,28 @@ base::Status read_stream(const boost::json::value& body, ChatRequest& chat);
 void append_error(std::string& out, int status, std::string_view message, std::string_view code);
 void append_context_length_error(std::string& out, std::int64_t max_context,
                                  std::int64_t prompt_tokens);
-void append_usage(std::string& out, std::int64_t prompt, std::int64_t completion);
-// With usage on, OpenAI sends "usage":null in every chunk before the usage chunk.
-bool stream_usage(const ChatAnswer& answer);
-std::string_view chunk_end(const ChatAnswer& answer);
 void append_ratelimit_headers(std::string& out, std::int64_t remaining, std::string_view reset,
                               std::int64_t reset_ms);
+
+// Answers. Both dialects' answers and chunks begin `{"id":"<id_prefix><id>","object":"<object>",
+// "created":...,"model":...,"choices":[` (a chunk with `data: ` before it).
+void append_answer_head(std::string& out, std::string_view id_prefix, std::string_view object,
+                        const ChatAnswer& answer);
+// "tool_calls", "length" or "stop" (the legacy API makes no tool calls).
+std::string_view finish_reason(const ChatAnswer& answer);
+// How a non-streaming answer ends, after its choice's text up to "finish_reason":": the finish
+// reason, the end of the choices, and the usage.
+void append_answer_end(std::string& out, const ChatAnswer& answer);
+
+// Streams: every event is `data: <chunk>\n\n`; `scratch` keeps the chunks' shared beginning,
+// `data: ` and the answer head. With usage on, OpenAI sends "usage":null in every chunk before the
+// usage chunk: chunk_end() ends a chunk after its choices.
+std::string_view chunk_end(const ChatAnswer& answer);
+// The tail: the finish chunk, whose one choice is `finish_choice` followed by the finish reason,
+// then the usage chunk when asked for, then [DONE].
+int stream_tail_events(const ChatAnswer& answer);
+void append_stream_tail(std::string& out, const std::string& scratch, const ChatAnswer& answer,
+                        int k, std::string_view finish_choice);
 
 }  // namespace openai
 

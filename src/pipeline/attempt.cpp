@@ -77,7 +77,9 @@ void prepare_attempt(RequestContext& rc, Attempt& a, const routing::Plan::Pick& 
                                  "deployment '" + a.deployment->id + "' (provider kind " +
                                      std::string(adapter.kind()) +
                                      ") cannot serve this request: " + e.message);
-    a.failure->param = e.param;
+    // A translated request's paths name the common form's turns, which need not match the
+    // client's (system turns, Responses items): the message says what to change instead.
+    if (!a.tr) a.failure->param = e.param;
     finish_attempt(rc, a, AttemptResult::kNeutral);
   };
   if (op != providers::Operation::kChat) {

@@ -18,7 +18,7 @@ Task<void> deliver_answer(RequestContext& rc, Attempt& a) {
     auto& response = *a.tr->response;
     if (response.created == 0) response.created = static_cast<std::int64_t>(std::time(nullptr));
     a.answer.clear();
-    a.tr->client->encode_response(response, served, a.answer);
+    a.tr->client->encode_response(*rc.canonical, response, served, a.answer);
   } else {
     rc.dialect.pass_answer(a.answer, a.deployment->model, served);
   }

@@ -20,7 +20,7 @@ class AnthropicCodec final : public Codec {
  public:
   Wire wire() const override { return Wire::kAnthropic; }
   base::Result<Request> decode_request(std::string_view body, int max_depth) const override;
-  void encode_response(const Response& response, std::string_view model,
+  void encode_response(const Request& request, const Response& response, std::string_view model,
                        std::string& out) const override;
   std::unique_ptr<StreamEncoder> stream_encoder(const Request& request,
                                                 std::string_view model) const override;
@@ -36,7 +36,7 @@ const Codec& anthropic_codec();
 
 // Anthropic's error `type` for an error Shepherd answers ("invalid_request_error",
 // "authentication_error", "permission_error", "not_found_error", "request_too_large",
-// "rate_limit_error", "api_error", "overloaded_error").
+// "rate_limit_error", "billing_error", "timeout_error", "api_error", "overloaded_error").
 std::string_view anthropic_error_type(const base::Error& error);
 
 }  // namespace shepherd::translate

@@ -18,7 +18,8 @@ base::Result<Request> Codec::decode_request(std::string_view, int) const {
   return unsupported(wire(), "be spoken by clients");
 }
 
-void Codec::encode_response(const Response&, std::string_view, std::string&) const {}
+void Codec::encode_response(const Request&, const Response&, std::string_view, std::string&) const {
+}
 
 std::unique_ptr<StreamEncoder> Codec::stream_encoder(const Request&, std::string_view) const {
   return nullptr;

@@ -60,9 +60,11 @@ class Codec {
   // Ingress: a client's request body (JSON nesting at most `max_depth`) in the common form.
   // Errors are kBadRequest with `param` naming the offending field.
   virtual base::Result<Request> decode_request(std::string_view body, int max_depth) const;
-  // Ingress: the client's answer for `response`, naming `model` (the name the client used).
-  virtual void encode_response(const Response& response, std::string_view model,
-                               std::string& out) const;
+  // Ingress: the client's answer to `request` for `response`, naming `model` (the name the
+  // client used). Formats whose answers repeat the request's settings (Responses) read them
+  // from `request`.
+  virtual void encode_response(const Request& request, const Response& response,
+                               std::string_view model, std::string& out) const;
   // Ingress: a stream encoder for a client that sent `request`, naming `model`.
   virtual std::unique_ptr<StreamEncoder> stream_encoder(const Request& request,
                                                         std::string_view model) const;

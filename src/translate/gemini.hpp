@@ -9,8 +9,8 @@
 //
 // Gemini may name no tool call; Shepherd then gives each call an id ("call_<k>_<tag>", the tag
 // derived from the answer's responseId). A call's `thoughtSignature` must go back with it on the
-// next turn, so it travels inside that id ("<id>_ts_<signature in base64url>", see gemini.cpp),
-// which every client returns unchanged with the call's result.
+// next turn, so it travels inside that id ("<id>_ts_<signature in base64url>", see
+// gemini/call_ids.cpp), which every client returns unchanged with the call's result.
 #pragma once
 
 #include "translate/codec.hpp"

@@ -95,7 +95,9 @@ const json::object* parse_object(std::string_view text, std::size_t max_depth, j
   json::parse_options opt;
   opt.max_depth = max_depth;
   boost::system::error_code ec;
-  storage = json::parse(json::string_view(text.data(), text.size()), ec, {}, opt);
+  // Parsed with `storage`'s own memory resource: a caller may hand in a value backed by a stack
+  // buffer, and the document then never touches the heap.
+  storage = json::parse(json::string_view(text.data(), text.size()), ec, storage.storage(), opt);
   if (ec) {
     why = ec == json::error::too_deep
               ? "it nests deeper than " + std::to_string(max_depth) + " levels"

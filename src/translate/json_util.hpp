@@ -71,8 +71,8 @@ std::optional<double> number(const json::value& v);
 // A token count of a provider's usage object: 0 when absent, negative or not a count.
 std::int64_t count(const json::object& o, std::string_view key);
 
-// Parses `text` as a JSON object (nesting at most `max_depth`) into `storage`; nullptr with
-// `why` set when it is not one.
+// Parses `text` as a JSON object (nesting at most `max_depth`) into `storage`, with `storage`'s
+// memory resource; nullptr with `why` set when it is not one.
 const json::object* parse_object(std::string_view text, std::size_t max_depth, json::value& storage,
                                  std::string& why);
 

@@ -16,7 +16,7 @@ class OpenAiChatCodec final : public Codec {
  public:
   Wire wire() const override { return Wire::kOpenAiChat; }
   base::Result<Request> decode_request(std::string_view body, int max_depth) const override;
-  void encode_response(const Response& response, std::string_view model,
+  void encode_response(const Request& request, const Response& response, std::string_view model,
                        std::string& out) const override;
   std::unique_ptr<StreamEncoder> stream_encoder(const Request& request,
                                                 std::string_view model) const override;

@@ -9,6 +9,9 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "translate/canonical.hpp"
 
 namespace shepherd::translate::testing {
 
@@ -32,6 +35,39 @@ inline ::testing::AssertionResult json_equal(std::string_view actual, std::strin
   if (a == e) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "\n  actual:   " << boost::json::serialize(a)
                                        << "\n  expected: " << boost::json::serialize(e);
+}
+
+// Builders for the common form.
+
+inline Part text(std::string t) {
+  Part p;
+  p.text = std::move(t);
+  return p;
+}
+
+inline Part tool_call(std::string id, std::string name, std::string arguments) {
+  Part p;
+  p.kind = Part::Kind::kToolCall;
+  p.id = std::move(id);
+  p.name = std::move(name);
+  p.arguments = std::move(arguments);
+  return p;
+}
+
+inline Part tool_result(std::string id, std::string content, bool is_error = false) {
+  Part p;
+  p.kind = Part::Kind::kToolResult;
+  p.id = std::move(id);
+  p.content.push_back(text(std::move(content)));
+  p.is_error = is_error;
+  return p;
+}
+
+inline Message message(Role role, std::vector<Part> parts) {
+  Message m;
+  m.role = role;
+  m.parts = std::move(parts);
+  return m;
 }
 
 }  // namespace shepherd::translate::testing

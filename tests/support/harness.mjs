@@ -612,3 +612,32 @@ export function makeCertificates(dir, servers = { server: { cn: 'localhost', san
   out.caPem = fs.readFileSync(out.ca, 'utf8');
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Other provider kinds and client dialects (the conformance suite and the SDK tests).
+
+/**
+ * An `anthropic` provider entry for a mock (or a URL string): base_url is the API root, to which
+ * Shepherd appends /v1/messages.
+ */
+export function anthropicProvider(mockOrUrl, extra = {}) {
+  const base_url = typeof mockOrUrl === 'string' ? mockOrUrl : mockOrUrl.url;
+  return { kind: 'anthropic', base_url, ...extra };
+}
+
+/**
+ * A `gemini` provider entry for a mock (or a URL string): base_url is the root plus /v1beta, to
+ * which Shepherd appends /models/{model}:generateContent and the like.
+ */
+export function geminiProvider(mockOrUrl, extra = {}) {
+  const base_url = typeof mockOrUrl === 'string' ? mockOrUrl : `${mockOrUrl.url}/v1beta`;
+  return { kind: 'gemini', base_url, ...extra };
+}
+
+/** The headers an Anthropic client sends: x-api-key (when given) and anthropic-version. */
+export const anthropicHeaders = (key) => ({ ...(key ? { 'x-api-key': key } : {}), 'anthropic-version': '2023-06-01' });
+
+/** The body of the mock's /mock/last-request record, parsed (it is recorded as text). */
+export function lastRequestBody(record) {
+  return typeof record.body === 'string' ? JSON.parse(record.body) : record.body;
+}
