@@ -173,15 +173,20 @@ for t in "${targets[@]}"; do
     "$(ratio "$(cpu_col "$t" 3 cpu_stream)" "$(cpu_col nginx 3 cpu_stream)")"
 done
 
-# Translation's cost: each translated path against the passthrough of its client's dialect.
+# Translation's cost: each translated path against both passthroughs it sits between, the
+# client's dialect (same answer to the client) and the provider's (same upstream stream). Total
+# CPU, and user CPU alone (translation runs in user space; system time follows the events'
+# framing, which differs between dialects).
 diff_us() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f", a - b }'; }
 echo
-echo "translation cost (CPU per request over the client dialect's passthrough):"
-for pair in 'oa>anth shepherd' 'anth>oa anth'; do
+echo "translation cost (CPU per request over a passthrough; total us, user us in brackets):"
+for pair in 'oa>anth shepherd' 'oa>anth anth' 'anth>oa anth' 'anth>oa shepherd'; do
   read -r t base <<<"$pair"
-  echo "  $t over $base: non-stream $(diff_us "$(cpu_col "$t" 3)" "$(cpu_col "$base" 3)") us," \
-    "stream $(diff_us "$(cpu_col "$t" 3 cpu_stream)" "$(cpu_col "$base" 3 cpu_stream)") us" \
-    "(x$(ratio "$(cpu_col "$t" 3 cpu_stream)" "$(cpu_col "$base" 3 cpu_stream)"))"
+  echo "  $t over $base: non-stream $(diff_us "$(cpu_col "$t" 3)" "$(cpu_col "$base" 3)")" \
+    "($(diff_us "$(cpu_col "$t" 1)" "$(cpu_col "$base" 1)")), stream" \
+    "$(diff_us "$(cpu_col "$t" 3 cpu_stream)" "$(cpu_col "$base" 3 cpu_stream)")" \
+    "($(diff_us "$(cpu_col "$t" 1 cpu_stream)" "$(cpu_col "$base" 1 cpu_stream)")), stream total" \
+    "x$(ratio "$(cpu_col "$t" 3 cpu_stream)" "$(cpu_col "$base" 3 cpu_stream)")"
 done
 
 added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", a - b }'; }

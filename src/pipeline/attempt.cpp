@@ -71,7 +71,8 @@ void prepare_attempt(RequestContext& rc, Attempt& a, const routing::Plan::Pick& 
     const auto i = static_cast<std::size_t>(op);
     a.head = stream ? a.provider->head_sse[i] : a.provider->head_json[i];
   }
-  // A request this deployment cannot take is the request's problem, not the deployment's.
+  // A request this deployment cannot take is the request's problem, not the deployment's: it is
+  // not judged by it, and another deployment (a fallback of another kind) may take it.
   auto refuse = [&](const Error& e) {
     a.failure = base::make_error(ErrorCode::kBadRequest,
                                  "deployment '" + a.deployment->id + "' (provider kind " +
@@ -80,6 +81,8 @@ void prepare_attempt(RequestContext& rc, Attempt& a, const routing::Plan::Pick& 
     // A translated request's paths name the common form's turns, which need not match the
     // client's (system turns, Responses items): the message says what to change instead.
     if (!a.tr) a.failure->param = e.param;
+    a.failure->retryable = true;
+    a.unfit = true;
     finish_attempt(rc, a, AttemptResult::kNeutral);
   };
   if (op != providers::Operation::kChat) {
@@ -348,7 +351,7 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a) {
       a.bench =
           std::min<routing::Duration>(std::chrono::seconds(*failure.error.retry_after), kMaxBench);
     }
-    a.context_exceeded = failure.context_exceeded;
+    a.unfit = failure.context_exceeded;
     release(reusable);
     co_return fail(std::move(failure.error), failure.verdict);
   }

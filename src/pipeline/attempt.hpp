@@ -40,8 +40,10 @@ struct Attempt {
   std::optional<base::Error> after_commit;
   std::optional<routing::Duration> bench;  // 429 Retry-After: out of rotation this long
   bool ended = false;                      // DeploymentState::end() was called
-  bool context_exceeded = false;           // the upstream said the request is too long for it
-  bool finished = false;                   // open() has returned (hedging)
+  // This deployment cannot take the request (too long for its context, or something its
+  // provider cannot express); another may.
+  bool unfit = false;
+  bool finished = false;  // open() has returned (hedging)
   // Streams: events read before the commit point, framed for the client.
   api::SseParser sse;
   std::string pending;

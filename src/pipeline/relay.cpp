@@ -131,7 +131,7 @@ Task<void> relay(RequestContext& rc) {
     prepare_attempt(rc, *first, pick, plan);
     Attempt* served = &*first;
     if (first->failure) {
-      // Not sent: this deployment cannot take the request (a 400 that retries cannot mend).
+      // Not sent: this deployment cannot take the request; the plan may have another.
     } else if (const auto delay = hedge_delay(config.models[pick.model], pick)) {
       served = co_await open_hedged(rc, *first, second, plan, *delay, request);
       hedged = second != nullptr;
@@ -149,7 +149,7 @@ Task<void> relay(RequestContext& rc) {
     }
     failure = served->failure;
     if (request.client_gone || !failure) break;
-    if (served->context_exceeded) plan.exclude(served->pick.model, served->pick.deployment);
+    if (served->unfit) plan.exclude(served->pick.model, served->pick.deployment);
     const auto delay = plan.retry_delay(*failure, Clock::now(), rc.loop.random);
     if (!delay) break;
     spdlog::debug("request {}: attempt {} on {} failed ({}); retrying", rc.request_id,

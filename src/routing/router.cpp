@@ -220,6 +220,16 @@ bool Plan::untried_available(TimePoint now) const {
   return false;
 }
 
+bool Plan::any_not_excluded() const {
+  const auto& models = router_.config().models;
+  for (const auto m : chain_) {
+    for (std::size_t d = 0; d < models[m].deployments.size(); ++d) {
+      if (fits(models[m].deployments[d]) && !is_excluded(m, d)) return true;
+    }
+  }
+  return false;
+}
+
 Plan::Next Plan::next(TimePoint now, base::Random& random, std::uint64_t& cursor) {
   const auto& models = router_.config().models;
   // On the stack, not in the Plan: a Plan lives as long as its request (a stream's, minutes).
@@ -333,6 +343,7 @@ Plan::Next Plan::next(TimePoint now, base::Random& random, std::uint64_t& cursor
 std::optional<Duration> Plan::retry_delay(const Error& failure, TimePoint now,
                                           base::Random& random) {
   if (!failure.retryable || attempts_ >= routing_.max_attempts) return std::nullopt;
+  if (!any_not_excluded()) return std::nullopt;  // nothing left that could take it
   Duration delay{};
   if (!untried_available(now)) {
     // The same deployments again: back off, and wait out a Retry-After unless it is longer

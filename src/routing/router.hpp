@@ -87,12 +87,13 @@ class Plan {
 
   // After a failed attempt (not yet committed): how long to back off before next(), or nullopt
   // when the failure is final (not retryable, attempts or retry budget spent, or the deadline
-  // would pass; or only tried deployments are left and the upstream's Retry-After is beyond
-  // routing.retry_after_cap). No delay when an untried deployment is available.
+  // would pass; or every deployment left is excluded; or only tried deployments are left and
+  // the upstream's Retry-After is beyond routing.retry_after_cap). No delay when an untried
+  // deployment is available.
   std::optional<Duration> retry_delay(const base::Error& failure, TimePoint now,
                                       base::Random& random);
-  // The deployment said the request is too long for it (an upstream context_length_exceeded):
-  // it is not tried again for this request.
+  // The deployment cannot take this request (its upstream said the request is too long for it,
+  // or its provider cannot express what the request asks): it is not tried again for it.
   void exclude(std::size_t model, std::size_t deployment) {
     excluded_.emplace_back(model, deployment);
   }
@@ -110,6 +111,8 @@ class Plan {
   bool is_excluded(std::size_t model, std::size_t deployment) const;
   // An untried deployment that is available now, in the current or a later chain model.
   bool untried_available(TimePoint now) const;
+  // Whether any deployment of the chain that fits the request is not excluded.
+  bool any_not_excluded() const;
 
   const Router& router_;
   const config::RoutingConfig& routing_;

@@ -269,6 +269,30 @@ TEST(Plan, RetriesTheSameDeploymentAfterABackoffWhenNoOtherIsLeft) {
   EXPECT_TRUE(some_positive);
 }
 
+TEST(Plan, AnExcludedDeploymentIsNotRetriedAndAnotherIsTried) {
+  // The only deployment cannot take the request: no backoff, the failure is final.
+  Routing one(kProviders + "models:\n  m:\n    deployments: [{provider: a}]\n");
+  auto p = one.plan();
+  const auto n = one.next(p);
+  ASSERT_TRUE(IsPick(n, 0, 0));
+  one.finish(n, AttemptResult::kNeutral);
+  p.exclude(0, 0);
+  EXPECT_EQ(p.retry_delay(retryable_failure(), t0, one.random), std::nullopt);
+  // With another deployment, it is tried at once.
+  Routing two(three("round-robin"));
+  auto q = two.plan();
+  const auto first = two.next(q);
+  const auto* pick = std::get_if<Plan::Pick>(&first);
+  ASSERT_NE(pick, nullptr) << describe(first);
+  two.finish(first, AttemptResult::kNeutral);
+  q.exclude(0, pick->deployment);
+  EXPECT_EQ(q.retry_delay(retryable_failure(), t0, two.random), Duration::zero());
+  const auto second = two.next(q);
+  const auto* next_pick = std::get_if<Plan::Pick>(&second);
+  ASSERT_NE(next_pick, nullptr) << describe(second);
+  EXPECT_NE(next_pick->deployment, pick->deployment);
+}
+
 TEST(Plan, MaxAttemptsIsRespected) {
   Routing r(three("round-robin", "routing: {max_attempts: 2}\n"));
   auto p = r.plan();
