@@ -1,17 +1,19 @@
 // An upstream's response head, as Shepherd reads it: the bytes are parsed by the response parser
-// (fed in two pieces at a point the input chooses), then the OpenAI adapter scans the headers
-// for an exhausted rate limit (x-ratelimit-remaining-* / -reset-*) and turns the status, body and
-// Retry-After into the client's error. Properties: no input crashes either; a wait is only
-// reported when some x-ratelimit-remaining-* header is "0", and is never negative; the error the
+// (fed in two pieces at a point the input chooses), then each adapter scans the headers for an
+// exhausted rate limit (OpenAI's x-ratelimit-remaining-* / -reset-*, Anthropic's
+// anthropic-ratelimit-*-remaining / -reset) and turns the status, body and Retry-After (or
+// Gemini's retryDelay) into the client's error. Properties: no input crashes either; a wait is
+// only reported when a matching remaining header is "0", and is never negative; the error the
 // client sees never contains the provider's key; its verdict is the status's.
 #include <cstdint>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "net/http_message.hpp"
-#include "providers/openai/openai_adapter.hpp"
+#include "providers/registry.hpp"
 
 namespace {
 
@@ -47,25 +49,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!parser.is_header_done()) return 0;
 
   std::vector<sp::Header> headers;
-  bool any_exhausted = false;
+  bool openai_exhausted = false, anthropic_exhausted = false;
   for (std::size_t i = 0; i < response.field_count; ++i) {
     const auto& [name, value] = response.fields[i];
     headers.push_back({name, value});
-    if (iequals_prefix(name, "x-ratelimit-remaining-") && value == "0") any_exhausted = true;
+    if (value != "0") continue;
+    if (iequals_prefix(name, "x-ratelimit-remaining-")) openai_exhausted = true;
+    if (iequals_prefix(name, "anthropic-ratelimit-")) anthropic_exhausted = true;
   }
-  const sp::openai::OpenAiAdapter adapter;
-  const auto wait = adapter.exhausted_for(headers);
-  if (wait && (!any_exhausted || wait->count() < 0)) std::abort();
+  constexpr std::time_t kNow = 1'700'000'000;
 
   shepherd::config::ProviderConfig provider;
   provider.name = "relay";
   provider.api_key = "sk-canary-7f3a";
   // The key may appear anywhere in what the upstream sent back; it must not reach the client.
   const std::string body = response.body + " sk-canary-7f3a";
-  const auto failure =
-      adapter.read_status(provider, response.status, body, response.retry_after, 1'700'000'000);
-  if (failure.error.message.find(provider.api_key) != std::string::npos) std::abort();
-  if (failure.verdict != sp::status_verdict(response.status)) std::abort();
-  if (failure.error.retry_after && *failure.error.retry_after < 0) std::abort();
+  for (const auto* adapter : sp::adapters()) {
+    const auto wait = adapter->exhausted_for(headers, kNow);
+    const bool may_wait = adapter->kind() == "openai"      ? openai_exhausted
+                          : adapter->kind() == "anthropic" ? anthropic_exhausted
+                                                           : false;
+    if (wait && (!may_wait || wait->count() < 0)) std::abort();
+    const auto failure =
+        adapter->read_status(provider, response.status, body, response.retry_after, kNow);
+    if (failure.error.message.find(provider.api_key) != std::string::npos) std::abort();
+    if (failure.verdict != sp::status_verdict(response.status)) std::abort();
+    if (failure.error.retry_after && *failure.error.retry_after < 0) std::abort();
+  }
   return 0;
 }
