@@ -5,6 +5,9 @@
 #   MODEL=round-robin bench/instructions.sh   through three deployments (also lowest-latency,
 #                                             cheapest); compare with MODEL=single, which
 #                                             renames the model the same way
+#   MODEL=claude bench/instructions.sh        OpenAI in, Anthropic provider out (translated)
+#   DIALECT=anthropic bench/instructions.sh   Anthropic in, OpenAI provider out (translated);
+#                                             with MODEL=claude, Anthropic passthrough
 # Runs Shepherd under callgrind twice (2 000 and 12 000 requests at 4 connections, against the
 # mock upstream) and divides the difference by 10 000, which cancels start-up and shutdown.
 set -euo pipefail
@@ -30,7 +33,10 @@ providers:
   mock: {kind: openai, base_url: http://127.0.0.1:$mock_port/v1}
   mock2: {kind: openai, base_url: http://127.0.0.1:$mock_port/v1}
   mock3: {kind: openai, base_url: http://127.0.0.1:$mock_port/v1}
+  mock-anthropic: {kind: anthropic, base_url: http://127.0.0.1:$mock_port}
 models:
+  claude:
+    deployments: [{provider: mock-anthropic, price: {input: 15.0, output: 15.0}}]
   gpt-4.1:
     deployments: [{provider: mock, price: {input: 8.0, output: 8.0}}]
 YAML
@@ -56,12 +62,14 @@ count() {
     --config "$work/shepherd.yaml" >/dev/null 2>&1 &
   local pid=$!
   until curl -s -o /dev/null "http://127.0.0.1:$port/health"; do sleep 0.2; done
-  N=$1 wrk -t1 -c4 -d120s -s bench/count.lua "http://127.0.0.1:$port/v1/chat/completions" \
-    >/dev/null
+  local path=/v1/chat/completions
+  [[ "${DIALECT:-openai}" == anthropic ]] && path=/v1/messages
+  N=$1 wrk -t1 -c4 -d120s -s bench/count.lua "http://127.0.0.1:$port$path" >/dev/null
   kill -INT "$pid"
   wait "$pid" || true
   awk '/^(summary|totals):/ { print $2; exit }' "$work/cg.out"
 }
 small=$(count 2000)
 large=$(count 12000)
-echo "$BIN: $(((large - small) / 10000)) user-space instructions per request (model ${MODEL:-gpt-4.1})"
+echo "$BIN: $(((large - small) / 10000)) user-space instructions per request" \
+  "(model ${MODEL:-gpt-4.1}, client dialect ${DIALECT:-openai})"
