@@ -1,5 +1,8 @@
 #include "ingress/openai_chat.hpp"
 
+#include <cstdio>
+
+#include "api/json_scan.hpp"
 #include "ingress/anthropic_messages.hpp"
 #include "translate/openai_chat.hpp"
 #include "translate/openai_responses.hpp"
@@ -15,6 +18,20 @@ const OpenAiChat kOpenAiCompletions(Operation::kCompletions);
 const OpenAiChat kOpenAiEmbeddings(Operation::kEmbeddings);
 const OpenAiResponses kOpenAiResponses;
 const AnthropicMessages kAnthropicMessages;
+
+// `chunk` (a usage-only chunk) with "cost" (US dollars) added to its usage object, as
+// OpenAI-compatible routers report it.
+std::string with_cost(std::string_view chunk, double cost) {
+  const auto usage = api::find_top_level_value(chunk, "usage");
+  if (!usage || usage->empty() || usage->front() != '{') return std::string(chunk);
+  char field[48];
+  const int n =
+      std::snprintf(field, sizeof field, "\"cost\":%.10g%s", cost, usage->size() > 2 ? "," : "");
+  std::string out(chunk);
+  out.insert(static_cast<std::size_t>(usage->data() - chunk.data()) + 1, field,
+             static_cast<std::size_t>(n));
+  return out;
+}
 
 }  // namespace
 
@@ -77,8 +94,15 @@ void OpenAiChat::pass_event(std::string& out, const api::SseEvent& data,
       translate::append_sse_chunk(out, "", data.data);
       return;
     case api::ChunkKind::kUsageOnly:
-      // Added by Shepherd for metering; forwarded only when the client asked for usage.
+      // Added by Shepherd for metering; forwarded only when the client asked for usage, with
+      // the request's cost in it.
       if (!request.client_wants_usage) return;
+      if (event.cost_usd) {
+        const auto chunk =
+            upstream_model != served ? api::with_model(data.data, served) : std::string(data.data);
+        translate::append_sse_chunk(out, "", with_cost(chunk, *event.cost_usd));
+        return;
+      }
       break;
     case api::ChunkKind::kData:
       break;

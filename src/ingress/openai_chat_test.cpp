@@ -49,6 +49,24 @@ TEST(OpenAiChat, UsageOnlyChunkReachesOnlyClientsThatAskedForUsage) {
   EXPECT_NE(out.find("usage"), std::string::npos);
 }
 
+TEST(OpenAiChat, TheUsageChunkCarriesTheRequestsCost) {
+  const OpenAiChat d;
+  api::ChatRequest r;
+  r.client_wants_usage = true;
+  auto e = event(api::ChunkKind::kUsageOnly);
+  e.cost_usd = 0.000125;
+  std::string out;
+  d.pass_event(
+      out, sse(R"({"model":"up","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":10}})"),
+      e, r, "up", "mine");
+  EXPECT_NE(out.find(R"("usage":{"cost":0.000125,"prompt_tokens":5)"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("model":"mine")"), std::string::npos) << out;
+  // An empty usage object takes the cost without a dangling comma.
+  out.clear();
+  d.pass_event(out, sse(R"({"choices":[],"usage":{}})"), e, r, "m", "m");
+  EXPECT_NE(out.find(R"("usage":{"cost":0.000125})"), std::string::npos) << out;
+}
+
 TEST(OpenAiChat, RenamesTheModelBackToTheClientsName) {
   const OpenAiChat d;
   api::ChatRequest r;

@@ -44,6 +44,7 @@ std::string number(double v) {
 struct Metrics::Totals {
   std::uint64_t requests = 0, errors = 0, disconnects = 0, prompt = 0, completion = 0;
   std::uint64_t cost_nano = 0, latency_ns = 0, attempts = 0, fallbacks = 0, hedges = 0;
+  std::uint64_t unpriced = 0;
   std::array<std::uint64_t, kTrackedStatuses.size() + 1> status{};
   std::array<std::uint64_t, kLatencyBuckets.size() + 1> buckets{};
 };
@@ -85,7 +86,7 @@ base::Result<RouteTable> Metrics::add_routes(const config::Config& config) {
   return table;
 }
 
-void Metrics::record(int thread, std::size_t route, const Outcome& o) {
+bool Metrics::record(int thread, std::size_t route, const Outcome& o) {
   auto& c = shards_[static_cast<std::size_t>(thread)][route];
   c.requests.fetch_add(1, kRelaxed);
   if (!o.ok) c.errors.fetch_add(1, kRelaxed);
@@ -103,13 +104,18 @@ void Metrics::record(int thread, std::size_t route, const Outcome& o) {
   if (o.usage) {
     c.prompt_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->prompt_tokens), kRelaxed);
     c.completion_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->completion_tokens), kRelaxed);
-    const auto& r = routes_[route];
-    const double usd =
-        metering::cost_usd(*o.usage, r.input_price.load(kRelaxed), r.output_price.load(kRelaxed));
+    auto& r = routes_[route];
+    const double input = r.input_price.load(kRelaxed), output = r.output_price.load(kRelaxed);
+    if (input == 0 && output == 0 && route != kNoRoute) {
+      c.unpriced.fetch_add(1, kRelaxed);
+      return !r.warned_unpriced.exchange(true, kRelaxed);
+    }
+    const double usd = metering::cost_usd(*o.usage, input, output);
     // Clamped: a nonsensical usage report must not overflow the counter's conversion.
     const double nano = std::clamp(usd * 1e9, 0.0, 1e18);
     c.cost_nano_usd.fetch_add(static_cast<std::uint64_t>(std::llround(nano)), kRelaxed);
   }
+  return false;
 }
 
 Metrics::Totals Metrics::sum(std::size_t route) const {
@@ -126,6 +132,7 @@ Metrics::Totals Metrics::sum(std::size_t route) const {
     t.attempts += c.attempts.load(kRelaxed);
     t.fallbacks += c.fallbacks.load(kRelaxed);
     t.hedges += c.hedges.load(kRelaxed);
+    t.unpriced += c.unpriced.load(kRelaxed);
     for (std::size_t i = 0; i < t.status.size(); ++i) t.status[i] += c.status[i].load(kRelaxed);
     for (std::size_t i = 0; i < t.buckets.size(); ++i) t.buckets[i] += c.buckets[i].load(kRelaxed);
   }
@@ -134,6 +141,7 @@ Metrics::Totals Metrics::sum(std::size_t route) const {
 
 std::string Metrics::prometheus_text() const {
   std::string requests, tokens, cost, errors, disconnects, hist, attempts, fallbacks, hedges;
+  std::string unpriced;
   const auto n = route_count();
   for (std::size_t r = 0; r < n; ++r) {
     const auto t = sum(r);
@@ -147,6 +155,8 @@ std::string Metrics::prometheus_text() const {
       fallbacks +=
           "shepherd_fallback_requests_total{" + labels + "} " + std::to_string(t.fallbacks) + "\n";
       hedges += "shepherd_hedged_requests_total{" + labels + "} " + std::to_string(t.hedges) + "\n";
+      unpriced +=
+          "shepherd_unpriced_requests_total{" + labels + "} " + std::to_string(t.unpriced) + "\n";
     }
     for (std::size_t i = 0; i < t.status.size(); ++i) {
       if (t.status[i] == 0) continue;
@@ -195,6 +205,10 @@ std::string Metrics::prometheus_text() const {
          "# HELP shepherd_cost_usd_total Cost of the tokens at the configured prices.\n"
          "# TYPE shepherd_cost_usd_total counter\n" +
          cost +
+         "# HELP shepherd_unpriced_requests_total Requests with token usage served by a "
+         "deployment without a price (their cost counts as 0).\n"
+         "# TYPE shepherd_unpriced_requests_total counter\n" +
+         unpriced +
          "# HELP shepherd_request_duration_seconds Time from request to the end of the answer.\n"
          "# TYPE shepherd_request_duration_seconds histogram\n" +
          hist +

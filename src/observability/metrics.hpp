@@ -61,8 +61,10 @@ class Metrics {
     bool fallback = false;  // served by a fallback model
     bool hedged = false;    // a hedged second attempt was started
   };
-  // Called on thread `thread` (0-based event-loop index) when a request completes.
-  void record(int thread, std::size_t route, const Outcome& outcome);
+  // Called on thread `thread` (0-based event-loop index) when a request completes. Returns
+  // true the first time a request with usage is recorded on a route whose deployment has no
+  // price (the caller warns once; the metric counts every one).
+  bool record(int thread, std::size_t route, const Outcome& outcome);
 
   std::string prometheus_text() const;
   std::string stats_json() const;
@@ -73,12 +75,14 @@ class Metrics {
     std::atomic<std::uint64_t> prompt_tokens{0}, completion_tokens{0};
     std::atomic<std::uint64_t> cost_nano_usd{0}, latency_ns{0};
     std::atomic<std::uint64_t> attempts{0}, fallbacks{0}, hedges{0};
+    std::atomic<std::uint64_t> unpriced{0};  // requests with usage at no configured price
     std::array<std::atomic<std::uint64_t>, kTrackedStatuses.size() + 1> status{};
     std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size() + 1> buckets{};
   };
   struct Route {
     std::string model, deployment, provider;
     std::atomic<double> input_price{0}, output_price{0};
+    std::atomic<bool> warned_unpriced{false};
   };
   struct Totals;
   Totals sum(std::size_t route) const;

@@ -150,6 +150,21 @@ TEST(Metrics, RoutesMapToTheirModelAndProvider) {
   EXPECT_EQ(u64(route_stats(stats, 0).at("requests")), 0u);
 }
 
+TEST(Metrics, TrafficOnAnUnpricedDeploymentIsCountedAndReportedOnce) {
+  const auto config = test_config();
+  TestMetrics metrics(config, 2);
+  const auto priced = metrics.route(0, 0), unpriced = metrics.route(0, 1);
+  EXPECT_FALSE(metrics.record(0, priced, ok_outcome(1ms, api::Usage{10, 10, 20})));
+  // The first usage on the unpriced route asks for a warning; later ones, on any shard, do not.
+  EXPECT_TRUE(metrics.record(0, unpriced, ok_outcome(1ms, api::Usage{10, 10, 20})));
+  EXPECT_FALSE(metrics.record(1, unpriced, ok_outcome(1ms, api::Usage{10, 10, 20})));
+  // Without usage there is nothing to price.
+  EXPECT_FALSE(metrics.record(0, unpriced, ok_outcome(1ms)));
+  const auto text = metrics.prometheus_text();
+  EXPECT_EQ(sample(text, std::string("shepherd_unpriced_requests_total{") + kMQ + "}"), "2");
+  EXPECT_EQ(sample(text, std::string("shepherd_unpriced_requests_total{") + kMP + "}"), "0");
+}
+
 TEST(Metrics, RecordsOnDifferentShardsAreSummed) {
   const auto config = test_config();
   TestMetrics metrics(config, 2);

@@ -5,6 +5,8 @@
 #include <ctime>
 #include <limits>
 
+#include "metering/cost.hpp"
+
 namespace shepherd::pipeline {
 
 using base::Error;
@@ -157,6 +159,7 @@ void take_deltas(Attempt& a) {
         break;
       case Kind::kUsage:
         a.usage = usage_of(d.usage);
+        d.usage.cost_usd = cost_of(a, *a.usage);
         a.substantive = true;
         break;
       case Kind::kDone:
@@ -177,6 +180,12 @@ void take_deltas(Attempt& a) {
 }
 
 }  // namespace
+
+std::optional<double> cost_of(const Attempt& a, const api::Usage& usage) {
+  const auto& price = a.deployment->price;
+  if (price.input_per_million == 0 && price.output_per_million == 0) return std::nullopt;
+  return metering::cost_usd(usage, price.input_per_million, price.output_per_million);
+}
 
 void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes) {
   if (bytes.empty()) return;
@@ -213,6 +222,7 @@ void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes) {
         break;
       case api::ChunkKind::kUsageOnly:
         a.usage = event->usage;
+        if (a.usage) event->cost_usd = cost_of(a, *a.usage);
         a.substantive = true;
         break;
       case api::ChunkKind::kData:

@@ -79,6 +79,10 @@ void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes);
 // The upstream's stream body ended cleanly: formats that end streams that way (Gemini) complete
 // the stream here.
 void end_stream_body(RequestContext& rc, Attempt& a);
+// What the request's `usage` cost at the served deployment's prices, in US dollars; nullopt
+// when the deployment has no price.
+std::optional<double> cost_of(const Attempt& a, const api::Usage& usage);
+
 // The event that ends a committed stream with `error`, in the client's format, appended to `out`.
 void stream_error_event(RequestContext& rc, Attempt& a, const base::Error& error, std::string& out);
 

@@ -113,6 +113,7 @@ struct RequestContext {
   routing::RequestShape shape;  // admission's estimate
   // For the record stage.
   std::size_t route = observability::Metrics::kNoRoute;
+  const config::DeploymentConfig* served = nullptr;  // the deployment of the committed attempt
   observability::Metrics::Outcome outcome;
 
   const config::Config& config() const { return view->config(); }

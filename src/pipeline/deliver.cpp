@@ -2,6 +2,7 @@
 // end marker or with an error event, never silently (RELIABILITY.md, commit point).
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <ctime>
 
 #include "pipeline/attempt.hpp"
@@ -23,6 +24,13 @@ Task<void> deliver_answer(RequestContext& rc, Attempt& a) {
     rc.dialect.pass_answer(a.answer, a.deployment->model, served);
   }
   rc.conn.end_watch();
+  if (a.usage) {
+    if (const auto cost = cost_of(a, *a.usage)) {
+      char line[64];
+      const int n = std::snprintf(line, sizeof line, "X-Shepherd-Cost: %.10g\r\n", *cost);
+      rc.conn.request_headers().append(line, static_cast<std::size_t>(n));
+    }
+  }
   co_await rc.conn.respond(200, "application/json", a.answer, {}, rc.write_timeout());
   out.status = 200;
   out.ok = !rc.conn.write_failed();

@@ -58,6 +58,7 @@ void set_route_headers(RequestContext& rc, const Attempt* served, int attempts, 
 Task<void> commit(RequestContext& rc, Attempt& a, const routing::Plan& plan, bool hedged) {
   auto& out = rc.outcome;
   rc.route = rc.view->snap->routes.route(a.pick.model, a.pick.deployment);
+  rc.served = a.deployment;
   out.attempts = plan.attempts();
   out.fallback = a.pick.model != rc.model_index;
   out.hedged = hedged;

@@ -73,7 +73,12 @@ base::Status admit(RequestContext& rc, const Caller& /*caller*/) {
 
 void record(RequestContext& rc, Clock::time_point started) {
   rc.outcome.latency = Clock::now() - started;
-  rc.loop.metrics.record(rc.loop.index, rc.route, rc.outcome);
+  if (rc.loop.metrics.record(rc.loop.index, rc.route, rc.outcome) && rc.served) {
+    spdlog::warn(
+        "deployment '{}' has no price: its traffic counts as costing nothing "
+        "(shepherd_unpriced_requests_total counts it); set price.input and price.output",
+        rc.served->id);
+  }
 }
 
 Task<void> serve_chat(RequestContext& rc, net::Request& request) {

@@ -54,6 +54,9 @@ struct Event {
   // Token counts the event reports; a field left 0 is not reported by this event (Anthropic
   // sends input tokens first and output tokens last).
   std::optional<api::Usage> usage;
+  // Set by the pipeline on the event with the final usage: the request's cost in US dollars at
+  // the deployment's prices (nullopt when it has none), for dialects that report it.
+  std::optional<double> cost_usd;
 };
 
 // An upstream's non-2xx answer, as the client sees it and as routing judges it.

@@ -31,7 +31,7 @@ bool append_cors(const config::ServerConfig& server, std::string_view origin, st
   }
   out.append(
       "Access-Control-Expose-Headers: X-Request-Id, Retry-After, X-Shepherd-Deployment, "
-      "X-Shepherd-Attempts, X-Shepherd-Model, X-Shepherd-Hedged\r\n");
+      "X-Shepherd-Attempts, X-Shepherd-Model, X-Shepherd-Hedged, X-Shepherd-Cost\r\n");
   return true;
 }
 

@@ -118,6 +118,10 @@ struct Usage {
   std::int64_t cache_read_tokens = 0;
   std::int64_t cache_creation_tokens = 0;
   std::int64_t reasoning_tokens = 0;
+  // Set by the pipeline on the stream's final usage: the request's cost in US dollars at the
+  // served deployment's prices (nullopt when it has none). Encoders whose format has a place
+  // for it write it (OpenAI chat: usage.cost).
+  std::optional<double> cost_usd;
   std::int64_t total() const { return prompt_tokens + completion_tokens; }
 };
 

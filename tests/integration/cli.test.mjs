@@ -53,6 +53,13 @@ describe('shepherd config validate', { timeout: 30000 }, () => {
     assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   });
 
+  test('the example price table (examples/prices.yaml) is a valid config', async () => {
+    const file = new URL('../../examples/prices.yaml', import.meta.url).pathname;
+    const r = await runCli(['config', 'validate', file], { env: { ...env, RELAY_API_KEY: 'x' } });
+    assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    assert.match(r.stdout, /4 models: gpt-4.1, claude-sonnet-4.5, gemini-2.5-flash, deepseek-v3.2/);
+  });
+
   test('a misspelt nested key → exit 1 naming the key path', async () => {
     const file = writeConfig(dir, VALID_YAML.replace('connect: 5s', 'conect: 5s'), 'typo.yaml');
     const r = await runCli(['config', 'validate', file], { env });

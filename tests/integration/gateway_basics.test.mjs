@@ -48,6 +48,7 @@ describe('gateway basics', { timeout: 90000 }, () => {
           'claude-x': { deployments: [{ provider: 'mock', price: { input: 15.0, output: 15.0 } }] },
           metered: { deployments: [{ provider: 'mock', model: 'upstream-metered', price: { input: 8.0, output: 8.0 } }] },
           pooled: { deployments: [{ provider: 'pooled' }] },
+          unpriced: { deployments: [{ provider: 'mock', model: 'upstream-unpriced' }] },
         },
       }),
       { env },
@@ -79,7 +80,7 @@ describe('gateway basics', { timeout: 90000 }, () => {
     assert.equal(r.status, 200, r.text);
     const body = r.json();
     assert.equal(body.object, 'list');
-    assert.deepEqual(body.data.map((m) => m.id).sort(), ['claude-x', 'gpt-4.1', 'metered', 'pooled']);
+    assert.deepEqual(body.data.map((m) => m.id).sort(), ['claude-x', 'gpt-4.1', 'metered', 'pooled', 'unpriced']);
     for (const m of body.data) {
       assert.equal(m.object, 'model');
       assert.equal(m.owned_by, 'shepherd');
@@ -178,8 +179,26 @@ describe('gateway basics', { timeout: 90000 }, () => {
     assert.equal(sse.content, mockContent(8));
     const last = sse.chunks.at(-1);
     assert.deepEqual(last.choices, []);
-    assert.deepEqual(last.usage, { prompt_tokens: 3, completion_tokens: 8, total_tokens: 11 });
+    // The request's cost at the deployment's prices ($8 / 1M both ways) rides in the usage.
+    assert.deepEqual(last.usage, { prompt_tokens: 3, completion_tokens: 8, total_tokens: 11, cost: (3 * 8 + 8 * 8) / 1e6 });
     assert.equal(last.model, 'gpt-4.1');
+  });
+
+  test('X-Shepherd-Cost: the cost of a non-streamed answer; none for an unpriced deployment', async () => {
+    const priced = await post(chatBody('gpt-4.1', { content: 'Tell me something nice please' }));
+    assert.equal(priced.status, 200, priced.text);
+    const usage = priced.json().usage;
+    assert.equal(Number(priced.headers['x-shepherd-cost']), (usage.prompt_tokens * 8 + usage.completion_tokens * 8) / 1e6);
+    const unpriced = await post(chatBody('unpriced', { content: 'Tell me something nice please' }));
+    assert.equal(unpriced.status, 200, unpriced.text);
+    assert.equal(unpriced.headers['x-shepherd-cost'], undefined);
+    // Counted as unpriced, and warned about once in the log.
+    const metrics = (await request(`${shepherd.url}/metrics`)).text;
+    assert.match(metrics, /shepherd_unpriced_requests_total\{model="unpriced",deployment="[^"]*",provider="mock"\} [1-9]/);
+    assert.match(metrics, /shepherd_unpriced_requests_total\{model="gpt-4.1",deployment="[^"]*",provider="mock"\} 0/);
+    await post(chatBody('unpriced', { content: 'again' }));
+    const warnings = shepherd.stderr.split('\n').filter((l) => l.includes('has no price'));
+    assert.equal(warnings.length, 1, shepherd.stderr);
   });
 
   test('usage is metered: /stats route tokens and cost equal the upstream usage', async () => {

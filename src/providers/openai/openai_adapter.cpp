@@ -57,7 +57,10 @@ base::Result<Answer> OpenAiAdapter::read_answer(std::string_view body) const {
 base::Result<Event> OpenAiAdapter::read_event(const api::SseEvent& event) const {
   auto info = api::inspect_chunk(event.data);
   if (!info) return std::move(info).error();
-  return Event{info->kind, info->usage};
+  Event out;
+  out.kind = info->kind;
+  out.usage = info->usage;
+  return out;
 }
 
 bool OpenAiAdapter::is_preamble(const api::SseEvent& event) const {

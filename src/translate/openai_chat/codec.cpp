@@ -99,7 +99,12 @@ void append_usage(std::string& out, const Usage& u) {
   append_int(out, u.cache_read_tokens);
   out += "},\"completion_tokens_details\":{\"reasoning_tokens\":";
   append_int(out, u.reasoning_tokens);
-  out += "}}";
+  out += '}';
+  if (u.cost_usd) {
+    out += ",\"cost\":";
+    append_double(out, *u.cost_usd);
+  }
+  out += '}';
 }
 
 Usage read_usage(const json::object& u) {

@@ -34,7 +34,7 @@ std::vector<Delta> sample_deltas() {
   d[6].kind = Delta::Kind::kFinish;
   d[6].stop_reason = StopReason::kToolUse;
   d[7].kind = Delta::Kind::kUsage;
-  d[7].usage = Usage{10, 20, 4, 0, 5};
+  d[7].usage = Usage{10, 20, 4, 0, 5, std::nullopt};
   d[8].kind = Delta::Kind::kDone;
   return d;
 }
