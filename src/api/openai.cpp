@@ -387,15 +387,28 @@ std::optional<std::int64_t> raw_count(const KeyCount& member) {
 // The counts of a raw usage object, read in one structural pass.
 std::optional<Usage> raw_usage(std::string_view usage) {
   if (usage.empty() || usage.front() != '{') return std::nullopt;
-  std::array<KeyCount, 3> counts{KeyCount{"prompt_tokens", 0, {}},
-                                 KeyCount{"completion_tokens", 0, {}},
-                                 KeyCount{"total_tokens", 0, {}}};
+  std::array<KeyCount, 5> counts{
+      KeyCount{"prompt_tokens", 0, {}}, KeyCount{"completion_tokens", 0, {}},
+      KeyCount{"total_tokens", 0, {}}, KeyCount{"prompt_tokens_details", 0, {}},
+      KeyCount{"completion_tokens_details", 0, {}}};
   if (!scan_top_level_keys(usage, counts)) return std::nullopt;
   auto prompt = raw_count(counts[0]);
   auto completion = raw_count(counts[1]);
   auto total = raw_count(counts[2]);
   if (!prompt || !completion || !total) return std::nullopt;
-  Usage u{*prompt, *completion, *total};
+  Usage u{*prompt, *completion, *total, 0, 0};
+  // The details objects are small and often absent: read only when sent. A malformed count in
+  // them costs the detail, not the usage.
+  auto detail = [](const KeyCount& object, std::string_view key) -> std::int64_t {
+    if (object.count == 0 || object.first_value.empty() || object.first_value.front() != '{') {
+      return 0;
+    }
+    std::array<KeyCount, 1> inner{KeyCount{key, 0, {}}};
+    if (!scan_top_level_keys(object.first_value, inner)) return 0;
+    return raw_count(inner[0]).value_or(0);
+  };
+  u.cached_tokens = std::min(detail(counts[3], "cached_tokens"), u.prompt_tokens);
+  u.reasoning_tokens = std::min(detail(counts[4], "reasoning_tokens"), u.completion_tokens);
   if (u.total_tokens == 0) {
     if (u.prompt_tokens > std::numeric_limits<std::int64_t>::max() - u.completion_tokens) {
       return std::nullopt;

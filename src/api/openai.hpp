@@ -44,11 +44,15 @@ bool upstream_body_changes(const ChatRequest& request, std::string_view upstream
 // unchanged when it has no such field.
 std::string with_model(std::string_view json, std::string_view model);
 
-// Token usage as an OpenAI upstream reports it.
+// Token usage as an OpenAI upstream reports it. prompt_tokens includes cached_tokens (prompt
+// tokens read from the provider's cache, usage.prompt_tokens_details.cached_tokens);
+// completion_tokens includes reasoning_tokens (usage.completion_tokens_details.reasoning_tokens).
 struct Usage {
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
   std::int64_t total_tokens = 0;
+  std::int64_t cached_tokens = 0;
+  std::int64_t reasoning_tokens = 0;
 };
 
 enum class ChunkKind {

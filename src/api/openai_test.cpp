@@ -559,6 +559,24 @@ TEST(InspectCompletion, ExtractsUsage) {
   EXPECT_EQ((*r)->total_tokens, 120);
 }
 
+TEST(InspectCompletion, ReadsCachedAndReasoningTokens) {
+  const auto u = inspect_completion(
+      R"({"choices":[],"usage":{"prompt_tokens":100,"completion_tokens":40,"total_tokens":140,)"
+      R"("prompt_tokens_details":{"cached_tokens":64,"audio_tokens":0},)"
+      R"("completion_tokens_details":{"reasoning_tokens":25}}})");
+  ASSERT_TRUE(u.ok() && u->has_value());
+  EXPECT_EQ((*u)->cached_tokens, 64);
+  EXPECT_EQ((*u)->reasoning_tokens, 25);
+  // Details that are null, malformed or larger than their totals do not spoil the usage.
+  const auto odd = inspect_completion(
+      R"({"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,)"
+      R"("prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":99}}})");
+  ASSERT_TRUE(odd.ok() && odd->has_value());
+  EXPECT_EQ((*odd)->cached_tokens, 0);
+  EXPECT_EQ((*odd)->reasoning_tokens, 5);
+  EXPECT_EQ((*odd)->total_tokens, 15);
+}
+
 TEST(InspectCompletion, ComputesMissingTotal) {
   const auto r = inspect_completion(R"({"usage":{"prompt_tokens":9,"completion_tokens":4}})");
   ASSERT_TRUE(r.ok());

@@ -293,9 +293,12 @@ DeploymentConfig parse_deployment(const YAML::Node& node, const std::string& pat
   if (auto n = node["model"]) d.model = scalar(n, path + ".model");
   if (d.model.empty()) fail(path + ".model", "must not be empty");
   if (auto price = node["price"]) {
-    check_keys(price, path + ".price", {"input", "output"});
+    check_keys(price, path + ".price", {"input", "output", "cached_input"});
     if (auto n = price["input"]) d.price.input_per_million = number(n, path + ".price.input");
     if (auto n = price["output"]) d.price.output_per_million = number(n, path + ".price.output");
+    if (auto n = price["cached_input"]) {
+      d.price.cached_input_per_million = number(n, path + ".price.cached_input");
+    }
   }
   if (auto n = node["id"]) {
     d.id = scalar(n, path + ".id");

@@ -87,6 +87,10 @@ struct ProviderConfig {
 struct Price {
   double input_per_million = 0;
   double output_per_million = 0;
+  // Prompt tokens the provider read from its cache (usually a fraction of the input price);
+  // nullopt: the input price.
+  std::optional<double> cached_input_per_million;
+  double cached_input() const { return cached_input_per_million.value_or(input_per_million); }
 };
 
 struct DeploymentConfig {

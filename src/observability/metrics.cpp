@@ -43,6 +43,7 @@ std::string number(double v) {
 
 struct Metrics::Totals {
   std::uint64_t requests = 0, errors = 0, disconnects = 0, prompt = 0, completion = 0;
+  std::uint64_t cached = 0, reasoning = 0;
   std::uint64_t cost_nano = 0, latency_ns = 0, attempts = 0, fallbacks = 0, hedges = 0;
   std::uint64_t unpriced = 0;
   std::array<std::uint64_t, kTrackedStatuses.size() + 1> status{};
@@ -79,6 +80,7 @@ base::Result<RouteTable> Metrics::add_routes(const config::Config& config) {
       // A reload may change prices: costs from now on use the new ones.
       routes_[found].input_price.store(d.price.input_per_million, kRelaxed);
       routes_[found].output_price.store(d.price.output_per_million, kRelaxed);
+      routes_[found].cached_input_price.store(d.price.cached_input(), kRelaxed);
       row.push_back(found);
     }
   }
@@ -104,13 +106,16 @@ bool Metrics::record(int thread, std::size_t route, const Outcome& o) {
   if (o.usage) {
     c.prompt_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->prompt_tokens), kRelaxed);
     c.completion_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->completion_tokens), kRelaxed);
+    c.cached_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->cached_tokens), kRelaxed);
+    c.reasoning_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->reasoning_tokens), kRelaxed);
     auto& r = routes_[route];
     const double input = r.input_price.load(kRelaxed), output = r.output_price.load(kRelaxed);
     if (input == 0 && output == 0 && route != kNoRoute) {
       c.unpriced.fetch_add(1, kRelaxed);
       return !r.warned_unpriced.exchange(true, kRelaxed);
     }
-    const double usd = metering::cost_usd(*o.usage, input, output);
+    const double usd =
+        metering::cost_usd(*o.usage, input, output, r.cached_input_price.load(kRelaxed));
     // Clamped: a nonsensical usage report must not overflow the counter's conversion.
     const double nano = std::clamp(usd * 1e9, 0.0, 1e18);
     c.cost_nano_usd.fetch_add(static_cast<std::uint64_t>(std::llround(nano)), kRelaxed);
@@ -127,6 +132,8 @@ Metrics::Totals Metrics::sum(std::size_t route) const {
     t.disconnects += c.disconnects.load(kRelaxed);
     t.prompt += c.prompt_tokens.load(kRelaxed);
     t.completion += c.completion_tokens.load(kRelaxed);
+    t.cached += c.cached_tokens.load(kRelaxed);
+    t.reasoning += c.reasoning_tokens.load(kRelaxed);
     t.cost_nano += c.cost_nano_usd.load(kRelaxed);
     t.latency_ns += c.latency_ns.load(kRelaxed);
     t.attempts += c.attempts.load(kRelaxed);
@@ -172,6 +179,10 @@ std::string Metrics::prometheus_text() const {
         "shepherd_tokens_total{" + labels + ",kind=\"prompt\"} " + std::to_string(t.prompt) + "\n";
     tokens += "shepherd_tokens_total{" + labels + ",kind=\"completion\"} " +
               std::to_string(t.completion) + "\n";
+    tokens +=
+        "shepherd_tokens_total{" + labels + ",kind=\"cached\"} " + std::to_string(t.cached) + "\n";
+    tokens += "shepherd_tokens_total{" + labels + ",kind=\"reasoning\"} " +
+              std::to_string(t.reasoning) + "\n";
     cost += "shepherd_cost_usd_total{" + labels + "} " +
             number(static_cast<double>(t.cost_nano) / 1e9) + "\n";
     std::uint64_t cumulative = 0;
@@ -199,7 +210,8 @@ std::string Metrics::prometheus_text() const {
          "# HELP shepherd_client_disconnects_total Requests whose client left before the end.\n"
          "# TYPE shepherd_client_disconnects_total counter\n" +
          disconnects +
-         "# HELP shepherd_tokens_total Tokens reported by upstreams.\n"
+         "# HELP shepherd_tokens_total Tokens reported by upstreams; cached (read from the "
+         "provider's cache) are part of prompt, reasoning part of completion.\n"
          "# TYPE shepherd_tokens_total counter\n" +
          tokens +
          "# HELP shepherd_cost_usd_total Cost of the tokens at the configured prices.\n"
@@ -256,6 +268,8 @@ std::string Metrics::stats_json() const {
                     : 0.0},
         {"prompt_tokens", t.prompt},
         {"completion_tokens", t.completion},
+        {"cached_tokens", t.cached},
+        {"reasoning_tokens", t.reasoning},
         {"total_tokens", t.prompt + t.completion},
         {"cost_usd", static_cast<double>(t.cost_nano) / 1e9},
     });

@@ -73,6 +73,7 @@ class Metrics {
   struct Counters {
     std::atomic<std::uint64_t> requests{0}, errors{0}, disconnects{0};
     std::atomic<std::uint64_t> prompt_tokens{0}, completion_tokens{0};
+    std::atomic<std::uint64_t> cached_tokens{0}, reasoning_tokens{0};
     std::atomic<std::uint64_t> cost_nano_usd{0}, latency_ns{0};
     std::atomic<std::uint64_t> attempts{0}, fallbacks{0}, hedges{0};
     std::atomic<std::uint64_t> unpriced{0};  // requests with usage at no configured price
@@ -81,7 +82,7 @@ class Metrics {
   };
   struct Route {
     std::string model, deployment, provider;
-    std::atomic<double> input_price{0}, output_price{0};
+    std::atomic<double> input_price{0}, output_price{0}, cached_input_price{0};
     std::atomic<bool> warned_unpriced{false};
   };
   struct Totals;

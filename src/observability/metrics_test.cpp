@@ -154,10 +154,10 @@ TEST(Metrics, TrafficOnAnUnpricedDeploymentIsCountedAndReportedOnce) {
   const auto config = test_config();
   TestMetrics metrics(config, 2);
   const auto priced = metrics.route(0, 0), unpriced = metrics.route(0, 1);
-  EXPECT_FALSE(metrics.record(0, priced, ok_outcome(1ms, api::Usage{10, 10, 20})));
+  EXPECT_FALSE(metrics.record(0, priced, ok_outcome(1ms, api::Usage{10, 10, 20, 0, 0})));
   // The first usage on the unpriced route asks for a warning; later ones, on any shard, do not.
-  EXPECT_TRUE(metrics.record(0, unpriced, ok_outcome(1ms, api::Usage{10, 10, 20})));
-  EXPECT_FALSE(metrics.record(1, unpriced, ok_outcome(1ms, api::Usage{10, 10, 20})));
+  EXPECT_TRUE(metrics.record(0, unpriced, ok_outcome(1ms, api::Usage{10, 10, 20, 0, 0})));
+  EXPECT_FALSE(metrics.record(1, unpriced, ok_outcome(1ms, api::Usage{10, 10, 20, 0, 0})));
   // Without usage there is nothing to price.
   EXPECT_FALSE(metrics.record(0, unpriced, ok_outcome(1ms)));
   const auto text = metrics.prometheus_text();
@@ -169,8 +169,8 @@ TEST(Metrics, RecordsOnDifferentShardsAreSummed) {
   const auto config = test_config();
   TestMetrics metrics(config, 2);
   const auto route = metrics.route(0, 0);
-  metrics.record(0, route, ok_outcome(10ms, api::Usage{100, 50, 150}));
-  metrics.record(1, route, ok_outcome(30ms, api::Usage{200, 25, 225}));
+  metrics.record(0, route, ok_outcome(10ms, api::Usage{100, 50, 150, 0, 0}));
+  metrics.record(1, route, ok_outcome(30ms, api::Usage{200, 25, 225, 0, 0}));
 
   const auto text = metrics.prometheus_text();
   EXPECT_TRUE(has_line(text, std::string("shepherd_requests_total{") + kMP + ",status=\"200\"} 2"))
@@ -210,7 +210,7 @@ TEST(Metrics, ConcurrentThreadsEachWritingTheirShardAreSummed) {
   constexpr int kPerThread = 5000;
   auto work = [&](int thread) {
     for (int i = 0; i < kPerThread; ++i) {
-      metrics.record(thread, route, ok_outcome(2ms, api::Usage{3, 4, 7}));
+      metrics.record(thread, route, ok_outcome(2ms, api::Usage{3, 4, 7, 0, 0}));
     }
   };
   std::thread t0(work, 0);
@@ -323,12 +323,13 @@ TEST(Metrics, AccumulatesCostFromConfiguredPrices) {
   const auto config = test_config();
   TestMetrics metrics(config, 2);
   // At $2.5 / $10 per million: 1000 prompt + 500 completion cost $0.0075.
-  metrics.record(0, metrics.route(0, 0), ok_outcome(1ms, api::Usage{1000, 500, 1500}));
-  metrics.record(1, metrics.route(0, 0), ok_outcome(1ms, api::Usage{1000, 500, 1500}));
+  metrics.record(0, metrics.route(0, 0), ok_outcome(1ms, api::Usage{1000, 500, 1500, 0, 0}));
+  metrics.record(1, metrics.route(0, 0), ok_outcome(1ms, api::Usage{1000, 500, 1500, 0, 0}));
   // Provider q has no price for model m: tokens count, cost stays 0.
-  metrics.record(0, metrics.route(0, 1), ok_outcome(1ms, api::Usage{1000, 500, 1500}));
+  metrics.record(0, metrics.route(0, 1), ok_outcome(1ms, api::Usage{1000, 500, 1500, 0, 0}));
   // At $1 / $1 per million: 3 million tokens cost $3.
-  metrics.record(0, metrics.route(2, 0), ok_outcome(1ms, api::Usage{1'000'000, 2'000'000, 0}));
+  metrics.record(0, metrics.route(2, 0),
+                 ok_outcome(1ms, api::Usage{1'000'000, 2'000'000, 0, 0, 0}));
 
   const auto text = metrics.prometheus_text();
   EXPECT_TRUE(has_line(text, std::string("shepherd_cost_usd_total{") + kMP + "} 0.015")) << text;
@@ -394,7 +395,7 @@ TEST(Metrics, EmptyMetricsAreWellFormed) {
 TEST(Metrics, EveryFamilyHasHelpAndTypeBeforeItsSamples) {
   const auto config = test_config();
   TestMetrics metrics(config, 1);
-  metrics.record(0, metrics.route(0, 0), ok_outcome(1ms, api::Usage{1, 1, 2}));
+  metrics.record(0, metrics.route(0, 0), ok_outcome(1ms, api::Usage{1, 1, 2, 0, 0}));
   const auto all = lines(metrics.prometheus_text());
   const std::vector<std::pair<std::string, std::string>> families = {
       {"shepherd_requests_total", "counter"},
@@ -460,8 +461,8 @@ TEST(Metrics, AddRoutesKeepsKnownDeploymentsAndTakesTheirNewPrices) {
   TestMetrics metrics(test_config(), 1);
   const auto old_p = metrics.route(0, 0);
   const auto old_q = metrics.route(0, 1);
-  metrics.record(0, old_p, ok_outcome(1ms, api::Usage{1000, 500, 1500}));
-  metrics.record(0, old_q, ok_outcome(1ms, api::Usage{10, 10, 20}));
+  metrics.record(0, old_p, ok_outcome(1ms, api::Usage{1000, 500, 1500, 0, 0}));
+  metrics.record(0, old_q, ok_outcome(1ms, api::Usage{10, 10, 20, 0, 0}));
 
   // A new model first (so positions shift), m@p unchanged, m@q with a price now.
   auto second = config::parse_config(R"(
@@ -496,8 +497,8 @@ models:
   EXPECT_EQ(new_n, 5u);     // after the four routes of the first config
   EXPECT_EQ(route_rows(metrics), 5u);
 
-  metrics.record(0, new_p, ok_outcome(1ms, api::Usage{1000, 500, 1500}));
-  metrics.record(0, new_q, ok_outcome(1ms, api::Usage{1'000'000, 1'000'000, 0}));
+  metrics.record(0, new_p, ok_outcome(1ms, api::Usage{1000, 500, 1500, 0, 0}));
+  metrics.record(0, new_q, ok_outcome(1ms, api::Usage{1'000'000, 1'000'000, 0, 0, 0}));
 
   // m@p's counters continue across the reload.
   const auto text = metrics.prometheus_text();

@@ -140,11 +140,14 @@ void merge_usage(std::optional<api::Usage>& into, const api::Usage& u) {
   if (!into) into = api::Usage{};
   if (u.prompt_tokens > 0) into->prompt_tokens = u.prompt_tokens;
   if (u.completion_tokens > 0) into->completion_tokens = u.completion_tokens;
+  if (u.cached_tokens > 0) into->cached_tokens = u.cached_tokens;
+  if (u.reasoning_tokens > 0) into->reasoning_tokens = u.reasoning_tokens;
   into->total_tokens = into->prompt_tokens + into->completion_tokens;
 }
 
 api::Usage usage_of(const translate::Usage& u) {
-  return api::Usage{u.prompt_tokens, u.completion_tokens, u.total()};
+  return api::Usage{u.prompt_tokens, u.completion_tokens, u.total(), u.cache_read_tokens,
+                    u.reasoning_tokens};
 }
 
 // Encodes the decoded deltas for the client, noting on the attempt what they say.
@@ -184,7 +187,8 @@ void take_deltas(Attempt& a) {
 std::optional<double> cost_of(const Attempt& a, const api::Usage& usage) {
   const auto& price = a.deployment->price;
   if (price.input_per_million == 0 && price.output_per_million == 0) return std::nullopt;
-  return metering::cost_usd(usage, price.input_per_million, price.output_per_million);
+  return metering::cost_usd(usage, price.input_per_million, price.output_per_million,
+                            price.cached_input());
 }
 
 void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes) {

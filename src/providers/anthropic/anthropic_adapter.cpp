@@ -60,6 +60,7 @@ api::Usage anthropic_usage(const json::object& usage) {
                     count(usage, "cache_read_input_tokens");
   u.completion_tokens = count(usage, "output_tokens");
   u.total_tokens = u.prompt_tokens + u.completion_tokens;
+  u.cached_tokens = count(usage, "cache_read_input_tokens");
   return u;
 }
 

@@ -12,7 +12,8 @@ std::string credentials(const config::ProviderConfig& provider) {
 }
 
 api::Usage usage_of(const translate::Usage& u) {
-  return api::Usage{u.prompt_tokens, u.completion_tokens, u.total()};
+  return api::Usage{u.prompt_tokens, u.completion_tokens, u.total(), u.cache_read_tokens,
+                    u.reasoning_tokens};
 }
 
 }  // namespace
@@ -63,7 +64,7 @@ base::Result<Answer> GeminiAdapter::operation_answer(Operation, std::string& ans
   auto body = translate::decode_embeddings(answer, served, prompt_tokens);
   if (!body) return std::move(body).error();
   answer = std::move(*body);
-  return Answer{api::Usage{prompt_tokens, 0, prompt_tokens}};
+  return Answer{api::Usage{prompt_tokens, 0, prompt_tokens, 0, 0}};
 }
 
 base::Result<Answer> GeminiAdapter::read_answer(std::string_view body) const {
