@@ -45,7 +45,7 @@ struct Metrics::Totals {
   std::uint64_t requests = 0, errors = 0, disconnects = 0, prompt = 0, completion = 0;
   std::uint64_t cached = 0, reasoning = 0;
   std::uint64_t cost_nano = 0, latency_ns = 0, attempts = 0, fallbacks = 0, hedges = 0;
-  std::uint64_t unpriced = 0;
+  std::uint64_t unpriced = 0, estimated = 0;
   std::array<std::uint64_t, kTrackedStatuses.size() + 1> status{};
   std::array<std::uint64_t, kLatencyBuckets.size() + 1> buckets{};
 };
@@ -103,6 +103,7 @@ bool Metrics::record(int thread, std::size_t route, const Outcome& o) {
   std::size_t b = 0;
   while (b < kLatencyBuckets.size() && seconds > kLatencyBuckets[b]) ++b;
   c.buckets[b].fetch_add(1, kRelaxed);
+  if (o.usage_estimated) c.estimated.fetch_add(1, kRelaxed);
   if (o.usage) {
     c.prompt_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->prompt_tokens), kRelaxed);
     c.completion_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->completion_tokens), kRelaxed);
@@ -140,6 +141,7 @@ Metrics::Totals Metrics::sum(std::size_t route) const {
     t.fallbacks += c.fallbacks.load(kRelaxed);
     t.hedges += c.hedges.load(kRelaxed);
     t.unpriced += c.unpriced.load(kRelaxed);
+    t.estimated += c.estimated.load(kRelaxed);
     for (std::size_t i = 0; i < t.status.size(); ++i) t.status[i] += c.status[i].load(kRelaxed);
     for (std::size_t i = 0; i < t.buckets.size(); ++i) t.buckets[i] += c.buckets[i].load(kRelaxed);
   }
@@ -148,7 +150,7 @@ Metrics::Totals Metrics::sum(std::size_t route) const {
 
 std::string Metrics::prometheus_text() const {
   std::string requests, tokens, cost, errors, disconnects, hist, attempts, fallbacks, hedges;
-  std::string unpriced;
+  std::string unpriced, estimated;
   const auto n = route_count();
   for (std::size_t r = 0; r < n; ++r) {
     const auto t = sum(r);
@@ -164,6 +166,8 @@ std::string Metrics::prometheus_text() const {
       hedges += "shepherd_hedged_requests_total{" + labels + "} " + std::to_string(t.hedges) + "\n";
       unpriced +=
           "shepherd_unpriced_requests_total{" + labels + "} " + std::to_string(t.unpriced) + "\n";
+      estimated += "shepherd_estimated_usage_requests_total{" + labels + "} " +
+                   std::to_string(t.estimated) + "\n";
     }
     for (std::size_t i = 0; i < t.status.size(); ++i) {
       if (t.status[i] == 0) continue;
@@ -221,6 +225,10 @@ std::string Metrics::prometheus_text() const {
          "deployment without a price (their cost counts as 0).\n"
          "# TYPE shepherd_unpriced_requests_total counter\n" +
          unpriced +
+         "# HELP shepherd_estimated_usage_requests_total Requests whose upstream reported no "
+         "usage: their tokens are Shepherd's estimate (about four bytes per token).\n"
+         "# TYPE shepherd_estimated_usage_requests_total counter\n" +
+         estimated +
          "# HELP shepherd_request_duration_seconds Time from request to the end of the answer.\n"
          "# TYPE shepherd_request_duration_seconds histogram\n" +
          hist +

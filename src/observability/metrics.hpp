@@ -53,6 +53,7 @@ class Metrics {
     bool ok = false;  // a complete, successful answer
     std::chrono::nanoseconds latency{0};
     std::optional<api::Usage> usage;
+    bool usage_estimated = false;  // the upstream reported none: `usage` is Shepherd's estimate
     // The answer was a stream that failed after it started (counted as an error).
     bool stream_failed = false;
     // The client went away before the answer was complete.
@@ -76,7 +77,8 @@ class Metrics {
     std::atomic<std::uint64_t> cached_tokens{0}, reasoning_tokens{0};
     std::atomic<std::uint64_t> cost_nano_usd{0}, latency_ns{0};
     std::atomic<std::uint64_t> attempts{0}, fallbacks{0}, hedges{0};
-    std::atomic<std::uint64_t> unpriced{0};  // requests with usage at no configured price
+    std::atomic<std::uint64_t> unpriced{0};   // requests with usage at no configured price
+    std::atomic<std::uint64_t> estimated{0};  // requests whose usage is Shepherd's estimate
     std::array<std::atomic<std::uint64_t>, kTrackedStatuses.size() + 1> status{};
     std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size() + 1> buckets{};
   };

@@ -173,6 +173,12 @@ void take_deltas(Attempt& a) {
         a.error_event = true;
         a.substantive = true;
         break;
+      case Kind::kText:
+      case Kind::kThinking:
+      case Kind::kToolArguments:
+        a.content_bytes += static_cast<std::int64_t>(d.text.size());
+        a.substantive = true;
+        break;
       default:
         a.substantive = true;
         break;
@@ -183,6 +189,30 @@ void take_deltas(Attempt& a) {
 }
 
 }  // namespace
+
+api::Usage estimate_usage(const RequestContext& rc, const Attempt& a) {
+  api::Usage u;
+  u.prompt_tokens = rc.canonical ? translate::estimate_tokens(*rc.canonical)
+                                 : static_cast<std::int64_t>(rc.body.size() + 3) / 4;
+  if (a.tr && a.tr->response) {
+    std::int64_t bytes = 0;
+    for (const auto& p : a.tr->response->content) {
+      bytes += static_cast<std::int64_t>(p.text.size() + p.arguments.size());
+    }
+    u.completion_tokens = (bytes + 3) / 4;
+  } else if (a.tr) {
+    u.completion_tokens = (a.content_bytes + 3) / 4;
+  } else if (rc.chat.stream) {
+    // A complete stream's last event before [DONE] carries the finish reason, not a token.
+    u.completion_tokens = std::max<std::int64_t>(0, a.content_events - (a.done ? 1 : 0));
+  } else {
+    // A complete answer's JSON around its text is about 200 bytes.
+    u.completion_tokens =
+        std::max<std::int64_t>(0, (static_cast<std::int64_t>(a.answer.size()) - 200 + 3) / 4);
+  }
+  u.total_tokens = u.prompt_tokens + u.completion_tokens;
+  return u;
+}
 
 std::optional<double> cost_of(const Attempt& a, const api::Usage& usage) {
   const auto& price = a.deployment->price;
@@ -232,6 +262,7 @@ void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes) {
       case api::ChunkKind::kData:
         if (event->usage) merge_usage(a.usage, *event->usage);
         if (!a.substantive && !adapter.is_preamble(ev)) a.substantive = true;
+        if (a.substantive && !event->usage) ++a.content_events;
         break;
     }
     rc.dialect.pass_event(a.pending, ev, *event, rc.chat, a.deployment->model, served);

@@ -50,6 +50,10 @@ struct Attempt {
   bool substantive = false;  // pending holds more than the role chunk: ready to commit
   bool done = false, error_event = false;
   std::optional<api::Usage> usage;
+  // For an estimate when the upstream reports no usage: content events passed through (same
+  // wire; one token each, as OpenAI-compatible servers stream), content bytes decoded
+  // (translated).
+  std::int64_t content_events = 0, content_bytes = 0;
   std::string answer;               // non-streaming: the complete answer
   std::unique_ptr<Translation> tr;  // null: same wire (bytes are forwarded)
 
@@ -79,6 +83,11 @@ void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes);
 // The upstream's stream body ended cleanly: formats that end streams that way (Gemini) complete
 // the stream here.
 void end_stream_body(RequestContext& rc, Attempt& a);
+// Token counts for an answer whose upstream reported none (or a stream cut before it did):
+// the prompt from the request, the completion from what was delivered. Rough (about four
+// bytes of text per token), and recorded as an estimate.
+api::Usage estimate_usage(const RequestContext& rc, const Attempt& a);
+
 // What the request's `usage` cost at the served deployment's prices, in US dollars; nullopt
 // when the deployment has no price.
 std::optional<double> cost_of(const Attempt& a, const api::Usage& usage);

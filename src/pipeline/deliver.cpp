@@ -13,6 +13,10 @@ namespace http = net::http;
 
 Task<void> deliver_answer(RequestContext& rc, Attempt& a) {
   auto& out = rc.outcome;
+  if (!a.usage) {
+    a.usage = estimate_usage(rc, a);
+    out.usage_estimated = true;
+  }
   out.usage = a.usage;
   const auto& served = rc.config().models[a.pick.model].name;
   if (a.tr && a.tr->response) {
@@ -65,6 +69,11 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
         break;
       }
     }
+  }
+  if (!a.usage) {
+    // The upstream reported none (or the stream ended before it did): metered all the same.
+    a.usage = estimate_usage(rc, a);
+    out.usage_estimated = true;
   }
   out.usage = a.usage;
   if (!a.failure && !a.done && !a.error_event && !a.cancel.client_gone && !conn.write_failed()) {
