@@ -1,6 +1,6 @@
 #include "ingress/openai_chat.hpp"
 
-#include <cstdio>
+#include <charconv>
 
 #include "api/json_scan.hpp"
 #include "ingress/anthropic_messages.hpp"
@@ -24,12 +24,13 @@ const AnthropicMessages kAnthropicMessages;
 std::string with_cost(std::string_view chunk, double cost) {
   const auto usage = api::find_top_level_value(chunk, "usage");
   if (!usage || usage->empty() || usage->front() != '{') return std::string(chunk);
-  char field[48];
-  const int n =
-      std::snprintf(field, sizeof field, "\"cost\":%.10g%s", cost, usage->size() > 2 ? "," : "");
+  char digits[32];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, cost);
+  std::string field = "\"cost\":";
+  field.append(digits, end);
+  if (usage->size() > 2) field.push_back(',');
   std::string out(chunk);
-  out.insert(static_cast<std::size_t>(usage->data() - chunk.data()) + 1, field,
-             static_cast<std::size_t>(n));
+  out.insert(static_cast<std::size_t>(usage->data() - chunk.data()) + 1, field);
   return out;
 }
 
