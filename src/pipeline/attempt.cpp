@@ -145,11 +145,6 @@ void merge_usage(std::optional<api::Usage>& into, const api::Usage& u) {
   into->total_tokens = into->prompt_tokens + into->completion_tokens;
 }
 
-api::Usage usage_of(const translate::Usage& u) {
-  return api::Usage{u.prompt_tokens, u.completion_tokens, u.total(), u.cache_read_tokens,
-                    u.reasoning_tokens};
-}
-
 // Encodes the decoded deltas for the client, noting on the attempt what they say.
 void take_deltas(Attempt& a) {
   auto& tr = *a.tr;
@@ -161,7 +156,7 @@ void take_deltas(Attempt& a) {
         if (d.created == 0) d.created = static_cast<std::int64_t>(std::time(nullptr));
         break;
       case Kind::kUsage:
-        a.usage = usage_of(d.usage);
+        a.usage = providers::usage_of(d.usage);
         d.usage.cost_usd = cost_of(a, *a.usage);
         a.substantive = true;
         break;
@@ -302,7 +297,7 @@ base::Status read_complete_answer(RequestContext& rc, Attempt& a) {
   if (a.tr) {
     auto response = a.tr->provider->decode_response(a.answer);
     if (!response) return std::move(response).error();
-    if (response->usage) a.usage = usage_of(*response->usage);
+    if (response->usage) a.usage = providers::usage_of(*response->usage);
     a.tr->response = std::move(response).value();
     return base::Ok{};
   }

@@ -133,6 +133,9 @@ class Adapter {
   virtual std::optional<long> retry_delay_in_body(std::string_view) const { return std::nullopt; }
 };
 
+// Token counts in the common form, as the pipeline meters them.
+api::Usage usage_of(const translate::Usage& u);
+
 // What an upstream status says about the deployment's health (RELIABILITY.md): 408, 429 and 5xx
 // count against it, 401/403 mean its credentials are bad; other 4xx are the request's fault.
 routing::AttemptResult status_verdict(int status);

@@ -59,6 +59,11 @@ routing::AttemptResult status_verdict(int status) {
   return AttemptResult::kNeutral;
 }
 
+api::Usage usage_of(const translate::Usage& u) {
+  return api::Usage{u.prompt_tokens, u.completion_tokens, u.total(), u.cache_read_tokens,
+                    u.reasoning_tokens};
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
 }

@@ -2,7 +2,8 @@
 // values for a client's bad request and a provider's unreadable answer, and appending JSON to a
 // string directly (one pass, no document) where a codec writes by hand.
 //
-// For the codecs only (translate/*): not part of the translation interface.
+// For the codecs (translate/*) and the provider adapters that read the same bodies: not part of
+// the translation interface.
 #pragma once
 
 #include <boost/json.hpp>

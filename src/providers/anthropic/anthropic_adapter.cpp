@@ -4,11 +4,13 @@
 #include <cstdio>
 
 #include "translate/anthropic.hpp"
+#include "translate/json_util.hpp"
 
 namespace shepherd::providers::anthropic {
 
 namespace json = boost::json;
-using base::ErrorCode;
+using translate::detail::count;
+using translate::detail::unreadable;
 
 namespace {
 
@@ -18,24 +20,6 @@ std::string credentials(const config::ProviderConfig& provider) {
   out.append("anthropic-version: ").append(kApiVersion).append("\r\n");
   return out;
 }
-
-base::Error unreadable(std::string why) {
-  auto e = base::make_error(ErrorCode::kUpstreamUnreachable,
-                            "the upstream answer could not be read: " + why);
-  e.retryable = true;
-  return e;
-}
-
-std::int64_t count(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (!v) return 0;
-  if (const auto* i = v->if_int64()) return *i;
-  if (const auto* u = v->if_uint64()) return static_cast<std::int64_t>(*u);
-  return 0;
-}
-
-// The `type` of an event: its `event:` field, which Anthropic always sends, or the data's.
-std::string_view event_type(const api::SseEvent& event) { return event.event; }
 
 // Seconds since the epoch of an RFC 3339 time in UTC ("2025-06-01T12:00:30Z"), as Anthropic's
 // rate-limit reset headers carry it; nullopt when it is not one.
@@ -105,7 +89,7 @@ base::Result<Answer> AnthropicAdapter::read_answer(std::string_view body) const 
 base::Result<Event> AnthropicAdapter::read_event(const api::SseEvent& event) const {
   // Only the events that carry usage or end the stream are parsed; content deltas are forwarded
   // as they are.
-  const auto type = event_type(event);
+  const auto type = event.event;
   Event out;
   if (type == "message_stop") {
     out.kind = api::ChunkKind::kDone;
@@ -141,7 +125,7 @@ base::Result<Event> AnthropicAdapter::read_event(const api::SseEvent& event) con
 }
 
 bool AnthropicAdapter::is_preamble(const api::SseEvent& event) const {
-  const auto type = event_type(event);
+  const auto type = event.event;
   return type == "message_start" || type == "ping" || type == "content_block_start";
 }
 

@@ -11,11 +11,6 @@ std::string credentials(const config::ProviderConfig& provider) {
   return "x-goog-api-key: " + provider.api_key + "\r\n";
 }
 
-api::Usage usage_of(const translate::Usage& u) {
-  return api::Usage{u.prompt_tokens, u.completion_tokens, u.total(), u.cache_read_tokens,
-                    u.reasoning_tokens};
-}
-
 }  // namespace
 
 const translate::Codec& GeminiAdapter::codec() const { return translate::gemini_codec(); }
