@@ -7,7 +7,9 @@ packages=(
   build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev libfuzzer-14-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev openssl ca-certificates
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev
+  libpq-dev postgresql
   googletest libgtest-dev libgmock-dev
+  libhiredis-dev redis-server
   nodejs npm
 )
 if [[ "${1:-}" == "--bench" ]]; then packages+=(nginx-light wrk util-linux); fi

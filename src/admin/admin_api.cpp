@@ -105,6 +105,15 @@ Task<void> serve_admin(Exchange ex, const net::Request& request, std::string_vie
       co_await respond_json(ex, 200, body);
       co_return;
     }
+    case Route::Kind::kKeyCreate:
+    case Route::Kind::kKeyList:
+    case Route::Kind::kKeyShow:
+    case Route::Kind::kKeyUpdate:
+    case Route::Kind::kKeyRevoke:
+    case Route::Kind::kRequests:
+    case Route::Kind::kSpend:
+      co_await serve_store_route(ex, *route, request, control.governance());
+      co_return;
   }
 }
 

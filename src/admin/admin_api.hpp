@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "admin/routes.hpp"
+#include "governance/governance.hpp"
 #include "pipeline/context.hpp"
 
 namespace shepherd::admin {
@@ -24,6 +25,8 @@ class ConfigControl {
   virtual std::vector<Version> versions() const = 0;
   // The control thread, where reload() and rollback() run.
   virtual net::Executor control_executor() = 0;
+  // Keys, the audit log and spend (admin_keys.cpp, admin_records.cpp).
+  virtual governance::Governance& governance() = 0;
 };
 
 // What a handler works with: the connection to answer on, the request's snapshot, its id.
@@ -38,10 +41,18 @@ struct Exchange {
 Task<void> serve_admin(Exchange ex, const net::Request& request, std::string_view target,
                        ConfigControl& control);
 
+// The routes over the store (admin_keys.cpp): keys, requests, spend.
+Task<void> serve_store_route(Exchange ex, const Route& route, const net::Request& request,
+                             governance::Governance& governance);
+
+// GET /v1/usage: the caller's key, limits, and its budget's spend in the current period.
+Task<void> serve_usage(Exchange ex, const net::Request& request, pipeline::LoopContext& loop);
+
 // GET /health, /health/ready, /metrics, /stats (probes.cpp). `stopping`: the server is draining.
 Task<void> serve_health(Exchange ex);
 Task<void> serve_ready(Exchange ex, bool stopping);
-Task<void> serve_metrics(Exchange ex, const observability::Metrics& metrics);
+Task<void> serve_metrics(Exchange ex, const observability::Metrics& metrics,
+                         const governance::Governance& governance);
 Task<void> serve_stats(Exchange ex, const observability::Metrics& metrics);
 
 }  // namespace shepherd::admin

@@ -28,8 +28,10 @@ Task<void> serve_ready(Exchange ex, bool stopping) {
   }
 }
 
-Task<void> serve_metrics(Exchange ex, const observability::Metrics& metrics) {
-  const auto body = metrics.prometheus_text() + ex.view.router().prometheus_text(Clock::now());
+Task<void> serve_metrics(Exchange ex, const observability::Metrics& metrics,
+                         const governance::Governance& governance) {
+  const auto body = metrics.prometheus_text() + ex.view.router().prometheus_text(Clock::now()) +
+                    governance.prometheus_text();
   co_await ex.conn.respond(200, "text/plain; version=0.0.4", body, {}, ex.write_timeout);
 }
 

@@ -30,6 +30,29 @@ base::Result<Route> parse_route(std::string_view method, std::string_view target
   if (target == "/admin/config") return of(method, "GET", Route::Kind::kConfig);
   if (target == "/admin/config/reload") return of(method, "POST", Route::Kind::kReload);
   if (target == "/admin/config/rollback") return of(method, "POST", Route::Kind::kRollback);
+  if (target == "/admin/requests") return of(method, "GET", Route::Kind::kRequests);
+  if (target == "/admin/spend") return of(method, "GET", Route::Kind::kSpend);
+  if (target == "/admin/keys") {
+    if (method == "POST") return of(method, "POST", Route::Kind::kKeyCreate);
+    if (method != "GET") return wrong_method("GET, POST");
+    return of(method, "GET", Route::Kind::kKeyList);
+  }
+  constexpr std::string_view kKeys = "/admin/keys/";
+  if (target.starts_with(kKeys) && target.size() > kKeys.size() &&
+      target.find('/', kKeys.size()) == std::string_view::npos) {
+    Route r;
+    if (method == "GET") {
+      r.kind = Route::Kind::kKeyShow;
+    } else if (method == "PATCH") {
+      r.kind = Route::Kind::kKeyUpdate;
+    } else if (method == "DELETE") {
+      r.kind = Route::Kind::kKeyRevoke;
+    } else {
+      return wrong_method("GET, PATCH, DELETE");
+    }
+    r.key = percent_decode(target.substr(kKeys.size()));
+    return r;
+  }
   constexpr std::string_view kDeployments = "/admin/deployments/";
   if (target.starts_with(kDeployments)) {
     const auto rest = target.substr(kDeployments.size());
@@ -49,8 +72,8 @@ base::Result<Route> parse_route(std::string_view method, std::string_view target
   return base::make_error(
       ErrorCode::kNotFound,
       "no admin route " + std::string(target) +
-          "; the admin API has /admin/deployments, /admin/config, /admin/config/reload and "
-          "/admin/config/rollback");
+          "; the admin API has /admin/deployments, /admin/config, /admin/config/reload, "
+          "/admin/config/rollback, /admin/keys, /admin/requests and /admin/spend");
 }
 
 std::string percent_decode(std::string_view s) {

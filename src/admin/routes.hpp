@@ -23,10 +23,18 @@ struct Route {
     kConfig,       // GET  /admin/config
     kReload,       // POST /admin/config/reload
     kRollback,     // POST /admin/config/rollback
+    kKeyCreate,    // POST /admin/keys
+    kKeyList,      // GET  /admin/keys
+    kKeyShow,      // GET  /admin/keys/{id}
+    kKeyUpdate,    // PATCH /admin/keys/{id}
+    kKeyRevoke,    // DELETE /admin/keys/{id}
+    kRequests,     // GET  /admin/requests?since=&until=&model=&key=&status=&limit=
+    kSpend,        // GET  /admin/spend?by=&since=&until=
     kWrongMethod,  // a listed path with another method: 405 with `allow`
   };
   Kind kind = Kind::kDeployments;
   std::string deployment;  // kDrain, kEnable: the id, percent-decoded
+  std::string key;         // kKeyShow, kKeyUpdate, kKeyRevoke: the key id, percent-decoded
   std::string_view allow;  // kWrongMethod: the method the path takes
 };
 

@@ -32,6 +32,8 @@ const char* error_type(const base::Error& e) {
       return "not_found_error";
     case ErrorCode::kRateLimited:
       return "rate_limit_error";
+    case ErrorCode::kQuotaExceeded:
+      return "insufficient_quota";
     case ErrorCode::kUpstreamTimeout:
       return "timeout_error";
     case ErrorCode::kUpstreamStatus:

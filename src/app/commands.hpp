@@ -3,6 +3,8 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace shepherd::app {
 
@@ -23,5 +25,40 @@ struct CheckOptions {
 int check(const CheckOptions& options);
 
 int validate_config(const std::string& path);
+
+// `shepherd keys create|list|show|update|revoke` (records_cli.cpp).
+struct KeyFlags {
+  std::optional<std::string> name;
+  std::optional<std::vector<std::string>> models;
+  std::optional<std::string> rpm, tpm, max_parallel;  // a number, or "none" to clear
+  std::optional<std::string> budget_usd;              // a number, or "none"
+  std::string budget_period = "month";
+  std::optional<std::string> expires_at;  // RFC 3339, Unix seconds, or "none"
+  std::optional<std::string> metadata;    // a JSON object
+  std::optional<bool> log_bodies;
+};
+struct KeysOptions {
+  std::string config_path;
+  std::string action;  // create, list, show, update, revoke
+  std::string id;
+  KeyFlags flags;
+};
+int keys_command(const KeysOptions& options);
+
+// `shepherd audit` and `shepherd cost`: the query string GET /admin/requests or /admin/spend
+// would take, built from the flags.
+struct AuditOptions {
+  std::string config_path;
+  std::string query;
+};
+int audit_command(const AuditOptions& options);
+struct CostOptions {
+  std::string config_path;
+  std::string query;
+  bool json = false;
+};
+int cost_command(const CostOptions& options);
+// "name=value" with the value percent-encoded (RFC 3986 unreserved characters kept).
+std::string query_param(std::string_view name, std::string_view value);
 
 }  // namespace shepherd::app

@@ -54,6 +54,60 @@ int main(int argc, char** argv) {
   auto* validate_cmd = config_cmd->add_subcommand("validate", "Check a configuration file");
   validate_cmd->add_option("file", config_file, "YAML file")->required();
 
+  // Keys, audit and spend, on the store the config names.
+  app::KeysOptions keys;
+  auto* keys_cmd = cli.add_subcommand("keys", "Manage virtual keys (the store of --config)");
+  keys_cmd->require_subcommand(1);
+  keys_cmd->fallthrough();  // --config may follow the action
+  keys_cmd->add_option("--config,-c", keys.config_path, "YAML configuration file");
+  auto key_flags = [&](CLI::App* c) {
+    auto& f = keys.flags;
+    c->add_option("--name", f.name, "a name for people");
+    c->add_option("--models", f.models, "allowed models, comma-separated (default: all)")
+        ->delimiter(',');
+    c->add_option("--rpm", f.rpm, "requests per minute (none: no limit)");
+    c->add_option("--tpm", f.tpm, "tokens per minute (none: no limit)");
+    c->add_option("--max-parallel", f.max_parallel, "requests in progress at once (none)");
+    c->add_option("--budget-usd", f.budget_usd, "budget in US dollars (none: no budget)");
+    c->add_option("--budget-period", f.budget_period, "day, week, month or total")
+        ->check(CLI::IsMember({"day", "week", "month", "total"}));
+    c->add_option("--expires-at", f.expires_at, "RFC 3339 time or Unix seconds (none)");
+    c->add_option("--metadata", f.metadata, "a JSON object, e.g. {\"team\":\"search\"}");
+    c->add_option("--log-bodies", f.log_bodies, "audit this key's request and response bodies");
+  };
+  auto* keys_create = keys_cmd->add_subcommand("create", "Create a key (prints its secret once)");
+  key_flags(keys_create);
+  keys_cmd->add_subcommand("list", "List keys (never their secrets)");
+  auto* keys_show = keys_cmd->add_subcommand("show", "Show a key and its budget's spend");
+  keys_show->add_option("id", keys.id, "key id")->required();
+  auto* keys_update = keys_cmd->add_subcommand("update", "Change a key's models or limits");
+  keys_update->add_option("id", keys.id, "key id")->required();
+  key_flags(keys_update);
+  auto* keys_revoke = keys_cmd->add_subcommand("revoke", "Revoke a key");
+  keys_revoke->add_option("id", keys.id, "key id")->required();
+
+  struct Filter {
+    std::string since, until, model, key, status, limit, by;
+  } filter;
+  app::AuditOptions audit;
+  auto* audit_cmd = cli.add_subcommand("audit", "Read the audit log (newest first, as JSON)");
+  audit_cmd->add_option("--config,-c", audit.config_path, "YAML configuration file");
+  app::CostOptions cost;
+  auto* cost_cmd =
+      cli.add_subcommand("cost", "Spend, latency and savings against list prices by group");
+  cost_cmd->add_option("--config,-c", cost.config_path, "YAML configuration file");
+  cost_cmd->add_option("--by", filter.by, "model, key, provider or day")
+      ->check(CLI::IsMember({"model", "key", "provider", "day"}));
+  cost_cmd->add_flag("--json", cost.json, "print JSON instead of a table");
+  for (auto* c : {audit_cmd, cost_cmd}) {
+    c->add_option("--since", filter.since, "RFC 3339 time, YYYY-MM-DD or Unix seconds");
+    c->add_option("--until", filter.until, "RFC 3339 time, YYYY-MM-DD or Unix seconds");
+  }
+  audit_cmd->add_option("--model", filter.model, "only this model");
+  audit_cmd->add_option("--key", filter.key, "only this key id");
+  audit_cmd->add_option("--status", filter.status, "only this HTTP status");
+  audit_cmd->add_option("--limit", filter.limit, "at most this many records (default 100)");
+
   CLI11_PARSE(cli, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_color_mt("shepherd"));
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -61,6 +115,28 @@ int main(int argc, char** argv) {
   if (*serve_cmd) return app::serve(serve);
   if (*check_cmd) return app::check(check);
   if (*validate_cmd) return app::validate_config(config_file);
+  if (*keys_cmd) {
+    for (const auto* c : keys_cmd->get_subcommands()) keys.action = c->get_name();
+    return app::keys_command(keys);
+  }
+  if (*audit_cmd || *cost_cmd) {
+    std::string query;
+    for (const auto& [name, value] : {std::pair<const char*, std::string&>{"since", filter.since},
+                                      {"until", filter.until},
+                                      {"model", filter.model},
+                                      {"key", filter.key},
+                                      {"status", filter.status},
+                                      {"limit", filter.limit},
+                                      {"by", filter.by}}) {
+      if (!value.empty()) query += (query.empty() ? "" : "&") + app::query_param(name, value);
+    }
+    if (*audit_cmd) {
+      audit.query = query;
+      return app::audit_command(audit);
+    }
+    cost.query = query;
+    return app::cost_command(cost);
+  }
   if (*mock_cmd) {
     const auto colon = mock_listen.rfind(':');
     if (colon == std::string::npos) {

@@ -108,10 +108,11 @@ int serve(const ServeOptions& options) {
 
   spdlog::info("configuration: {}", config.source);
   if (config.providers.empty()) spdlog::warn("{}", kNoProviderHelp);
-  if (config.server.api_keys.empty()) {
+  if (config.server.api_keys.empty() && config.keys.secret.empty()) {
     spdlog::warn(
-        "OPEN MODE: no API keys are configured (server.api_keys), so anyone who can reach this "
-        "address can use every model. Add api_keys: [env:SHEPHERD_API_KEY] to require a key.");
+        "OPEN MODE: no API keys are configured (server.api_keys, or keys.secret for virtual "
+        "keys), so anyone who can reach this address can use every model. Add api_keys: "
+        "[env:SHEPHERD_API_KEY] to require a key.");
   }
   auto shared = std::make_shared<const config::Config>(std::move(config));
   // SIGHUP and POST /admin/config/reload read the file again (a demo or default has none).

@@ -8,6 +8,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "auth/virtual_keys.hpp"
+
 namespace shepherd::auth {
 
 namespace {
@@ -63,9 +65,23 @@ std::optional<std::size_t> matching_token(std::string_view token, std::span<cons
   return found;
 }
 
-KeyDigests KeyDigests::of(const std::vector<std::string>& api_keys, const std::string& master_key) {
+Digest KeyDigests::digest(std::string_view token) const {
+  return hasher ? hasher->hash(token) : sha256(token);
+}
+
+std::optional<std::size_t> KeyDigests::static_key(const Digest& d) const {
+  std::optional<std::size_t> found;
+  for (std::size_t i = 0; i < api_keys.size(); ++i) {
+    if (CRYPTO_memcmp(d.data(), api_keys[i].data(), d.size()) == 0) found = i;
+  }
+  return found;
+}
+
+KeyDigests KeyDigests::of(const std::vector<std::string>& api_keys, const std::string& master_key,
+                          std::shared_ptr<const KeyHasher> hasher) {
   KeyDigests out;
-  for (const auto& k : api_keys) out.api_keys.push_back(sha256(k));
+  out.hasher = std::move(hasher);
+  for (const auto& k : api_keys) out.api_keys.push_back(out.digest(k));
   if (!master_key.empty()) out.master = sha256(master_key);
   return out;
 }

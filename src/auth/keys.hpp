@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -31,12 +32,25 @@ inline bool bearer_matches(std::string_view authorization, std::span<const Diges
   return matching_key(authorization, digests).has_value();
 }
 
-// The keys of one config snapshot, hashed once when the snapshot is installed.
-struct KeyDigests {
-  std::vector<Digest> api_keys;  // empty: open mode
-  std::optional<Digest> master;  // absent: the admin API is disabled
+class KeyHasher;
 
-  static KeyDigests of(const std::vector<std::string>& api_keys, const std::string& master_key);
+// The keys of one config snapshot, hashed once when the snapshot is installed. With keys.secret
+// set, the static keys are hashed under it like virtual keys are, so that one HMAC of a
+// presented token serves both lookups.
+struct KeyDigests {
+  std::vector<Digest> api_keys;             // the static keys (server.api_keys)
+  std::optional<Digest> master;             // SHA-256; absent: the admin API is disabled
+  std::shared_ptr<const KeyHasher> hasher;  // null: virtual keys are off, api_keys are SHA-256
+
+  // Open mode: no static keys and no virtual keys; anyone may call.
+  bool open() const { return api_keys.empty() && !hasher; }
+  // A presented token as the key lists store it.
+  Digest digest(std::string_view token) const;
+  // Which static key `digest` is, comparing every one in constant time.
+  std::optional<std::size_t> static_key(const Digest& digest) const;
+
+  static KeyDigests of(const std::vector<std::string>& api_keys, const std::string& master_key,
+                       std::shared_ptr<const KeyHasher> hasher = nullptr);
 };
 
 }  // namespace shepherd::auth

@@ -24,6 +24,7 @@ int http_status(const Error& error) {
     case ErrorCode::kConflict:
       return 409;
     case ErrorCode::kRateLimited:
+    case ErrorCode::kQuotaExceeded:
       return 429;
     case ErrorCode::kUpstreamStatus:
       return error.status >= 400 && error.status <= 599 ? error.status : 502;
@@ -63,6 +64,8 @@ const char* code_name(ErrorCode code) {
       return "conflict";
     case ErrorCode::kRateLimited:
       return "rate_limited";
+    case ErrorCode::kQuotaExceeded:
+      return "insufficient_quota";
     case ErrorCode::kUpstreamStatus:
       return "upstream_status";
     case ErrorCode::kUpstreamUnreachable:

@@ -21,6 +21,7 @@ enum class ErrorCode {
   kHeadersTooLarge,   // request headers over the limit (431)
   kConflict,     // the request conflicts with the current state, e.g. nothing to roll back to (409)
   kRateLimited,  // 429, from Shepherd or passed on from an upstream
+  kQuotaExceeded,        // 429: the key's budget is spent (OpenAI's insufficient_quota)
   kUpstreamStatus,       // the upstream answered with an error status; passed on as is
   kUpstreamUnreachable,  // connect/DNS/TLS failure, reset, malformed answer (502)
   kUpstreamTimeout,      // connect, first-byte, idle or total timeout (504)

@@ -7,129 +7,22 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <limits>
 #include <sstream>
 
+#include "config/parse_util.hpp"
+
 namespace shepherd::config {
 namespace {
+
+using namespace detail;  // NOLINT(google-build-using-namespace): the YAML walk's vocabulary
 
 using base::Error;
 using base::ErrorCode;
 using base::Result;
-
-// Thrown inside the parser only and turned into an Error at its boundary: the YAML walk is
-// start-up code, where exceptions keep the many checks readable.
-struct ConfigError {
-  std::string message;
-};
-
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw ConfigError{path + ": " + what};
-}
-
-std::string join_path(const std::string& parent, const std::string& key) {
-  return parent.empty() ? key : parent + "." + key;
-}
-
-void require_map(const YAML::Node& node, const std::string& path) {
-  if (!node.IsMap()) {
-    if (path.empty())
-      throw ConfigError{"the configuration must be a mapping (server, providers, models)"};
-    fail(path, "expected a mapping");
-  }
-}
-
-// Rejects keys other than `allowed`, naming the first unknown one.
-void check_keys(const YAML::Node& node, const std::string& path,
-                std::initializer_list<std::string_view> allowed) {
-  require_map(node, path);
-  for (const auto& item : node) {
-    const auto key = item.first.as<std::string>();
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      std::string list;
-      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      fail(join_path(path, key), "unknown key (allowed here: " + list + ")");
-    }
-  }
-}
-
-std::string scalar(const YAML::Node& node, const std::string& path) {
-  if (!node.IsScalar()) fail(path, "expected a single value");
-  return node.Scalar();
-}
-
-bool boolean(const YAML::Node& node, const std::string& path) {
-  const auto s = scalar(node, path);
-  if (s == "true" || s == "yes" || s == "on") return true;
-  if (s == "false" || s == "no" || s == "off") return false;
-  fail(path, "expected true or false, got '" + s + "'");
-}
-
-long integer(const YAML::Node& node, const std::string& path, long min, long max) {
-  const auto s = scalar(node, path);
-  long v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size())
-    fail(path, "expected an integer, got '" + s + "'");
-  if (v < min || v > max) {
-    fail(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-  }
-  return v;
-}
-
-double number(const YAML::Node& node, const std::string& path) {
-  const auto s = scalar(node, path);
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v < 0) {
-    fail(path, "expected a non-negative number, got '" + s + "'");
-  }
-  return v;
-}
-
-Millis duration(const YAML::Node& node, const std::string& path) {
-  const auto s = scalar(node, path);
-  auto d = parse_duration(s);
-  if (!d || d->count() <= 0) {
-    fail(path, "expected a positive duration like 250ms, 5s or 2m, got '" + s + "'");
-  }
-  return *d;
-}
-
-std::size_t size(const YAML::Node& node, const std::string& path) {
-  const auto s = scalar(node, path);
-  auto v = parse_size(s);
-  if (!v || *v == 0) fail(path, "expected a size like 512KiB, 4MiB or 1048576, got '" + s + "'");
-  return *v;
-}
-
-// Resolves a secret reference: "env:NAME" or "file:PATH". Plain values are refused so a key
-// cannot end up committed in a config file by accident.
-std::string secret(const YAML::Node& node, const std::string& path, const EnvLookup& env) {
-  const auto s = scalar(node, path);
-  if (s.rfind("env:", 0) == 0) {
-    const auto name = s.substr(4);
-    if (name.empty()) fail(path, "env: needs a variable name");
-    auto value = env(name);
-    if (!value || value->empty()) {
-      fail(path, "environment variable " + name + " is not set (export it before starting)");
-    }
-    return *value;
-  }
-  if (s.rfind("file:", 0) == 0) {
-    std::ifstream in(s.substr(5), std::ios::binary);
-    if (!in) fail(path, "cannot read secret file " + s.substr(5));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto value = ss.str();
-    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
-    if (value.empty()) fail(path, "secret file " + s.substr(5) + " is empty");
-    return value;
-  }
-  fail(path, "secrets must be references: env:VARIABLE or file:/path (never the key itself)");
-}
 
 void parse_listen(const std::string& s, const std::string& path, ServerConfig& server) {
   const auto colon = s.rfind(':');
@@ -272,10 +165,20 @@ ProviderConfig parse_provider(const std::string& name, const YAML::Node& node,
   return p;
 }
 
+Price price(const YAML::Node& node, const std::string& path) {
+  check_keys(node, path, {"input", "output", "cached_input"});
+  Price p;
+  if (auto n = node["input"]) p.input_per_million = number(n, path + ".input");
+  if (auto n = node["output"]) p.output_per_million = number(n, path + ".output");
+  if (auto n = node["cached_input"]) p.cached_input_per_million = number(n, path + ".cached_input");
+  return p;
+}
+
 DeploymentConfig parse_deployment(const YAML::Node& node, const std::string& path,
                                   const std::string& model_name, const Config& config) {
   check_keys(node, path,
-             {"id", "provider", "model", "price", "weight", "region", "max_context", "rpm", "tpm"});
+             {"id", "provider", "model", "price", "list_price", "weight", "region", "max_context",
+              "rpm", "tpm"});
   DeploymentConfig d;
   auto provider = node["provider"];
   if (!provider) fail(path + ".provider", "required: the name of a provider");
@@ -292,14 +195,8 @@ DeploymentConfig parse_deployment(const YAML::Node& node, const std::string& pat
   d.model = model_name;
   if (auto n = node["model"]) d.model = scalar(n, path + ".model");
   if (d.model.empty()) fail(path + ".model", "must not be empty");
-  if (auto price = node["price"]) {
-    check_keys(price, path + ".price", {"input", "output", "cached_input"});
-    if (auto n = price["input"]) d.price.input_per_million = number(n, path + ".price.input");
-    if (auto n = price["output"]) d.price.output_per_million = number(n, path + ".price.output");
-    if (auto n = price["cached_input"]) {
-      d.price.cached_input_per_million = number(n, path + ".price.cached_input");
-    }
-  }
+  if (auto n = node["price"]) d.price = price(n, path + ".price");
+  if (auto n = node["list_price"]) d.list_price = price(n, path + ".list_price");
   if (auto n = node["id"]) {
     d.id = scalar(n, path + ".id");
     const bool valid = !d.id.empty() && std::all_of(d.id.begin(), d.id.end(), [](char c) {
@@ -515,6 +412,8 @@ std::optional<Millis> parse_duration(std::string_view text) {
     ms = value * 60'000;
   } else if (unit == "h") {
     ms = value * 3'600'000;
+  } else if (unit == "d") {
+    ms = value * 86'400'000;
   } else {
     return std::nullopt;
   }
@@ -612,8 +511,10 @@ Result<Config> parse_config(std::string_view yaml, const EnvLookup& env, std::st
     if (root.IsNull()) {
       throw ConfigError{"the configuration is empty; it needs at least providers and models"};
     }
-    check_keys(root, "", {"server", "routing", "providers", "models"});
+    check_keys(root, "",
+               {"server", "routing", "providers", "models", "storage", "keys", "audit", "redis"});
     if (auto n = root["server"]) parse_server(n, env, config.server);
+    parse_governance(root, env, config);
     if (auto n = root["routing"]) parse_routing(n, config.routing);
     if (auto providers = root["providers"]) {
       require_map(providers, "providers");
@@ -640,6 +541,11 @@ Result<Config> load_config_file(const std::string& path, const EnvLookup& env) {
   std::stringstream ss;
   ss << in.rdbuf();
   auto result = parse_config(ss.str(), env, path);
+  if (result) {
+    std::error_code ec;
+    const auto folder = std::filesystem::absolute(path, ec).parent_path();
+    if (!ec) result->storage.base_dir = folder.string();
+  }
   if (!result) {
     auto error = std::move(result).error();
     error.message = path + ": " + error.message;

@@ -102,6 +102,8 @@ struct DeploymentConfig {
   std::size_t provider_index = 0;
   std::string model;  // the upstream's model id
   Price price;
+  // The provider's public list price, for savings reports; nullopt: the same as price.
+  std::optional<Price> list_price;
   double weight = 1;              // for the weighted strategy
   std::string region;             // informational: regional endpoints are separate deployments
   std::uint64_t max_context = 0;  // tokens the deployment accepts (prompt + completion); 0: unknown
@@ -155,11 +157,50 @@ struct RoutingConfig {
   Millis queue_wait{5'000};
 };
 
+// Where virtual keys and audit records are kept (docs/config.md "Storage").
+struct StorageConfig {
+  // "sqlite://PATH" (relative to base_dir), "sqlite::memory:", or a PostgreSQL URL (resolved
+  // when given as env:/file:, since it may carry a password).
+  std::string url = "sqlite://shepherd.db";
+  // The config file's folder; the working directory for a config without a file.
+  std::string base_dir;
+};
+
+// Virtual keys (docs/config.md "Keys, limits and budgets").
+struct KeysConfig {
+  // Resolved HMAC secret the stored keys are hashed under; empty: virtual keys are off.
+  std::string secret;
+  // How often each instance looks for key changes made elsewhere (another instance, the CLI).
+  Millis refresh{500};
+  // Completion tokens a budget reserves for a request that names no max_tokens.
+  std::uint64_t reserve_completion_tokens = 4096;
+};
+
+// The audit log (docs/config.md "Audit log").
+struct AuditConfig {
+  bool enabled = true;
+  bool bodies = false;                  // every request's bodies (keys may ask for theirs alone)
+  Millis retention{30LL * 86'400'000};  // never below 24 h
+  Millis flush_interval{200};           // what a kill -9 may lose at most
+  std::size_t queue = 100'000;          // records waiting for the writer; beyond: dropped, counted
+  std::string spool;  // records waiting for a store that is down; default beside the store
+};
+
+// Shared limits across instances (docs/config.md "Several instances").
+struct RedisConfig {
+  std::string url;  // empty: limits are counted in this process only
+  Millis timeout{50};
+};
+
 struct Config {
   ServerConfig server;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   RoutingConfig routing;
+  StorageConfig storage;
+  KeysConfig keys;
+  AuditConfig audit;
+  RedisConfig redis;
   std::string source;  // file path, or a description of the built-in default
 
   const ModelConfig* find_model(std::string_view name) const;
@@ -178,7 +219,7 @@ base::Result<Config> parse_config(std::string_view yaml, const EnvLookup& env,
                                   std::string source = "<string>");
 base::Result<Config> load_config_file(const std::string& path, const EnvLookup& env);
 
-// Parses "250ms", "5s", "2m", "1h" (a bare number is seconds).
+// Parses "250ms", "5s", "2m", "1h", "30d" (a bare number is seconds).
 std::optional<Millis> parse_duration(std::string_view text);
 // Parses "4MiB", "512KiB", "1024" (bytes).
 std::optional<std::size_t> parse_size(std::string_view text);

@@ -330,11 +330,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownModelKey",
                   with_model("    fallback: x\n    deployments: [{provider: relay}]\n"),
                   "models.m.fallback", "unknown key"},
-        ErrorCase{"UnknownDeploymentKey",
-                  with_model("    deployments: [{provider: relay, wieght: 2}]\n"),
-                  "models.m.deployments[0].wieght",
-                  "unknown key (allowed here: id, provider, model, price, weight, region, "
-                  "max_context, rpm, tpm)"},
+        ErrorCase{
+            "UnknownDeploymentKey", with_model("    deployments: [{provider: relay, wieght: 2}]\n"),
+            "models.m.deployments[0].wieght",
+            "unknown key (allowed here: id, provider, model, price, list_price, weight, region, "
+            "max_context, rpm, tpm)"},
         ErrorCase{"UnknownPriceKey",
                   with_model("    deployments: [{provider: relay, price: {inputs: 1}}]\n"),
                   "models.m.deployments[0].price.inputs", "unknown key"},
@@ -876,7 +876,8 @@ INSTANTIATE_TEST_SUITE_P(
                       DurationCase{" 5s", std::nullopt}, DurationCase{"5S", std::nullopt},
                       DurationCase{"-1s", std::nullopt}, DurationCase{"1e3", std::nullopt},
                       DurationCase{"1.2.3s", std::nullopt}, DurationCase{"5sec", std::nullopt},
-                      DurationCase{"1d", std::nullopt}, DurationCase{"1000000000h", std::nullopt}));
+                      DurationCase{"1d", Millis(86'400'000)}, DurationCase{"1w", std::nullopt},
+                      DurationCase{"1000000000h", std::nullopt}));
 
 // --- parse_size -------------------------------------------------------------------------------
 

@@ -29,6 +29,15 @@ ClientConnection::ClientConnection(Socket socket, ConnectionSet& set)
   socket_.non_blocking(true, ec);  // for write_all()
 }
 
+const std::string& ClientConnection::remote_address() {
+  if (!remote_address_) {
+    error_code ec;
+    const auto endpoint = socket_.remote_endpoint(ec);
+    remote_address_ = ec ? std::string() : endpoint.address().to_string();
+  }
+  return *remote_address_;
+}
+
 ClientConnection::~ClientConnection() { set_.remove(this); }
 
 Task<ReadResult> ClientConnection::read_request(Request& request, const ReadLimits& limits) {

@@ -56,6 +56,10 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   // `Expect: 100-continue` itself.
   Task<ReadResult> read_request(Request& request, const ReadLimits& limits);
 
+  // The client's address ("203.0.113.7" or "2001:db8::1"), looked up once per connection; ""
+  // when the socket no longer knows it.
+  const std::string& remote_address();
+
   // Headers every answer to the current request carries (request id, CORS, routing), each line
   // ending in CRLF. Cleared by read_request().
   std::string& request_headers() { return request_headers_; }
@@ -122,6 +126,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   bool idle_ = true;
   bool write_failed_ = false;
   bool answered_ = false;  // something was written since the last request was read
+  std::optional<std::string> remote_address_;
   std::string request_headers_;
   std::string head_;
   std::uint64_t watch_gen_ = 0;

@@ -49,16 +49,20 @@ std::shared_ptr<const LoopView> LoopView::make(std::shared_ptr<const Snapshot> s
     }
     next->providers.push_back(std::move(view));
   }
-  next->keys = auth::KeyDigests::of(config.server.api_keys, config.server.master_key);
+  next->keys = auth::KeyDigests::of(config.server.api_keys, config.server.master_key, snap->hasher);
   next->snap = std::move(snap);
   return next;
 }
 
 std::string new_request_id(LoopContext& loop) {
+  auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count());
   std::uint64_t v =
       loop.id_salt ^ (static_cast<std::uint64_t>(loop.index) << 56) ^ ++loop.request_seq;
-  char id[20] = {'r', 'e', 'q', '_'};
-  for (int i = 19; i >= 4; --i, v >>= 4) id[i] = "0123456789abcdef"[v & 0xf];
+  char id[32] = {'r', 'e', 'q', '_'};
+  for (int i = 31; i >= 16; --i, v >>= 4) id[i] = "0123456789abcdef"[v & 0xf];
+  for (int i = 15; i >= 4; --i, ms >>= 4) id[i] = "0123456789abcdef"[ms & 0xf];
   return std::string(id, sizeof id);
 }
 

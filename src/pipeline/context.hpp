@@ -15,15 +15,18 @@
 
 #include "api/openai.hpp"
 #include "auth/keys.hpp"
+#include "auth/virtual_keys.hpp"
 #include "base/random.hpp"
 #include "config/config.hpp"
 #include "ingress/dialect.hpp"
+#include "limits/limiter.hpp"
 #include "net/http_connection.hpp"
 #include "net/listener.hpp"
 #include "net/upstream.hpp"
 #include "observability/metrics.hpp"
 #include "providers/provider.hpp"
 #include "routing/router.hpp"
+#include "storage/audit_writer.hpp"
 #include "translate/canonical.hpp"
 
 namespace shepherd::pipeline {
@@ -37,6 +40,11 @@ struct Snapshot {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<const routing::Router> router;
   observability::RouteTable routes;
+  // HMAC of presented tokens under keys.secret; null when virtual keys are off.
+  std::shared_ptr<const auth::KeyHasher> hasher;
+  // Every secret value of the config (keys, upstream credentials), longest first: redacted from
+  // audited bodies.
+  std::vector<std::string> secrets;
   std::uint64_t version = 0;
 };
 
@@ -85,10 +93,24 @@ struct LoopContext {
   // The current snapshot as this loop sees it; replaced on this loop's thread.
   std::shared_ptr<const LoopView> view;
   net::ConnectionSet connections;
+  // Virtual keys, replaced whole by the store thread through a post to this loop; null when
+  // virtual keys are off.
+  std::shared_ptr<const auth::KeyTable> keys;
+  // Per-key limits and budgets; the audit log (null when off). Owned by the server's governance.
+  limits::Limiter* limiter = nullptr;
+  storage::AuditWriter* audit = nullptr;
+  bool audit_bodies = false;  // audit.bodies: every request's bodies
 };
 
-// A request id unique in the process ("req_" and 16 hex digits): loop index, a per-loop sequence
-// and a random per-process salt.
+// Who is calling.
+struct Caller {
+  int key_index = -1;                     // which of server.api_keys, or -1
+  const auth::VirtualKey* key = nullptr;  // a virtual key (kept alive by RequestContext::keys)
+};
+
+// A request id unique across instances and sorted by time: "req_", the Unix time in milliseconds
+// (12 hex digits), then 16 hex digits of a random per-process salt mixed with the loop index and
+// a per-loop sequence.
 std::string new_request_id(LoopContext& loop);
 
 // One request, from its first stage to its record.
@@ -111,9 +133,20 @@ struct RequestContext {
   std::size_t model_index = 0;
   std::string body;
   routing::RequestShape shape;  // admission's estimate
+  Caller caller;
+  std::shared_ptr<const auth::KeyTable> keys;  // the table caller.key belongs to
+  limits::Ticket ticket;                       // admission's, settled by the record stage
+  bool holds_ticket = false;
   // For the record stage.
+  storage::Millis arrived_ms = 0;  // wall clock, for the audit record
+  Clock::time_point started{};
+  std::optional<Clock::time_point> first_byte_sent;  // the commit point
+  const char* error_class = "";  // base::code_name of the failure the client saw; "" on success
+  bool capture_bodies = false;   // this request's bodies go into its audit record
+  std::string response_body;     // captured when capture_bodies
   std::size_t route = observability::Metrics::kNoRoute;
   const config::DeploymentConfig* served = nullptr;  // the deployment of the committed attempt
+  const config::DeploymentConfig* tried = nullptr;   // the deployment of the last attempt
   observability::Metrics::Outcome outcome;
 
   const config::Config& config() const { return view->config(); }

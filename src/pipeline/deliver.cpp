@@ -37,9 +37,11 @@ Task<void> deliver_answer(RequestContext& rc, Attempt& a) {
     }
   }
   co_await rc.conn.respond(200, "application/json", a.answer, {}, rc.write_timeout());
+  if (rc.capture_bodies) rc.response_body = a.answer;
   out.status = 200;
   out.ok = !rc.conn.write_failed();
   out.client_disconnected = rc.conn.write_failed();
+  if (out.client_disconnected) rc.error_class = "client_disconnected";
 }
 
 Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
@@ -85,6 +87,7 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
     conn.mark_gone();
     out.status = 499;
     out.client_disconnected = true;
+    rc.error_class = "client_disconnected";
     co_return false;
   }
   // Committed: the stream ends with the end marker or with an error event, never silently.
@@ -99,6 +102,11 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
   co_await conn.write({}, tail, timeout);
   out.status = 200;
   out.stream_failed = a.failure.has_value() || a.error_event;
+  if (a.failure) {
+    rc.error_class = base::code_name(a.failure->code);
+  } else if (a.error_event) {
+    rc.error_class = "upstream_error_event";
+  }
   out.ok = a.done && !conn.write_failed();
   if (!a.done || !parser.keep_alive()) co_return false;
   // Read the end of the upstream body (usually already buffered) so the connection is reusable;

@@ -59,6 +59,7 @@ Task<void> commit(RequestContext& rc, Attempt& a, const routing::Plan& plan, boo
   auto& out = rc.outcome;
   rc.route = rc.view->snap->routes.route(a.pick.model, a.pick.deployment);
   rc.served = a.deployment;
+  rc.first_byte_sent = Clock::now();
   out.attempts = plan.attempts();
   out.fallback = a.pick.model != rc.model_index;
   out.hedged = hedged;
@@ -126,6 +127,7 @@ Task<void> relay(RequestContext& rc) {
     const auto pick = std::get<routing::Plan::Pick>(next);
     // Metrics count the request on the deployment of its last attempt.
     rc.route = rc.view->snap->routes.route(pick.model, pick.deployment);
+    rc.tried = &config.models[pick.model].deployments[pick.deployment];
     first.reset();
     second.reset();
     first.emplace();
@@ -165,9 +167,11 @@ Task<void> relay(RequestContext& rc) {
     rc.conn.mark_gone();
     out.status = 499;
     out.client_disconnected = true;
+    rc.error_class = "client_disconnected";
     co_return;
   }
   if (!failure) failure = base::make_error(ErrorCode::kInternal, "no attempt was made");
+  rc.error_class = base::code_name(failure->code);
   if (plan.attempts() > 0) set_route_headers(rc, nullptr, plan.attempts(), hedged);
   out.status = base::http_status(*failure);
   co_await respond_error(rc.conn, rc.dialect, *failure, rc.request_id, rc.write_timeout());

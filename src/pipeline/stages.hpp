@@ -6,13 +6,11 @@
 
 namespace shepherd::pipeline {
 
-// Who is calling. Today a static key (server.api_keys) or, in open mode, anyone.
-struct Caller {
-  int key_index = -1;  // which of server.api_keys; -1 in open mode
-};
-
-// identify: the caller of `request`, or 401 saying what is wrong with its key.
-base::Result<Caller> identify(const LoopView& view, const net::Request& request);
+// identify: the caller of `request` (a static key, a virtual key of `keys`, or anyone in open
+// mode), or 401 saying what is wrong with its key. The token (Authorization: Bearer, or
+// x-api-key) is hashed once, whatever its shape, and looked up among both kinds of keys.
+base::Result<Caller> identify(const LoopView& view, const auth::KeyTable* keys,
+                              const net::Request& request);
 
 // parse: the body validated in the client's dialect, and the model resolved (404 naming the
 // models that exist). Sets rc.chat and rc.model_index.
@@ -20,15 +18,24 @@ base::Status parse_and_resolve(RequestContext& rc);
 
 // admit: whether the request may run now, and its admission estimate (tokens it may use: the
 // prompt at four bytes a token plus the completion the client allows), which routing checks
-// against context windows and token rates. Sets rc.shape.
-base::Status admit(RequestContext& rc, const Caller& caller);
+// against context windows and token rates. Sets rc.shape. A virtual key's models (403), limits
+// (429 with Retry-After) and budget (429 insufficient_quota) are checked here; an admitted
+// request holds a ticket (rc.ticket) that the record stage settles.
+Task<base::Status> admit(RequestContext& rc);
 
 // relay (relay.cpp): plan → attempts → commit → delivery. Answers the client, whatever happens,
 // and fills rc.route and rc.outcome.
 Task<void> relay(RequestContext& rc);
 
-// record: metrics (and the deployment's state, already told by each attempt). Always runs.
-void record(RequestContext& rc, Clock::time_point started);
+// record: settles the key's ticket with the real tokens and cost, then metrics and the audit
+// record (the deployment's state was told by each attempt). Always runs.
+Task<void> record(RequestContext& rc);
+
+// The audit record of a finished request (audit.cpp), bodies included when rc.capture_bodies
+// (with every configured secret and anything shaped like a virtual key redacted).
+storage::AuditRecord audit_record(const RequestContext& rc, double cost_usd, double list_cost_usd);
+// `text` with each of `secrets` and every "sk-shep-..." token replaced by "[REDACTED]".
+std::string redact(std::string_view text, const std::vector<std::string>& secrets);
 
 // The whole of a chat request on a dialect route (POST only): every stage above, in order.
 Task<void> serve_chat(RequestContext& rc, net::Request& request);

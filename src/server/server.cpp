@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 
@@ -11,6 +12,23 @@
 namespace shepherd::server {
 
 using base::ErrorCode;
+
+namespace {
+
+// Every secret value a config holds, longest first, for redaction from audited bodies.
+std::vector<std::string> secret_values(const config::Config& c) {
+  std::vector<std::string> out = c.server.api_keys;
+  if (!c.server.master_key.empty()) out.push_back(c.server.master_key);
+  if (!c.keys.secret.empty()) out.push_back(c.keys.secret);
+  for (const auto& p : c.providers) {
+    if (!p.api_key.empty()) out.push_back(p.api_key);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  return out;
+}
+
+}  // namespace
 
 Server::Server(std::shared_ptr<const config::Config> config, std::string config_path)
     : config_path_(std::move(config_path)), control_(std::make_unique<Control>()) {
@@ -24,6 +42,8 @@ Server::Server(std::shared_ptr<const config::Config> config, std::string config_
     loops_.push_back(
         std::make_unique<Loop>(*this, i, *metrics_, salt & 0x00ffffffffffffffULL, seed));
   }
+  // Opens the store: a store that cannot be opened stops the start here, with the reason.
+  governance_ = std::make_unique<governance::Governance>(*config, n);
   // The first version; the loops are not running yet, so it is installed directly.
   auto applied = apply(std::move(config));
   if (!applied) throw std::runtime_error(applied.error().message);
@@ -54,6 +74,8 @@ base::Result<std::uint64_t> Server::apply_locked(std::shared_ptr<const config::C
   auto snap = std::make_shared<Snapshot>();
   snap->router = std::make_shared<routing::Router>(
       config, current_snapshot_ ? current_snapshot_->router.get() : nullptr, net::Clock::now());
+  snap->hasher = governance_->hasher();
+  snap->secrets = secret_values(*config);
   snap->config = std::move(config);
   snap->routes = std::move(routes).value();
   snap->version = next_version_++;
@@ -149,8 +171,29 @@ void Server::start() {
                              e.code().message());
   }
   port_ = endpoint.port();
+  std::vector<net::Executor> executors;
+  for (auto& loop : loops_) executors.push_back(loop->ioc.get_executor());
+  // Key tables reach each loop by a post once the loops run (directly before, on this thread).
+  governance_->start(
+      [this](std::shared_ptr<const auth::KeyTable> table) {
+        for (auto& loop : loops_) {
+          if (threads_.empty()) {
+            loop->context.keys = table;
+          } else {
+            net::asio::post(loop->ioc, [l = loop.get(), table] { l->context.keys = table; });
+          }
+        }
+      },
+      std::move(executors));
+  for (auto& loop : loops_) {
+    auto& context = loop->context;
+    context.limiter = &governance_->limiter(context.index);
+    context.audit = governance_->audit();
+    context.audit_bodies = governance_->bodies_by_default();
+  }
   for (auto& loop : loops_) {
     auto* l = loop.get();
+    net::asio::co_spawn(loop->ioc, governance_->run_loop(loop->context.index), net::asio::detached);
     net::asio::co_spawn(loop->ioc,
                         net::accept_loop(*loop->acceptor, loop->context.connections,
                                          [l](std::shared_ptr<net::ClientConnection> c) {
@@ -177,8 +220,12 @@ void Server::wait() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  // The limiters' connections end before the loops run out their remaining work, and the audit
+  // queue is flushed once that work (the last requests' records) is done.
+  governance_->stop_limiters();
   control_->join();
   for (auto& loop : loops_) loop->finish();
+  governance_->stop();
 }
 
 // ---- Loop

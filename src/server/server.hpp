@@ -17,6 +17,7 @@
 #include "admin/admin_api.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
+#include "governance/governance.hpp"
 #include "observability/metrics.hpp"
 #include "pipeline/context.hpp"
 
@@ -56,6 +57,7 @@ class Server final : public admin::ConfigControl {
   net::Executor control_executor() override;
 
   const observability::Metrics& metrics() const { return *metrics_; }
+  governance::Governance& governance() override { return *governance_; }
   std::shared_ptr<const Snapshot> snapshot() const;
 
   struct Loop;
@@ -68,6 +70,7 @@ class Server final : public admin::ConfigControl {
 
   std::string config_path_;
   std::unique_ptr<observability::Metrics> metrics_;
+  std::unique_ptr<governance::Governance> governance_;
   std::vector<std::unique_ptr<Loop>> loops_;
   std::vector<std::thread> threads_;
   std::unique_ptr<Control> control_;

@@ -96,18 +96,23 @@ Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Reque
   if (target == "/health/ready") {
     co_return co_await admin::serve_ready(ex, loop.context.connections.stopping());
   }
-  if (target == "/metrics") co_return co_await admin::serve_metrics(ex, loop.context.metrics);
+  if (target == "/metrics")
+    co_return co_await admin::serve_metrics(ex, loop.context.metrics, loop.server.governance());
   if (target == "/stats") co_return co_await admin::serve_stats(ex, loop.context.metrics);
   if (target.starts_with("/admin/")) {
     co_await admin::serve_admin(ex, request, target, loop.server);
     co_return;
+  }
+  if (target == "/v1/usage") {
+    if (!get) co_return co_await wrong_method("GET");
+    co_return co_await admin::serve_usage(ex, request, loop.context);
   }
   if (target == "/v1/models" || target == "/models") {
     // Anthropic's SDKs list models at the same path; their anthropic-version header asks for
     // Anthropic's shape (and its error shape).
     const bool anthropic = request.anthropic_version;
     const auto& models_dialect = anthropic ? ingress::anthropic_dialect() : dialect;
-    if (auto caller = pipeline::identify(view, request); !caller) {
+    if (auto caller = pipeline::identify(view, loop.context.keys.get(), request); !caller) {
       co_await pipeline::respond_error(conn, models_dialect, caller.error(), rc.request_id,
                                        timeout);
       co_return;
@@ -132,7 +137,7 @@ Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Reque
       ErrorCode::kNotFound,
       "no route for " + std::string(target) +
           "; the API is at /v1/chat/completions, /v1/messages, /v1/responses, /v1/completions, "
-          "/v1/embeddings and /v1/models"));
+          "/v1/embeddings, /v1/models and /v1/usage"));
 }
 
 }  // namespace

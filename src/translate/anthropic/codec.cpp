@@ -116,6 +116,7 @@ std::string_view anthropic_error_type(const base::Error& e) {
     case ErrorCode::kPayloadTooLarge:
       return "request_too_large";
     case ErrorCode::kRateLimited:
+    case ErrorCode::kQuotaExceeded:
       return "rate_limit_error";
     case ErrorCode::kUnavailable:
       return "overloaded_error";

@@ -1,0 +1,41 @@
+// The vocabulary of the YAML walk, shared by the files that parse a section of the config: each
+// function reads one node and throws ConfigError naming its key path when the value is wrong.
+// Start-up code only; parse_config() turns a ConfigError into an Error at its boundary.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+#include "config/config.hpp"
+
+namespace shepherd::config::detail {
+
+struct ConfigError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& path, const std::string& what);
+std::string join_path(const std::string& parent, const std::string& key);
+void require_map(const YAML::Node& node, const std::string& path);
+// Rejects keys other than `allowed`, naming the first unknown one.
+void check_keys(const YAML::Node& node, const std::string& path,
+                std::initializer_list<std::string_view> allowed);
+std::string scalar(const YAML::Node& node, const std::string& path);
+bool boolean(const YAML::Node& node, const std::string& path);
+long integer(const YAML::Node& node, const std::string& path, long min, long max);
+// A finite, non-negative number.
+double number(const YAML::Node& node, const std::string& path);
+// A positive duration ("250ms", "5s", "2m", "1h", "30d").
+Millis duration(const YAML::Node& node, const std::string& path);
+std::size_t size(const YAML::Node& node, const std::string& path);
+// Resolves a secret reference: "env:NAME" or "file:PATH". Plain values are refused so a key
+// cannot end up committed in a config file by accident.
+std::string secret(const YAML::Node& node, const std::string& path, const EnvLookup& env);
+
+// The sections storage, keys, audit and redis of `root` (governance.cpp).
+void parse_governance(const YAML::Node& root, const EnvLookup& env, Config& config);
+
+}  // namespace shepherd::config::detail

@@ -1,0 +1,156 @@
+#include "storage/migrations.hpp"
+
+#include <array>
+#include <string>
+
+namespace shepherd::storage {
+
+namespace {
+
+// Shipped migrations are never edited: a store that applied one keeps what it created.
+constexpr std::array<Migration, 2> kMigrations{{
+    {1, "virtual keys", R"sql(
+CREATE TABLE store_meta (
+  name TEXT NOT NULL PRIMARY KEY,
+  value {int} NOT NULL
+){strict};
+INSERT INTO store_meta (name, value) VALUES ('keys_version', 0);
+CREATE TABLE virtual_keys (
+  id TEXT NOT NULL PRIMARY KEY,
+  name TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  models TEXT NOT NULL,
+  rpm {int},
+  tpm {int},
+  max_parallel {int},
+  budget_usd {real},
+  budget_period TEXT CHECK (budget_period IN ('day', 'week', 'month', 'total')),
+  expires_at {int},
+  metadata TEXT NOT NULL,
+  log_bodies {bool} NOT NULL,
+  created_at {int} NOT NULL,
+  updated_at {int} NOT NULL,
+  revoked_at {int},
+  CHECK ((budget_usd IS NULL) = (budget_period IS NULL))
+){strict};
+CREATE INDEX virtual_keys_created ON virtual_keys (created_at, id);
+)sql"},
+    {2, "audit records and daily key spend", R"sql(
+CREATE TABLE audit_requests (
+  request_id TEXT NOT NULL PRIMARY KEY,
+  arrived_at {int} NOT NULL,
+  key_id TEXT NOT NULL,
+  model TEXT NOT NULL,
+  deployment TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  attempts {int} NOT NULL,
+  status {int} NOT NULL,
+  error_class TEXT NOT NULL,
+  prompt_tokens {int} NOT NULL,
+  completion_tokens {int} NOT NULL,
+  cached_tokens {int} NOT NULL,
+  reasoning_tokens {int} NOT NULL,
+  cost_usd {real} NOT NULL,
+  list_cost_usd {real} NOT NULL,
+  usage_estimated {bool} NOT NULL,
+  latency_us {int} NOT NULL,
+  ttft_us {int},
+  client_address TEXT NOT NULL,
+  streamed {bool} NOT NULL,
+  dialect TEXT NOT NULL,
+  request_body TEXT,
+  response_body TEXT
+){strict};
+CREATE INDEX audit_requests_time ON audit_requests (arrived_at);
+CREATE INDEX audit_requests_model_time ON audit_requests (model, arrived_at);
+CREATE INDEX audit_requests_key_time ON audit_requests (key_id, arrived_at);
+CREATE INDEX audit_requests_status_time ON audit_requests (status, arrived_at);
+CREATE TABLE key_spend_daily (
+  key_id TEXT NOT NULL,
+  day {int} NOT NULL,
+  cost_usd {real} NOT NULL,
+  requests {int} NOT NULL,
+  PRIMARY KEY (key_id, day)
+){strict};
+)sql"},
+}};
+
+constexpr bool numbered_in_order() {
+  for (std::size_t i = 0; i < kMigrations.size(); ++i) {
+    if (kMigrations[i].version != static_cast<int>(i) + 1) return false;
+  }
+  return true;
+}
+static_assert(numbered_in_order(), "migration versions are 1, 2, ... in order");
+
+constexpr std::string_view kMigrationsTable = R"sql(
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version {int} NOT NULL PRIMARY KEY,
+  applied_at {int} NOT NULL
+){strict})sql";
+
+std::string substitute(std::string_view sql, SqlDialect dialect) {
+  const bool sqlite = dialect == SqlDialect::kSqlite;
+  struct Name {
+    std::string_view placeholder;
+    std::string_view sqlite;
+    std::string_view postgres;
+  };
+  static constexpr std::array<Name, 4> kNames{{
+      {"{int}", "INTEGER", "BIGINT"},
+      {"{real}", "REAL", "DOUBLE PRECISION"},
+      {"{bool}", "INTEGER", "BOOLEAN"},
+      {"{strict}", " STRICT", ""},
+  }};
+  std::string out;
+  out.reserve(sql.size() + 64);
+  std::size_t i = 0;
+  while (i < sql.size()) {
+    bool replaced = false;
+    if (sql[i] == '{') {
+      for (const auto& n : kNames) {
+        if (sql.substr(i, n.placeholder.size()) == n.placeholder) {
+          out += sqlite ? n.sqlite : n.postgres;
+          i += n.placeholder.size();
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) out += sql[i++];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+int latest_schema_version() { return kMigrations.back().version; }
+
+std::string migration_sql(const Migration& m, SqlDialect dialect) {
+  return substitute(m.sql, dialect);
+}
+
+std::string migrations_table_sql(SqlDialect dialect) {
+  return substitute(kMigrationsTable, dialect);
+}
+
+base::Result<std::span<const Migration>> pending_migrations(int current, int target) {
+  const int latest = latest_schema_version();
+  if (current > latest) {
+    auto e = base::make_error(
+        base::ErrorCode::kUnavailable,
+        "storage: the store's schema is version " + std::to_string(current) +
+            ", newer than this build of Shepherd knows (" + std::to_string(latest) +
+            "); run the newer Shepherd, or restore a backup from before the upgrade");
+    return e;
+  }
+  if (target > latest) target = latest;
+  if (current >= target) return std::span<const Migration>{};
+  // Version v is at index v - 1 (numbered_in_order()).
+  return std::span<const Migration>(kMigrations).subspan(current, target - current);
+}
+
+}  // namespace shepherd::storage

@@ -1,0 +1,98 @@
+// What Shepherd keeps durably: virtual keys and one audit record per request, and the shapes in
+// which the admin API and the CLI read them back. Plain data; no I/O.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace shepherd::storage {
+
+// Times are Unix milliseconds (UTC) throughout the store.
+using Millis = std::int64_t;
+
+// A budget's accounting period. Periods start at 00:00 UTC: a day, a week from Monday, a month
+// from its first day; kTotal never resets.
+enum class BudgetPeriod { kDay, kWeek, kMonth, kTotal };
+
+struct Budget {
+  double usd = 0;
+  BudgetPeriod period = BudgetPeriod::kMonth;
+};
+
+// A virtual key as stored. The secret itself is never stored: only its HMAC-SHA256 under the
+// server's key secret, and a short prefix to show in lists ("sk-shep-3fA9").
+struct KeyRecord {
+  std::string id;  // "key_" + 16 hex digits; never secret
+  std::string name;
+  std::string prefix;
+  std::array<unsigned char, 32> hash{};  // HMAC-SHA256(server secret, secret)
+  std::vector<std::string> models;       // allowed model names; empty: every model
+  std::optional<std::int64_t> rpm;       // requests per minute
+  std::optional<std::int64_t> tpm;       // tokens per minute
+  std::optional<std::int64_t> max_parallel;
+  std::optional<Budget> budget;
+  std::optional<Millis> expires_at;
+  std::string metadata = "{}";  // a JSON object (owner, team, ...), as given
+  bool log_bodies = false;      // audit this key's request and response bodies
+  Millis created_at = 0;
+  Millis updated_at = 0;
+  std::optional<Millis> revoked_at;  // set: the key is refused
+};
+
+// One request, as the record stage saw it. Keyed by request_id (the X-Request-Id the client got),
+// which is unique across instances and sorts in time order: writing a record twice keeps one.
+struct AuditRecord {
+  std::string request_id;
+  Millis time = 0;         // when the request arrived
+  std::string key_id;      // a virtual key's id, "static:N" for server.api_keys[N], "" in open mode
+  std::string model;       // as the client named it
+  std::string deployment;  // the deployment that answered (or last tried); "" when none was
+  std::string provider;
+  std::int32_t attempts = 0;
+  std::int32_t status = 0;  // the HTTP status the client got (200 for streams that started)
+  std::string error_class;  // "" on success; else a short code ("upstream_timeout", ...)
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  std::int64_t cached_tokens = 0;
+  std::int64_t reasoning_tokens = 0;
+  double cost_usd = 0;
+  double list_cost_usd = 0;      // the same tokens at the deployment's list price (savings)
+  bool usage_estimated = false;  // tokens estimated by Shepherd, not reported by the upstream
+  std::int64_t latency_us = 0;   // arrival to the last byte sent
+  std::optional<std::int64_t> ttft_us;  // arrival to the first byte of the answer (streams)
+  std::string client_address;
+  bool streamed = false;
+  std::string dialect;                       // "openai", "anthropic", "responses", ...
+  std::optional<std::string> request_body;   // only when bodies are audited; secrets redacted
+  std::optional<std::string> response_body;  // ditto
+};
+
+// GET /admin/requests and `shepherd audit`: every field optional; records come newest first.
+struct AuditFilter {
+  std::optional<Millis> since;  // time >= since
+  std::optional<Millis> until;  // time < until
+  std::optional<std::string> model;
+  std::optional<std::string> key_id;
+  std::optional<std::int32_t> status;
+  std::int64_t limit = 100;  // at most 10000
+};
+
+// GET /admin/spend and `shepherd cost`: one row per group.
+enum class SpendBy { kModel, kKey, kProvider, kDay };
+
+struct SpendRow {
+  std::string group;  // the model, key id, provider, or the day as YYYY-MM-DD (UTC)
+  std::int64_t requests = 0;
+  std::int64_t errors = 0;  // records with an error_class
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  double cost_usd = 0;
+  double list_cost_usd = 0;
+  double avg_latency_ms = 0;
+  double p99_latency_ms = 0;  // nearest-rank 99th percentile of latency_us, in ms
+};
+
+}  // namespace shepherd::storage
