@@ -75,10 +75,12 @@ describe('three instances with PostgreSQL and Redis', { timeout: 240000 }, () =>
     postgres?.stop();
   });
 
+  const secrets = [];
   const create = async (body) => {
     const r = await admin(0, 'POST', '/admin/keys', body);
     assert.equal(r.status, 201, r.text);
     const key = r.json();
+    secrets.push(key.secret);
     // Every instance sees the new key within its refresh interval.
     for (let i = 1; i < 3; i++) {
       await pollUntil(async () => (await request(`${instances[i].url}/v1/usage`, { headers: bearer(key.secret) })).status === 200, Boolean, {
@@ -147,6 +149,13 @@ describe('three instances with PostgreSQL and Redis', { timeout: 240000 }, () =>
     );
     const data = (await admin(1, 'GET', `/admin/requests?key=${key.id}`)).json().data;
     assert.deepEqual(data.map((r) => r.request_id).sort(), [...ids].sort());
+  });
+
+  test('the PostgreSQL store holds no secret: not the keys, the master key or the HMAC secret', async () => {
+    const dump = execFileSync('/usr/lib/postgresql/15/bin/pg_dump', ['--data-only', dbUrl], { encoding: 'latin1', maxBuffer: 1 << 28 });
+    assert.match(dump, /audit_requests/);
+    assert.ok(secrets.length >= 4);
+    for (const value of [...secrets, MASTER, SECRET]) assert.ok(!dump.includes(value), 'a secret is in the store');
   });
 
   test('with Redis down, instances keep serving at their share and say so', async () => {
