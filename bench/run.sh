@@ -5,6 +5,10 @@
 # (passthrough), OpenAI in with an Anthropic provider out (oa>anth) and Anthropic in with an
 # OpenAI provider out (anth>oa), the translated paths.
 #
+# "shepherd" (and every other Shepherd target) runs as in production: a virtual key, metering
+# and the SQLite audit log on. Target "plain" is the same config with them off (a static key,
+# no audit log), to show what governance costs per request.
+#
 #   bench/run.sh                 five rounds, medians (about 7 minutes)
 #   ROUNDS=1 bench/run.sh        one quick round
 #   STREAMS=10000 bench/run.sh   also hold that many open streams and report Shepherd's RSS
@@ -43,12 +47,10 @@ start slowmock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0 --chunks 3
   --chunk-delay-ms 1000
 slow_port=$port
 
-export BENCH_KEY=sk-bench-$RANDOM$RANDOM
-cat >"$work/shepherd.yaml" <<YAML
-server:
-  listen: 127.0.0.1:0
-  threads: 1
-  api_keys: [env:BENCH_KEY]
+export BENCH_KEY_SECRET=bench-key-secret-$RANDOM$RANDOM$RANDOM
+# providers_and_models: the part both configs share.
+providers_and_models() {
+  cat <<YAML
 providers:
   mock:
     kind: openai
@@ -70,9 +72,29 @@ models:
   slow-model:
     deployments: [{provider: slow}]
 YAML
+}
+{
+  printf 'server:\n  listen: 127.0.0.1:0\n  threads: 1\n'
+  printf 'keys: {secret: env:BENCH_KEY_SECRET}\nstorage: {url: sqlite://bench.db}\n'
+  providers_and_models
+} >"$work/shepherd.yaml"
+# A virtual key with generous limits (checked on every request, never reached).
+BENCH_KEY=$("$BIN" keys create --config "$work/shepherd.yaml" --name bench --rpm 100000000 \
+  --budget-usd 1000000 --budget-period month 2>/dev/null |
+  sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
+export BENCH_KEY
+[[ -n $BENCH_KEY ]] || { echo "could not create the bench's virtual key" >&2; exit 1; }
+{
+  printf 'server:\n  listen: 127.0.0.1:0\n  threads: 1\n  api_keys: [env:BENCH_KEY]\n'
+  printf 'audit: {enabled: false}\nstorage: {url: sqlite://plain.db}\n'
+  providers_and_models
+} >"$work/plain.yaml"
 start shepherd taskset -c 1 "$BIN" serve --config "$work/shepherd.yaml"
 shepherd_port=$port
 shepherd_pid=$pid
+start plain taskset -c 1 "$BIN" serve --config "$work/plain.yaml"
+plain_port=$port
+plain_pid=$pid
 if [[ -n "${BASELINE_BIN:-}" ]]; then
   start baseline taskset -c 1 "$BASELINE_BIN" serve --config "$work/shepherd.yaml"
   baseline_port=$port
@@ -85,10 +107,12 @@ declare -A url=(
   [direct]="http://127.0.0.1:$mock_port/v1/chat/completions"
   [nginx]="http://127.0.0.1:$nginx_port/v1/chat/completions"
   [shepherd]="http://127.0.0.1:$shepherd_port/v1/chat/completions"
+  [plain]="http://127.0.0.1:$plain_port/v1/chat/completions"
 )
-declare -A pid_of=([direct]=$mock_pid [nginx]=$nginx_pid [shepherd]=$shepherd_pid)
+declare -A pid_of=([direct]=$mock_pid [nginx]=$nginx_pid [shepherd]=$shepherd_pid
+  [plain]=$plain_pid)
 declare -A model_of dialect_of
-targets=(direct nginx shepherd)
+targets=(direct nginx shepherd plain)
 # The other dialect pairs, on the same Shepherd process (loaded one at a time).
 messages_url="http://127.0.0.1:$shepherd_port/v1/messages"
 url[anth]=$messages_url model_of[anth]=claude-sonnet-4.5 dialect_of[anth]=anthropic
@@ -188,6 +212,13 @@ for pair in 'oa>anth shepherd' 'oa>anth anth' 'anth>oa anth' 'anth>oa shepherd';
     "($(diff_us "$(cpu_col "$t" 1 cpu_stream)" "$(cpu_col "$base" 1 cpu_stream)")), stream total" \
     "x$(ratio "$(cpu_col "$t" 3 cpu_stream)" "$(cpu_col "$base" 3 cpu_stream)")"
 done
+
+echo
+echo "governance's cost (virtual key, metering and SQLite audit on, over plain):" \
+  "non-stream $(diff_us "$(cpu_col shepherd 3)" "$(cpu_col plain 3)") us" \
+  "x$(ratio "$(cpu_col shepherd 3)" "$(cpu_col plain 3)"), stream" \
+  "$(diff_us "$(cpu_col shepherd 3 cpu_stream)" "$(cpu_col plain 3 cpu_stream)") us" \
+  "x$(ratio "$(cpu_col shepherd 3 cpu_stream)" "$(cpu_col plain 3 cpu_stream)")"
 
 added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", a - b }'; }
 d50=$(col direct c1 2) d99=$(col direct c1 3)

@@ -70,9 +70,10 @@ describe('three instances with PostgreSQL and Redis', { timeout: 240000 }, () =>
     for (let i = 0; i < 3; i++) instances.push(await startShepherd(config, { env }));
   });
   after(async () => {
-    await cleanup();
+    // The servers first: cleanup() removes the folders their stop scripts read.
     redis?.stop();
     postgres?.stop();
+    await cleanup();
   });
 
   const secrets = [];
