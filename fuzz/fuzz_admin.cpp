@@ -77,8 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto doc = boost::json::parse(text, ec);
   if (!ec) {
     if (auto record = shepherd::storage::audit_from_json(doc)) {
-      const auto again =
-          shepherd::storage::audit_from_json(shepherd::storage::to_json(*record));
+      const auto again = shepherd::storage::audit_from_json(shepherd::storage::to_json(*record));
       if (!again || again->request_id != shepherd::admin::utf8_safe(record->request_id)) {
         std::abort();
       }
