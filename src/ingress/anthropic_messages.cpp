@@ -26,8 +26,13 @@ void AnthropicMessages::pass_answer(std::string& answer, std::string_view upstre
 }
 
 void AnthropicMessages::pass_event(std::string& out, const api::SseEvent& data,
-                                   const providers::Event&, const api::ChatRequest&,
+                                   const providers::Event& event, const api::ChatRequest&,
                                    std::string_view upstream_model, std::string_view served) const {
+  // message_delta carries the final usage: the request's cost goes into it.
+  if (event.cost_usd && data.event == "message_delta") {
+    translate::append_sse_chunk(out, data.event, with_cost(data.data, *event.cost_usd));
+    return;
+  }
   // Only message_start names the model (in its `message`); it comes once per stream, so
   // rewriting it through a document costs nothing that matters.
   if (upstream_model != served && data.event == "message_start") {

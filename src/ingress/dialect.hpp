@@ -61,4 +61,8 @@ const Dialect& default_dialect();
 // GET /v1/models and /v1/messages/count_tokens).
 const Dialect& anthropic_dialect();
 
+// `event` (a JSON object with a top-level "usage" object) with "cost" (US dollars) added to its
+// usage, as OpenAI-compatible routers report it; unchanged when it has no usage object.
+std::string with_cost(std::string_view event, double cost);
+
 }  // namespace shepherd::ingress

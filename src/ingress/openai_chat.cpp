@@ -19,8 +19,8 @@ const OpenAiChat kOpenAiEmbeddings(Operation::kEmbeddings);
 const OpenAiResponses kOpenAiResponses;
 const AnthropicMessages kAnthropicMessages;
 
-// `chunk` (a usage-only chunk) with "cost" (US dollars) added to its usage object, as
-// OpenAI-compatible routers report it.
+}  // namespace
+
 std::string with_cost(std::string_view chunk, double cost) {
   const auto usage = api::find_top_level_value(chunk, "usage");
   if (!usage || usage->empty() || usage->front() != '{') return std::string(chunk);
@@ -33,8 +33,6 @@ std::string with_cost(std::string_view chunk, double cost) {
   out.insert(static_cast<std::size_t>(usage->data() - chunk.data()) + 1, field);
   return out;
 }
-
-}  // namespace
 
 const Dialect* find_dialect(std::string_view path) {
   if (path.starts_with("/v1/")) path.remove_prefix(3);

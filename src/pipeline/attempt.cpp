@@ -255,7 +255,12 @@ void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes) {
         a.substantive = true;
         break;
       case api::ChunkKind::kData:
-        if (event->usage) merge_usage(a.usage, *event->usage);
+        if (event->usage) {
+          // Usage inside a data event (Anthropic's message_start and message_delta): the
+          // total so far, priced, for a dialect that reports the cost in its final event.
+          merge_usage(a.usage, *event->usage);
+          event->cost_usd = cost_of(a, *a.usage);
+        }
         if (!a.substantive && !adapter.is_preamble(ev)) a.substantive = true;
         if (a.substantive && !event->usage) ++a.content_events;
         break;

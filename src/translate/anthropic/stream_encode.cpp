@@ -182,6 +182,10 @@ class AnthropicStreamEncoder final : public StreamEncoder {
     append_int(buf_, u.cache_creation_tokens);
     buf_.append(R"(,"cache_read_input_tokens":)");
     append_int(buf_, u.cache_read_tokens);
+    if (u.cost_usd) {
+      buf_.append(R"(,"cost":)");
+      append_double(buf_, *u.cost_usd);
+    }
     buf_.append("}}");
     append_sse_chunk(out, "message_delta", buf_);
   }

@@ -19,6 +19,7 @@ json::value usage_object(const std::optional<Usage>& usage, const json::storage_
   u["output_tokens"] = usage->completion_tokens;
   u["output_tokens_details"] = json::object({{"reasoning_tokens", usage->reasoning_tokens}}, sp);
   u["total_tokens"] = usage->total();
+  if (usage->cost_usd) u["cost"] = *usage->cost_usd;
   return u;
 }
 
