@@ -2,6 +2,7 @@
 // end marker or with an error event, never silently (RELIABILITY.md, commit point).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 
@@ -10,6 +11,28 @@
 namespace shepherd::pipeline {
 
 namespace http = net::http;
+
+namespace {
+
+// The most of a streamed answer an audit record keeps.
+constexpr std::size_t kMaxAuditedStream = 1 << 20;
+
+// Appends the payload of the HTTP/1.1 chunks in `chunked` (whole chunks, as the stream writes
+// them: "<hex size>\r\n<bytes>\r\n") to `out`, up to kMaxAuditedStream bytes in all.
+void append_unchunked(std::string& out, std::string_view chunked) {
+  while (!chunked.empty() && out.size() < kMaxAuditedStream) {
+    const auto line_end = chunked.find("\r\n");
+    if (line_end == std::string_view::npos) return;
+    std::size_t size = 0;
+    const auto [p, ec] = std::from_chars(chunked.data(), chunked.data() + line_end, size, 16);
+    if (ec != std::errc{} || size == 0 || line_end + 2 + size > chunked.size()) return;
+    const auto payload = chunked.substr(line_end + 2, size);
+    out.append(payload.substr(0, kMaxAuditedStream - out.size()));
+    chunked.remove_prefix(std::min(chunked.size(), line_end + 2 + size + 2));
+  }
+}
+
+}  // namespace
 
 Task<void> deliver_answer(RequestContext& rc, Attempt& a) {
   auto& out = rc.outcome;
@@ -54,6 +77,7 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
   conn.release_read_buffer();
   // Commit: the status line and the first events go out together.
   co_await conn.write(conn.head(200, "text/event-stream", std::nullopt), a.pending, timeout);
+  if (rc.capture_bodies) append_unchunked(rc.response_body, a.pending);
   a.pending.clear();
   if (conn.write_failed()) a.cancel.cancel();
   if (a.after_commit) a.failure = std::move(a.after_commit);
@@ -66,6 +90,7 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
     if (ec && !a.failure && !a.done) a.failure = net::upstream_io_error(provider, "streaming", ec);
     if (!a.pending.empty()) {
       co_await conn.write({}, a.pending, timeout);
+      if (rc.capture_bodies) append_unchunked(rc.response_body, a.pending);
       a.pending.clear();
       if (conn.write_failed()) {
         a.cancel.cancel();
@@ -97,6 +122,7 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
                  a.failure->detail.empty() ? a.failure->message : a.failure->detail);
     stream_error_event(rc, a, *a.failure, tail);
   }
+  if (rc.capture_bodies) append_unchunked(rc.response_body, tail);
   tail.append("0\r\n\r\n");
   if (a.failure || a.error_event) conn.close_after_answer();
   co_await conn.write({}, tail, timeout);

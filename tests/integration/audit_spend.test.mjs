@@ -134,6 +134,15 @@ describe('audit log and spend', { timeout: 120000 }, () => {
     assert.ok(!rec.request_body.includes(key.secret) && !rec.request_body.includes(MASTER));
     assert.ok(rec.response_body.includes('chat.completion'));
     assert.equal(rec.key_id, key.id);
+    // A streamed answer is kept as the events the client got, without the HTTP framing.
+    const res = await fetchChat(shepherd.url, chatBody('gpt-4.1', { stream: true, content: `again ${key.secret}` }), { key: key.secret });
+    const sse = await readSSE(res);
+    assert.equal(sse.done, true);
+    const [streamed] = await recordsFor([res.headers.get('x-request-id')]);
+    assert.match(streamed.response_body, /^data: \{/);
+    assert.ok(streamed.response_body.endsWith('data: [DONE]\n\n'), JSON.stringify(streamed.response_body.slice(-40)));
+    assert.ok(!streamed.response_body.includes('\r\n'));
+    assert.ok(!streamed.request_body.includes(key.secret));
   });
 
   test('spend by model: cost, list cost and savings from the records', async () => {
