@@ -40,20 +40,6 @@ base::Result<std::optional<std::int64_t>> limit_value(const json::value& v, cons
   return std::optional<std::int64_t>(n);
 }
 
-const char* period_text(storage::BudgetPeriod p) {
-  switch (p) {
-    case storage::BudgetPeriod::kDay:
-      return "day";
-    case storage::BudgetPeriod::kWeek:
-      return "week";
-    case storage::BudgetPeriod::kMonth:
-      return "month";
-    case storage::BudgetPeriod::kTotal:
-      return "total";
-  }
-  return "total";
-}
-
 base::Result<std::optional<storage::Budget>> budget_value(const json::value& v) {
   if (v.is_null()) return std::optional<storage::Budget>();
   const auto* o = v.if_object();
@@ -67,18 +53,9 @@ base::Result<std::optional<storage::Budget>> budget_value(const json::value& v) 
       b.usd = m.to_number<double>();
     } else if (k == "period") {
       const auto* s = m.if_string();
-      if (!s) return bad("budget.period must be day, week, month or total", "budget.period");
-      if (*s == "day") {
-        b.period = storage::BudgetPeriod::kDay;
-      } else if (*s == "week") {
-        b.period = storage::BudgetPeriod::kWeek;
-      } else if (*s == "month") {
-        b.period = storage::BudgetPeriod::kMonth;
-      } else if (*s == "total") {
-        b.period = storage::BudgetPeriod::kTotal;
-      } else {
-        return bad("budget.period must be day, week, month or total", "budget.period");
-      }
+      const auto period = s ? storage::parse_period(std::string_view(*s)) : std::nullopt;
+      if (!period) return bad("budget.period must be day, week, month or total", "budget.period");
+      b.period = *period;
     } else {
       return bad("unknown member budget." + std::string(k) + " (allowed: usd, period)", "budget");
     }
@@ -226,7 +203,7 @@ std::string key_body(const storage::KeyRecord& key, const std::string* secret,
   if (key.budget) {
     json::object b;
     b["usd"] = key.budget->usd;
-    b["period"] = period_text(key.budget->period);
+    b["period"] = storage::period_name(key.budget->period);
     if (spent_usd) {
       b["spent_usd"] = *spent_usd;
       b["remaining_usd"] = std::max(0.0, key.budget->usd - *spent_usd);

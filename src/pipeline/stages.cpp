@@ -89,20 +89,6 @@ std::string dollars(double usd) {
   return text;
 }
 
-const char* period_name(limits::BudgetPeriod p) {
-  switch (p) {
-    case limits::BudgetPeriod::kDay:
-      return "day";
-    case limits::BudgetPeriod::kWeek:
-      return "week";
-    case limits::BudgetPeriod::kMonth:
-      return "month";
-    case limits::BudgetPeriod::kTotal:
-      break;
-  }
-  return "";
-}
-
 // The most this request can cost on any deployment it may reach (its model's and its
 // fallbacks'): the prompt estimate at the dearest input price plus the completion it allows
 // (or keys.reserve_completion_tokens) at the dearest output price.
@@ -149,11 +135,11 @@ base::Error refusal_error(const auth::VirtualKey& key, const limits::Ticket& t) 
       const auto& b = *l.budget;
       std::string what = "this API key's budget of " + dollars(b.usd);
       if (b.period != limits::BudgetPeriod::kTotal)
-        what += std::string(" per ") + period_name(b.period);
+        what += std::string(" per ") + storage::period_name(b.period);
       what += " is spent, or would be by this request's worst case";
       if (b.period != limits::BudgetPeriod::kTotal)
-        what +=
-            "; it renews at the start of the next " + std::string(period_name(b.period)) + " (UTC)";
+        what += "; it renews at the start of the next " +
+                std::string(storage::period_name(b.period)) + " (UTC)";
       e = base::make_error(ErrorCode::kQuotaExceeded, std::move(what));
       break;
     }

@@ -8,7 +8,7 @@ namespace shepherd::storage {
 namespace {
 
 // Shipped migrations are never edited: a store that applied one keeps what it created.
-constexpr std::array<Migration, 3> kMigrations{{
+constexpr std::array<Migration, 2> kMigrations{{
     {1, "virtual keys", R"sql(
 CREATE TABLE store_meta (
   name TEXT NOT NULL PRIMARY KEY,
@@ -61,11 +61,12 @@ CREATE TABLE audit_requests (
   dialect TEXT NOT NULL,
   request_body TEXT,
   response_body TEXT
-){strict};
+){keyed_strict};
+-- One B-tree per insert besides the time index: the table is clustered on request_id, which
+-- starts with the time, so inserts append; filters by model, key and status read the time range
+-- (each further index cost the audit writer about a microsecond per request:
+-- docs/benchmarks.md, "Governance's cost").
 CREATE INDEX audit_requests_time ON audit_requests (arrived_at);
-CREATE INDEX audit_requests_model_time ON audit_requests (model, arrived_at);
-CREATE INDEX audit_requests_key_time ON audit_requests (key_id, arrived_at);
-CREATE INDEX audit_requests_status_time ON audit_requests (status, arrived_at);
 CREATE TABLE key_spend_daily (
   key_id TEXT NOT NULL,
   day {int} NOT NULL,
@@ -73,42 +74,6 @@ CREATE TABLE key_spend_daily (
   requests {int} NOT NULL,
   PRIMARY KEY (key_id, day)
 ){strict};
-)sql"},
-    // Each audit insert updated five B-trees (the rowid table, the request_id key and three
-    // indexes) on the audit writer's thread, CPU per request: the table is now clustered on its
-    // request_id (time-ordered, so inserts append) and keeps the time index only. Filters by
-    // model, key and status read the time range through it (docs/benchmarks.md, "Governance's
-    // cost").
-    {3, "audit records clustered on request_id, time index only", R"sql(
-CREATE TABLE audit_requests_v3 (
-  request_id TEXT NOT NULL PRIMARY KEY,
-  arrived_at {int} NOT NULL,
-  key_id TEXT NOT NULL,
-  model TEXT NOT NULL,
-  deployment TEXT NOT NULL,
-  provider TEXT NOT NULL,
-  attempts {int} NOT NULL,
-  status {int} NOT NULL,
-  error_class TEXT NOT NULL,
-  prompt_tokens {int} NOT NULL,
-  completion_tokens {int} NOT NULL,
-  cached_tokens {int} NOT NULL,
-  reasoning_tokens {int} NOT NULL,
-  cost_usd {real} NOT NULL,
-  list_cost_usd {real} NOT NULL,
-  usage_estimated {bool} NOT NULL,
-  latency_us {int} NOT NULL,
-  ttft_us {int},
-  client_address TEXT NOT NULL,
-  streamed {bool} NOT NULL,
-  dialect TEXT NOT NULL,
-  request_body TEXT,
-  response_body TEXT
-){keyed_strict};
-INSERT INTO audit_requests_v3 SELECT * FROM audit_requests;
-DROP TABLE audit_requests;
-ALTER TABLE audit_requests_v3 RENAME TO audit_requests;
-CREATE INDEX audit_requests_time ON audit_requests (arrived_at);
 )sql"},
 }};
 

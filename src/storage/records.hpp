@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace shepherd::storage {
@@ -16,6 +17,28 @@ using Millis = std::int64_t;
 // A budget's accounting period. Periods start at 00:00 UTC: a day, a week from Monday, a month
 // from its first day; kTotal never resets.
 enum class BudgetPeriod { kDay, kWeek, kMonth, kTotal };
+
+// "day", "week", "month", "total": the names the config, the API and the store use.
+inline const char* period_name(BudgetPeriod p) {
+  switch (p) {
+    case BudgetPeriod::kDay:
+      return "day";
+    case BudgetPeriod::kWeek:
+      return "week";
+    case BudgetPeriod::kMonth:
+      return "month";
+    case BudgetPeriod::kTotal:
+      break;
+  }
+  return "total";
+}
+inline std::optional<BudgetPeriod> parse_period(std::string_view s) {
+  if (s == "day") return BudgetPeriod::kDay;
+  if (s == "week") return BudgetPeriod::kWeek;
+  if (s == "month") return BudgetPeriod::kMonth;
+  if (s == "total") return BudgetPeriod::kTotal;
+  return std::nullopt;
+}
 
 struct Budget {
   double usd = 0;

@@ -52,28 +52,6 @@ std::optional<std::int64_t> read_optional_int(RowSource& row, int col) {
   return row.int64(col);
 }
 
-const char* period_name(BudgetPeriod p) {
-  switch (p) {
-    case BudgetPeriod::kDay:
-      return "day";
-    case BudgetPeriod::kWeek:
-      return "week";
-    case BudgetPeriod::kMonth:
-      return "month";
-    case BudgetPeriod::kTotal:
-      return "total";
-  }
-  return "total";
-}
-
-std::optional<BudgetPeriod> parse_period(std::string_view s) {
-  if (s == "day") return BudgetPeriod::kDay;
-  if (s == "week") return BudgetPeriod::kWeek;
-  if (s == "month") return BudgetPeriod::kMonth;
-  if (s == "total") return BudgetPeriod::kTotal;
-  return std::nullopt;
-}
-
 std::string hash_hex(const std::array<unsigned char, 32>& hash) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
