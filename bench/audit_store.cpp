@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/sql_common.hpp"
 #include "storage/store.hpp"
 
 namespace {
@@ -44,16 +45,15 @@ std::vector<AuditRecord> make_records(std::size_t n) {
   const Millis now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-  const std::string run = std::to_string(now);
   const char* models[] = {"gpt-4o", "gpt-4o-mini", "claude-sonnet", "gemini-flash"};
   std::vector<AuditRecord> records(n);
   for (std::size_t i = 0; i < n; ++i) {
     auto& r = records[i];
-    // Zero-padded: request ids sort in time order, as Shepherd's do.
-    char seq[24];
-    std::snprintf(seq, sizeof seq, "%09zu", i);
-    r.request_id = "req_" + run + "_" + seq;
+    // Shaped as Shepherd's ids: the time first (the stores read time ranges through it).
     r.time = now + static_cast<Millis>(i);
+    char seq[24];
+    std::snprintf(seq, sizeof seq, "%016zx", i);
+    r.request_id = shepherd::storage::sql::id_floor(r.time) + seq;
     r.key_id = "key_" + std::to_string(1000 + i % 50);
     r.model = models[i % 4];
     r.deployment = r.model + "-east";

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/sql_common.hpp"
 #include "storage/store.hpp"
 
 namespace {
@@ -30,10 +31,10 @@ using Clock = std::chrono::steady_clock;
 
 AuditRecord make_record(int thread, std::int64_t i, Millis now) {
   AuditRecord r;
-  char id[48];
-  std::snprintf(id, sizeof id, "req_%013lld_%d_%08lld", static_cast<long long>(now), thread,
-                static_cast<long long>(i));
-  r.request_id = id;
+  // Shaped as Shepherd's ids: the time, then 16 hex digits.
+  char id[24];
+  std::snprintf(id, sizeof id, "%02x%014llx", thread, static_cast<unsigned long long>(i));
+  r.request_id = sql::id_floor(now) + id;
   r.time = now;
   r.key_id = i % 10 == 0 ? "" : "key_00000000000000" + std::to_string(10 + i % 50);
   r.model = i % 3 == 0 ? "gpt-4o-mini" : "claude-3-5-haiku";

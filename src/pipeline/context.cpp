@@ -54,10 +54,8 @@ std::shared_ptr<const LoopView> LoopView::make(std::shared_ptr<const Snapshot> s
   return next;
 }
 
-std::string new_request_id(LoopContext& loop) {
-  auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count());
+std::string new_request_id(LoopContext& loop, storage::Millis arrived_ms) {
+  auto ms = static_cast<std::uint64_t>(arrived_ms);
   std::uint64_t v =
       loop.id_salt ^ (static_cast<std::uint64_t>(loop.index) << 56) ^ ++loop.request_seq;
   char id[32] = {'r', 'e', 'q', '_'};

@@ -108,10 +108,11 @@ struct Caller {
   const auth::VirtualKey* key = nullptr;  // a virtual key (kept alive by RequestContext::keys)
 };
 
-// A request id unique across instances and sorted by time: "req_", the Unix time in milliseconds
-// (12 hex digits), then 16 hex digits of a random per-process salt mixed with the loop index and
-// a per-loop sequence.
-std::string new_request_id(LoopContext& loop);
+// A request id unique across instances and sorted by time: "req_", the request's arrival time
+// (Unix milliseconds, 12 hex digits: the audit store finds time ranges through it,
+// storage/sql_common.hpp), then 16 hex digits of a random per-process salt mixed with the loop
+// index and a per-loop sequence.
+std::string new_request_id(LoopContext& loop, storage::Millis arrived_ms);
 
 // One request, from its first stage to its record.
 struct RequestContext {

@@ -214,7 +214,6 @@ Task<void> refuse(RequestContext& rc, const base::Error& error) {
 
 Task<void> serve_chat(RequestContext& rc, net::Request& request) {
   rc.started = Clock::now();
-  rc.arrived_ms = base::unix_ms();
   rc.keys = rc.loop.keys;
   auto caller = identify(*rc.view, rc.keys.get(), request);
   if (!caller) {

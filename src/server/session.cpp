@@ -1,5 +1,6 @@
 // One client connection: read a request, dispatch it by path, answer, repeat while the
 // connection is kept alive.
+#include "base/clock.hpp"
 #include "ingress/anthropic_messages.hpp"
 #include "pipeline/stages.hpp"
 #include "server/loop.hpp"
@@ -165,7 +166,8 @@ Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConne
                                                : ingress::default_dialect());
     const auto error = read_error(read, rc.config().server);
     if (read.status != net::ReadStatus::kRequest && !error) break;  // the client left
-    rc.request_id = pipeline::new_request_id(context);
+    rc.arrived_ms = base::unix_ms();
+    rc.request_id = pipeline::new_request_id(context, rc.arrived_ms);
     auto& headers = conn->request_headers();
     headers.append("X-Request-Id: ").append(rc.request_id).append("\r\n");
     if (error) {

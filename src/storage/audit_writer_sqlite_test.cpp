@@ -12,6 +12,7 @@
 
 #include "storage/audit_writer.hpp"
 #include "storage/record_json.hpp"
+#include "storage/sql_common.hpp"
 #include "storage/store.hpp"
 
 namespace shepherd::storage {
@@ -20,10 +21,12 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-AuditRecord record(const std::string& id) {
+// A record named `name`, `offset_ms` after a fixed time; its request id has the shape of
+// Shepherd's (the time, then the name), as the store's time ranges expect.
+AuditRecord record(const std::string& name, Millis offset_ms = 0) {
   AuditRecord r;
-  r.request_id = id;
-  r.time = 1'700'000'000'000;
+  r.time = 1'700'000'000'000 + offset_ms;
+  r.request_id = sql::id_floor(r.time) + name;
   r.key_id = "key_0123456789abcdef";
   r.model = "gpt-4o-mini";
   r.status = 200;
@@ -50,8 +53,8 @@ TEST_F(AuditWriterSqliteTest, WritesEveryRecordOnceAndReplaysASpoolWithoutDuplic
   {
     // A spool from an earlier run: one record the store never saw, two that are submitted again.
     std::ofstream out(spool_path_, std::ios::binary);
-    for (const char* id : {"old-1", "r0", "r1"}) {
-      out << boost::json::serialize(to_json(record(id))) << '\n';
+    for (const auto& r : {record("old-1"), record("r0", 0), record("r1", 1)}) {
+      out << boost::json::serialize(to_json(r)) << '\n';
     }
   }
   AuditWriterOptions o;
@@ -61,8 +64,7 @@ TEST_F(AuditWriterSqliteTest, WritesEveryRecordOnceAndReplaysASpoolWithoutDuplic
   o.wall_clock = [] { return Millis{1'700'000'100'000}; };  // the records are within retention
   AuditWriter writer(std::move(o));
   for (int i = 0; i < 500; ++i) {
-    AuditRecord r = record("r" + std::to_string(i));
-    r.time += i;
+    AuditRecord r = record("r" + std::to_string(i), i);
     if (i == 7) {
       r.request_body = R"({"messages":[{"role":"user","content":"héllo 世界 🐑"}]})";
       r.ttft_us = 4321;
@@ -87,14 +89,14 @@ TEST_F(AuditWriterSqliteTest, WritesEveryRecordOnceAndReplaysASpoolWithoutDuplic
   std::set<std::string> ids;
   for (const auto& r : *rows) ids.insert(r.request_id);
   EXPECT_EQ(ids.size(), 501u);
-  EXPECT_EQ(ids.count("old-1"), 1u);
+  EXPECT_EQ(ids.count(record("old-1").request_id), 1u);
   AuditFilter one;
-  one.since = record("r7").time + 7;
+  one.since = record("r7", 7).time;
   one.until = *one.since + 1;
   auto seventh = (*store)->requests(one);
   ASSERT_TRUE(seventh.ok());
   ASSERT_EQ(seventh->size(), 1u);
-  EXPECT_EQ((*seventh)[0].request_id, "r7");
+  EXPECT_EQ((*seventh)[0].request_id, record("r7", 7).request_id);
   EXPECT_EQ((*seventh)[0].request_body,
             R"({"messages":[{"role":"user","content":"héllo 世界 🐑"}]})");
   EXPECT_EQ((*seventh)[0].ttft_us, 4321);

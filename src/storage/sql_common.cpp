@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 namespace shepherd::storage::sql {
 
@@ -36,6 +37,17 @@ constexpr unsigned kStatus = 16;
 void text_param(ParamSink& p, std::string_view v) {
   std::string scratch;
   p.text(clean_text(v, scratch));
+}
+
+// `v` by reference when it is clean (the common case), else its cleaned copy, by value.
+void text_ref_param(ParamSink& p, std::string_view v) {
+  std::string scratch;
+  const auto clean = clean_text(v, scratch);
+  if (clean.data() == v.data()) {
+    p.text_ref(v);
+  } else {
+    p.text(clean);
+  }
 }
 
 template <typename T>
@@ -160,7 +172,8 @@ std::string statement_sql(Statement s) {
       return "SELECT COALESCE(SUM(cost_usd), 0) FROM key_spend_daily "
              "WHERE key_id = $1 AND day >= $2";
     case Statement::kPrune:
-      return "DELETE FROM audit_requests WHERE arrived_at < $1";
+      return "DELETE FROM audit_requests WHERE request_id >= $1 AND request_id < $2 AND "
+             "arrived_at >= $3 AND arrived_at < $4";
     case Statement::kSpendByModel:
     case Statement::kSpendByKey:
     case Statement::kSpendByProvider:
@@ -173,10 +186,18 @@ std::string statement_sql(Statement s) {
       return std::string("SELECT ") + group +
              ", arrived_at, latency_us, CASE WHEN error_class = '' THEN 0 ELSE 1 END, "
              "prompt_tokens, completion_tokens, cost_usd, list_cost_usd FROM audit_requests "
-             "WHERE arrived_at >= $1 AND arrived_at < $2";
+             "WHERE request_id >= $1 AND request_id < $2 AND arrived_at >= $3 AND arrived_at < $4";
     }
   }
   return {};
+}
+
+std::string statement_name(char kind, std::size_t n) {
+  // Appended rather than "s" + std::to_string(n), which GCC 12 warns about (-Wrestrict, a false
+  // positive: GCC bug 105329).
+  std::string name(1, kind);
+  name += std::to_string(n);
+  return name;
 }
 
 Statement spend_statement(SpendBy by) {
@@ -235,17 +256,58 @@ std::string requests_sql(unsigned mask) {
     sql += test;
     sql += " $" + std::to_string(++n);
   };
+  condition(kSince, "request_id >=");
   condition(kSince, "arrived_at >=");
+  condition(kUntil, "request_id <");
   condition(kUntil, "arrived_at <");
   condition(kModel, "model =");
   condition(kKeyId, "key_id =");
   condition(kStatus, "status =");
-  return sql + " ORDER BY arrived_at DESC, request_id DESC LIMIT $" + std::to_string(n + 1);
+  // Newest first is the primary key's order (id_floor()).
+  return sql + " ORDER BY request_id DESC LIMIT $" + std::to_string(n + 1);
+}
+
+std::string id_floor(Millis t) {
+  // 12 hex digits hold times up to the year 10889. Past that, an id that sorts after all of them
+  // in any collation ('g' follows the hex digits; PostgreSQL may not compare bytes).
+  constexpr Millis kLast = (Millis{1} << 48) - 1;
+  if (t > kLast) return "req_g";
+  auto ms = static_cast<std::uint64_t>(std::max<Millis>(t, 0));
+  std::string id = "req_000000000000";
+  for (std::size_t i = id.size(); i-- > 4; ms >>= 4) id[i] = "0123456789abcdef"[ms & 0xf];
+  return id;
+}
+
+namespace {
+
+Millis saturating_add(Millis t, Millis d) {
+  if (d > 0 && t > std::numeric_limits<Millis>::max() - d)
+    return std::numeric_limits<Millis>::max();
+  if (d < 0 && t < std::numeric_limits<Millis>::min() - d)
+    return std::numeric_limits<Millis>::min();
+  return t + d;
+}
+
+}  // namespace
+
+void bind_time_range(std::optional<Millis> since, std::optional<Millis> until, ParamSink& p) {
+  const Millis from = since.value_or(std::numeric_limits<Millis>::min());
+  const Millis to = until.value_or(std::numeric_limits<Millis>::max());
+  p.text(id_floor(saturating_add(from, -kIdSlack)));
+  p.text(id_floor(saturating_add(to, kIdSlack)));
+  p.int64(from);
+  p.int64(to);
 }
 
 void bind_filter(const AuditFilter& filter, ParamSink& p) {
-  if (filter.since) p.int64(*filter.since);
-  if (filter.until) p.int64(*filter.until);
+  if (filter.since) {
+    p.text(id_floor(saturating_add(*filter.since, -kIdSlack)));
+    p.int64(*filter.since);
+  }
+  if (filter.until) {
+    p.text(id_floor(saturating_add(*filter.until, kIdSlack)));
+    p.int64(*filter.until);
+  }
   if (filter.model) text_param(p, *filter.model);
   if (filter.key_id) text_param(p, *filter.key_id);
   if (filter.status) p.int64(*filter.status);
@@ -304,15 +366,15 @@ base::Result<KeyRecord> read_key(RowSource& row) {
 }
 
 void bind_audit(const AuditRecord& r, ParamSink& p) {
-  text_param(p, r.request_id);
+  text_ref_param(p, r.request_id);
   p.int64(r.time);
-  text_param(p, r.key_id);
-  text_param(p, r.model);
-  text_param(p, r.deployment);
-  text_param(p, r.provider);
+  text_ref_param(p, r.key_id);
+  text_ref_param(p, r.model);
+  text_ref_param(p, r.deployment);
+  text_ref_param(p, r.provider);
   p.int64(r.attempts);
   p.int64(r.status);
-  text_param(p, r.error_class);
+  text_ref_param(p, r.error_class);
   p.int64(r.prompt_tokens);
   p.int64(r.completion_tokens);
   p.int64(r.cached_tokens);
@@ -322,16 +384,16 @@ void bind_audit(const AuditRecord& r, ParamSink& p) {
   p.boolean(r.usage_estimated);
   p.int64(r.latency_us);
   optional_int(p, r.ttft_us);
-  text_param(p, r.client_address);
+  text_ref_param(p, r.client_address);
   p.boolean(r.streamed);
-  text_param(p, r.dialect);
+  text_ref_param(p, r.dialect);
   if (r.request_body) {
-    text_param(p, *r.request_body);
+    text_ref_param(p, *r.request_body);
   } else {
     p.null();
   }
   if (r.response_body) {
-    text_param(p, *r.response_body);
+    text_ref_param(p, *r.response_body);
   } else {
     p.null();
   }

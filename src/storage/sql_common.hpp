@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,7 +20,8 @@
 
 namespace shepherd::storage::sql {
 
-// Where a statement's parameters go, in order. Text passed to text() is copied.
+// Where a statement's parameters go, in order. Text passed to text() is copied; text passed to
+// text_ref() must stay valid until the statement has run (SQLite then binds it without a copy).
 class ParamSink {
  public:
   virtual void null() = 0;
@@ -27,6 +29,7 @@ class ParamSink {
   virtual void real(double v) = 0;
   virtual void boolean(bool v) = 0;
   virtual void text(std::string_view v) = 0;
+  virtual void text_ref(std::string_view v) { text(v); }
 
  protected:
   ~ParamSink() = default;
@@ -58,14 +61,17 @@ enum class Statement {
   kInsertAudit,      // bind_audit(); inserts nothing when the request_id is stored already
   kAddKeySpend,      // $1 key_id, $2 day, $3 cost_usd, $4 requests: adds to the day's row
   kKeySpend,         // $1 key_id, $2 first day: one row, the sum of cost_usd
-  kPrune,            // $1 before
-  kSpendByModel,     // $1 since, $2 until: spend columns (SpendFold)
+  kPrune,            // bind_time_range(nullopt, before)
+  kSpendByModel,     // bind_time_range(since, until): spend columns (SpendFold)
   kSpendByKey,
   kSpendByProvider,
   kSpendByDay,
 };
 
 std::string statement_sql(Statement s);
+// The name a statement is prepared under: `kind` ('s' for a Statement, 'r' for a requests query,
+// 'a' for a multi-row insert) and its number.
+std::string statement_name(char kind, std::size_t n);
 Statement spend_statement(SpendBy by);
 
 // `sql` with each $N parameter written ?N, SQLite's numbered form.
@@ -76,6 +82,18 @@ std::string sqlite_sql(std::string_view sql);
 inline constexpr int kAuditColumns = 23;
 std::string insert_audit_sql(int rows, bool returning);
 
+// A request id starts with the time it arrived: "req_" and the Unix time in milliseconds as 12
+// lower-case hex digits (pipeline/context.cpp), then 16 more. The audit table has no index on
+// arrived_at: a time range reads a range of the primary key, from id_floor(since - kIdSlack) to
+// id_floor(until + kIdSlack), and tests arrived_at exactly within it. The slack covers ids made
+// a little before their arrived_at (by builds before ids and arrived_at shared one reading).
+inline constexpr Millis kIdSlack = 60'000;
+// The smallest id of time `t` (clamped to 0; past the 12 digits, one above every id).
+std::string id_floor(Millis t);
+// Four parameters: the id range, then the arrived_at range [since, until), each end open when
+// not given.
+void bind_time_range(std::optional<Millis> since, std::optional<Millis> until, ParamSink& params);
+
 // The query behind Store::requests() for the filter fields `filter` sets (filter_mask()), and its
 // parameters. Newest first; the records are read with read_audit().
 unsigned filter_mask(const AuditFilter& filter);
@@ -84,6 +102,7 @@ void bind_filter(const AuditFilter& filter, ParamSink& params);
 
 void bind_key(const KeyRecord& key, ParamSink& params);
 base::Result<KeyRecord> read_key(RowSource& row);
+// Binds `record`'s text by reference (text_ref()): it must outlive the statement's execution.
 void bind_audit(const AuditRecord& record, ParamSink& params);
 base::Result<AuditRecord> read_audit(RowSource& row);
 

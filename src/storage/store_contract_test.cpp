@@ -200,6 +200,24 @@ TEST_P(StoreContract, FiltersRequestsByEachFieldAndLimit) {
   EXPECT_EQ(query(Filter().model("nobody")), Ids{});
 }
 
+// Time ranges read the request ids' range (sql::id_floor()), with a slack for ids made a little
+// before the request's arrived_at.
+TEST_P(StoreContract, TimeRangesFindIdsMadeUpToTheSlackBeforeArrival) {
+  auto early = record("req_early", kMonday + kDay);
+  early.request_id = sql::id_floor(kMonday + kDay - sql::kIdSlack + 1) + "early";
+  ASSERT_EQ(ok(store_->append(std::vector{early, record("req_before", kMonday + kDay - 1)})), 2);
+  auto query = [&](const AuditFilter& f) { return ok(store_->requests(f)).size(); };
+  EXPECT_EQ(query(Filter().since(kMonday + kDay)), 1u);
+  EXPECT_EQ(query(Filter().until(kMonday + kDay)), 1u);
+  EXPECT_EQ(query(Filter().since(kMonday + kDay).until(kMonday + kDay + 1)), 1u);
+  const auto spend = ok(store_->spend(SpendBy::kModel, kMonday + kDay, kMonday + kDay + 1));
+  ASSERT_EQ(spend.size(), 1u);
+  EXPECT_EQ(spend[0].requests, 1);
+  EXPECT_EQ(ok(store_->prune(kMonday + kDay)), 1);
+  EXPECT_EQ(ok(store_->prune(kMonday + kDay + 1)), 1);
+  EXPECT_EQ(query({}), 0u);
+}
+
 TEST_P(StoreContract, LimitIsAtMostTenThousand) {
   std::vector<AuditRecord> batch;
   for (int i = 0; i < 10'001; ++i) batch.push_back(record("req_" + std::to_string(i), kMonday + i));

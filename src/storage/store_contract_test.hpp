@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/sql_common.hpp"
 #include "storage/store.hpp"
 
 namespace shepherd::storage::contract {
@@ -71,10 +72,12 @@ inline KeyRecord full_key(const std::string& id, unsigned char hash_seed) {
   return k;
 }
 
-inline AuditRecord record(const std::string& id, Millis time, const std::string& key_id = "key_a",
+// A record named "req_NAME": its request id is "req_", `time` in 12 hex digits, then NAME, the
+// shape of Shepherd's ids (the stores find time ranges through them). ids() gives the names back.
+inline AuditRecord record(const std::string& name, Millis time, const std::string& key_id = "key_a",
                           const std::string& model = "gpt-4o", double cost = 0.5) {
   AuditRecord r;
-  r.request_id = id;
+  r.request_id = sql::id_floor(time) + name.substr(4);
   r.time = time;
   r.key_id = key_id;
   r.model = model;
@@ -173,7 +176,7 @@ struct Filter {
 
 inline std::vector<std::string> ids(const std::vector<AuditRecord>& records) {
   std::vector<std::string> out;
-  for (const auto& r : records) out.push_back(r.request_id);
+  for (const auto& r : records) out.push_back("req_" + r.request_id.substr(16));
   return out;
 }
 

@@ -73,6 +73,8 @@ describe('audit log and spend', { timeout: 120000 }, () => {
     for (const id of ids) assert.match(id, /^req_[0-9a-f]{28}$/);
     const records = await recordsFor(ids);
     assert.equal(records.length, 4, JSON.stringify(records));
+    // The id starts with the arrival time, as the stores' time ranges expect.
+    for (const r of records) assert.equal(parseInt(r.request_id.slice(4, 16), 16), r.time);
     const byId = Object.fromEntries(records.map((r) => [r.request_id, r]));
     const a = byId[ids[0]];
     assert.equal(a.model, 'gpt-4.1');

@@ -187,7 +187,7 @@ base::Result<PgResult> Connection::run(const std::string& name, const std::strin
 }
 
 base::Result<PgResult> Connection::run(sql::Statement s, const Params& params) {
-  const auto name = "s" + std::to_string(static_cast<int>(s));
+  const auto name = sql::statement_name('s', static_cast<std::size_t>(s));
   if (prepared_.contains(name)) return run(name, {}, params);
   return run(name, sql::statement_sql(s), params);
 }

@@ -186,7 +186,7 @@ base::Result<std::int64_t> PostgresStore::append(std::span<const AuditRecord> re
     Params p;
     for (std::size_t i = 0; i < rows; ++i) sql::bind_audit(records[next + i], p);
     next += rows;
-    auto r = c_->run("a" + std::to_string(rows), kChunkSql[chunk], p);
+    auto r = c_->run(sql::statement_name('a', rows), kChunkSql[chunk], p);
     if (!r) return std::move(r).error();
     // RETURNING lists the rows inserted; a request_id stored already (or twice in the batch)
     // returns nothing more and counts nothing more.
@@ -217,7 +217,7 @@ base::Result<std::vector<AuditRecord>> PostgresStore::requests(const AuditFilter
   const unsigned mask = sql::filter_mask(filter);
   Params p;
   sql::bind_filter(filter, p);
-  auto r = c_->run("r" + std::to_string(mask), sql::requests_sql(mask), p);
+  auto r = c_->run(sql::statement_name('r', mask), sql::requests_sql(mask), p);
   if (!r) return std::move(r).error();
   std::vector<AuditRecord> out;
   const int n = PQntuples(r->get());
@@ -235,8 +235,7 @@ base::Result<std::vector<SpendRow>> PostgresStore::spend(SpendBy by, std::option
                                                          std::optional<Millis> until) {
   if (auto s = c_->ready(); !s) return std::move(s).error();
   Params p;
-  p.int64(since.value_or(std::numeric_limits<Millis>::min()));
-  p.int64(until.value_or(std::numeric_limits<Millis>::max()));
+  sql::bind_time_range(since, until, p);
   auto r = c_->run(sql::spend_statement(by), p);
   if (!r) return std::move(r).error();
   sql::SpendFold fold(by);
@@ -268,7 +267,7 @@ base::Result<double> PostgresStore::key_spend(const std::string& key_id, Millis 
 base::Result<std::int64_t> PostgresStore::prune(Millis before) {
   if (auto s = c_->ready(); !s) return std::move(s).error();
   Params p;
-  p.int64(before);
+  sql::bind_time_range(std::nullopt, before, p);
   auto r = c_->run(sql::Statement::kPrune, p);
   if (!r) return std::move(r).error();
   return affected_rows(r->get());

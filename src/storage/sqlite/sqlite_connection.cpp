@@ -82,7 +82,7 @@ base::Result<sqlite3_stmt*> Connection::prepare(const std::string& key, const st
 }
 
 base::Result<sqlite3_stmt*> Connection::prepare(sql::Statement s) {
-  const auto key = "s" + std::to_string(static_cast<int>(s));
+  const auto key = sql::statement_name('s', static_cast<std::size_t>(s));
   if (auto it = statements_.find(key); it != statements_.end()) return it->second;
   return prepare(key, sql::sqlite_sql(sql::statement_sql(s)));
 }
@@ -164,6 +164,10 @@ void Binder::text(std::string_view v) {
   // A null pointer would bind NULL, not the empty string.
   const char* data = v.data() ? v.data() : "";
   check(sqlite3_bind_text64(s_, ++i_, data, v.size(), kCopy, SQLITE_UTF8));
+}
+void Binder::text_ref(std::string_view v) {
+  const char* data = v.data() ? v.data() : "";
+  check(sqlite3_bind_text64(s_, ++i_, data, v.size(), SQLITE_STATIC, SQLITE_UTF8));
 }
 void Binder::check(int rc) {
   if (rc != SQLITE_OK && rc_ == SQLITE_OK) rc_ = rc;

@@ -102,6 +102,7 @@ class Binder final : public sql::ParamSink {
   void real(double v) override;
   void boolean(bool v) override;
   void text(std::string_view v) override;
+  void text_ref(std::string_view v) override;
 
   int rc() const { return rc_; }
 

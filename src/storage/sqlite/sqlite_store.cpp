@@ -231,7 +231,8 @@ base::Result<std::int64_t> SqliteStore::append(std::span<const AuditRecord> reco
 
 base::Result<std::vector<AuditRecord>> SqliteStore::requests(const AuditFilter& filter) {
   const unsigned mask = sql::filter_mask(filter);
-  auto query = c_->prepare("r" + std::to_string(mask), sql::sqlite_sql(sql::requests_sql(mask)));
+  auto query =
+      c_->prepare(sql::statement_name('r', mask), sql::sqlite_sql(sql::requests_sql(mask)));
   if (!query) return std::move(query).error();
   StatementUse use(*query);
   Binder b(*query);
@@ -255,8 +256,7 @@ base::Result<std::vector<SpendRow>> SqliteStore::spend(SpendBy by, std::optional
   if (!query) return std::move(query).error();
   StatementUse use(*query);
   Binder b(*query);
-  b.int64(since.value_or(std::numeric_limits<Millis>::min()));
-  b.int64(until.value_or(std::numeric_limits<Millis>::max()));
+  sql::bind_time_range(since, until, b);
   if (b.rc() != SQLITE_OK) return c_->error(b.rc(), "cannot bind a time range");
   sql::SpendFold fold(by);
   int rc;
@@ -287,7 +287,7 @@ base::Result<std::int64_t> SqliteStore::prune(Millis before) {
   if (!del) return std::move(del).error();
   StatementUse use(*del);
   Binder b(*del);
-  b.int64(before);
+  sql::bind_time_range(std::nullopt, before, b);
   if (b.rc() != SQLITE_OK) return c_->error(b.rc(), "cannot bind a time");
   const int rc = sqlite3_step(*del);
   if (rc != SQLITE_DONE) return c_->error(rc, "cannot prune audit records");

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <limits>
 
 #include "storage/migrations.hpp"
 #include "storage/store_contract_test.hpp"
@@ -13,6 +14,17 @@ namespace shepherd::storage {
 namespace {
 
 namespace fs = std::filesystem;
+
+TEST(IdFloor, IsTheSmallestRequestIdOfItsMillisecond) {
+  EXPECT_EQ(sql::id_floor(0), "req_000000000000");
+  EXPECT_EQ(sql::id_floor(-5), "req_000000000000");
+  EXPECT_EQ(sql::id_floor(0x18c2f3a4b5dLL), "req_018c2f3a4b5d");
+  const std::string id = "req_018c2f3a4b5d" + std::string(16, '0');
+  EXPECT_LE(sql::id_floor(0x18c2f3a4b5dLL), id);
+  EXPECT_GT(sql::id_floor(0x18c2f3a4b5eLL), id);
+  // Past 12 hex digits: above every id.
+  EXPECT_GT(sql::id_floor(std::numeric_limits<Millis>::max()), "req_ffffffffffff" + id.substr(16));
+}
 
 // A temp folder per test.
 class TempDir {
@@ -159,7 +171,7 @@ TEST(SqliteStore, RecordsEachMigrationApplied) {
   TempDir dir;
   ASSERT_TRUE(open_store("sqlite://m.db", dir.path().string()).ok());
   EXPECT_EQ(query_text(dir.path() / "m.db", "SELECT group_concat(version) FROM schema_migrations"),
-            "1,2");
+            "1,2,3");
 }
 
 TEST(SqliteStore, RefusesAStoreUpgradedByANewerBuild) {
