@@ -91,16 +91,16 @@ void Governance::start(PublishKeys publish, std::vector<net::Executor> executors
   });
 }
 
-void Governance::stop_limiters() {
-  for (auto* r : redis_limiters_) {
-    if (r) r->stop();
-  }
+void Governance::stop_limiter(int loop) {
+  if (auto* r = redis_limiters_.at(static_cast<std::size_t>(loop))) r->stop();
 }
 
 void Governance::stop() {
   if (stopped_) return;
   stopped_ = true;
-  stop_limiters();
+  for (auto* r : redis_limiters_) {
+    if (r) r->stop();
+  }
   if (query_thread_.joinable()) {
     net::asio::post(query_ctx_, [this] {
       refresh_timer_->cancel();

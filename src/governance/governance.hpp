@@ -46,9 +46,9 @@ class Governance {
   // Starts the query thread (key refresh) and the audit writer; loads the keys once before it
   // returns, so that the first request already sees them. `executors`: the event loops'.
   void start(PublishKeys publish, std::vector<net::Executor> executors);
-  // Once the event loops' threads have stopped: ends the limiters' background work (so the loops
-  // can run out their remaining handlers).
-  void stop_limiters();
+  // Once loop `loop` has ended its requests: ends its limiter's background work (so that the loop
+  // can run out its remaining handlers). Any thread.
+  void stop_limiter(int loop);
   // Once the loops have run out: flushes the audit queue (to the store, else the spool) and
   // joins the threads.
   void stop();

@@ -9,7 +9,7 @@ namespace shepherd::net {
 
 void ConnectionSet::remove(ClientConnection* c) {
   all_.erase(c);
-  if (stopping_ && !finishing_ && all_.empty()) ioc_.stop();
+  if (stopping_ && all_.empty()) ioc_.stop();
 }
 
 void ConnectionSet::sweep(Clock::time_point now) {
@@ -23,7 +23,6 @@ void ConnectionSet::shutdown() {
 
 void ConnectionSet::abort() {
   stopping_ = true;
-  finishing_ = true;
   for (auto* c : all_) c->abort();
 }
 

@@ -26,14 +26,13 @@ class ConnectionSet {
   void sweep(Clock::time_point now);
   // Graceful stop: idle connections close now, busy ones after their current answer.
   void shutdown();
-  // After the drain timeout: everything closes.
+  // After the drain timeout: everything closes (the last connection to go still stops the loop).
   void abort();
 
  private:
   asio::io_context& ioc_;
   std::set<ClientConnection*> all_;
   bool stopping_ = false;
-  bool finishing_ = false;
 };
 
 // A listening socket on `endpoint` with SO_REUSEPORT. Throws boost::system::system_error.

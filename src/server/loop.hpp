@@ -37,8 +37,10 @@ struct Server::Loop {
   // finish their answer within server.timeouts.drain.
   void begin_stop();
   // After the loop's thread has stopped: aborts what is left (connections past the drain
-  // timeout) and runs the context until every coroutine has unwound, so nothing is destroyed
-  // while a handler that uses it is still queued.
+  // timeout) and runs the context until their requests have ended (each settling its limits
+  // while the Redis limiter is still connected), then stops the loop's limiter and runs the
+  // context until every coroutine has unwound, so nothing is destroyed while a handler that uses
+  // it is still queued.
   void finish();
 };
 

@@ -220,10 +220,9 @@ void Server::wait() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
-  // The limiters' connections end before the loops run out their remaining work, and the audit
-  // queue is flushed once that work (the last requests' records) is done.
-  governance_->stop_limiters();
   control_->join();
+  // Each loop ends its last requests, then its limiter (finish()); the audit queue is flushed
+  // once that work (the last requests' records) is done.
   for (auto& loop : loops_) loop->finish();
   governance_->stop();
 }
@@ -264,10 +263,18 @@ void Server::Loop::finish() {
   if (acceptor) acceptor->close(ec);
   if (drain_timer) drain_timer->cancel();
   if (sweep_timer) sweep_timer->cancel();
-  context.connections.abort();
   if (context.view) {
     for (auto& p : context.view->providers) p.pool->close_all();
   }
+  // Requests still in flight past the drain timeout end here: their sockets close and each runs
+  // its record stage, settling with the Redis limiter still connected, before its connection
+  // leaves the set; the last to leave stops the context (ConnectionSet::remove()).
+  if (!context.connections.empty()) {
+    context.connections.abort();
+    ioc.restart();
+    ioc.run();
+  }
+  server.governance_->stop_limiter(context.index);
   ioc.restart();
   ioc.run();
 }

@@ -12,6 +12,7 @@ import {
   bearer,
   chatBody,
   cleanup,
+  fetchChat,
   gatewayConfig,
   makeTempDir,
   metricValue,
@@ -19,8 +20,10 @@ import {
   parseMetrics,
   pollUntil,
   request,
+  sseEvents,
   startMock,
   startShepherd,
+  withTimeout,
 } from '../support/harness.mjs';
 
 const MASTER = 'master-key-for-scale-out-tests';
@@ -40,7 +43,8 @@ function service(script, dir) {
 }
 
 describe('three instances with PostgreSQL and Redis', { timeout: 240000 }, () => {
-  let redis, postgres, redisUrl, dbUrl, mock;
+  let redis, postgres, redisUrl, dbUrl, mock, config;
+  const env = { MASTER_KEY: MASTER, KEY_SECRET: SECRET };
   const instances = [];
   const admin = (i, method, p, body) => request(`${instances[i].url}${p}`, { method, body, headers: bearer(MASTER) });
   const chat = (i, key, model = 'gpt-4.1') =>
@@ -55,7 +59,7 @@ describe('three instances with PostgreSQL and Redis', { timeout: 240000 }, () =>
     redisUrl = redis.start();
     dbUrl = postgres.start();
     mock = await startMock();
-    const config = {
+    config = {
       ...gatewayConfig({
         server: { master_key: 'env:MASTER_KEY', threads: 2 },
         providers: { relay: openaiProvider(mock) },
@@ -66,7 +70,7 @@ describe('three instances with PostgreSQL and Redis', { timeout: 240000 }, () =>
       redis: { url: redisUrl, timeout: '200ms' },
       audit: { flush_interval: '100ms' },
     };
-    const env = { MASTER_KEY: MASTER, KEY_SECRET: SECRET, DB_URL: dbUrl };
+    env.DB_URL = dbUrl;
     for (let i = 0; i < 3; i++) instances.push(await startShepherd(config, { env }));
   });
   after(async () => {
@@ -157,6 +161,43 @@ describe('three instances with PostgreSQL and Redis', { timeout: 240000 }, () =>
     assert.match(dump, /audit_requests/);
     assert.ok(secrets.length >= 4);
     for (const value of [...secrets, MASTER, SECRET]) assert.ok(!dump.includes(value), 'a secret is in the store');
+  });
+
+  test('a request cut at the drain timeout gives its parallel slot back before the instance exits', async () => {
+    const key = await create({ name: 'drained', max_parallel: 1 });
+    // A fourth instance whose upstream streams for 10 s, with a drain timeout well inside that.
+    const slow = await startMock({ chunkDelayMs: 200, chunks: 50 });
+    const fourth = await startShepherd(
+      {
+        ...config,
+        server: { ...config.server, timeouts: { drain: '300ms' } },
+        providers: { relay: openaiProvider(slow) },
+      },
+      { env },
+    );
+    await pollUntil(async () => (await request(`${fourth.url}/v1/usage`, { headers: bearer(key.secret) })).status === 200, Boolean, {
+      timeoutMs: 2000,
+      what: 'the key on the fourth instance',
+    });
+    const stream = await fetchChat(fourth.url, chatBody('gpt-4.1', { stream: true }), { key: key.secret });
+    assert.equal(stream.status, 200);
+    const events = sseEvents(stream);
+    await withTimeout(events.next(), 5000, 'a first event');
+    // The stream holds the key's one slot, on every instance.
+    assert.equal((await chat(0, key.secret)).status, 429);
+    fourth.child.kill('SIGTERM');
+    let done = false;
+    try {
+      for await (const ev of events) if (ev.data === '[DONE]') done = true;
+    } catch {
+      // the connection closed under the read
+    }
+    assert.ok(!done, 'the stream was cut at the drain timeout');
+    const { code } = await fourth.waitExit(15000);
+    assert.equal(code, 0);
+    // Settled before the exit: the slot is free now, not when the instance's heartbeat lapses
+    // (10 s later).
+    assert.equal((await chat(0, key.secret)).status, 200);
   });
 
   test('with Redis down, instances keep serving at their share and say so', async () => {
