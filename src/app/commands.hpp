@@ -1,6 +1,7 @@
 // The sub-commands of the shepherd binary. Each returns the process exit status.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,15 @@ struct CheckOptions {
 int check(const CheckOptions& options);
 
 int validate_config(const std::string& path);
+
+// `shepherd controller`: FastChat's controller, with FastChat's flags (controller_cmd.cpp).
+struct ControllerCommand {
+  std::string host = "127.0.0.1";  // "localhost" as FastChat's default means the same
+  std::uint16_t port = 21001;
+  std::string dispatch_method = "shortest_queue";
+  double expiration_seconds = 90;  // FASTCHAT_CONTROLLER_HEART_BEAT_EXPIRATION, else 90
+};
+int controller_command(const ControllerCommand& command);
 
 // `shepherd keys create|list|show|update|revoke` (records_cli.cpp).
 struct KeyFlags {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 
 #include "app/commands.hpp"
@@ -48,6 +49,18 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--key", check.key, "API key (default: $SHEPHERD_API_KEY)");
   check_cmd->add_option("--timeout", check.timeout_seconds, "seconds per request");
 
+  app::ControllerCommand controller;
+  if (const char* e = std::getenv("FASTCHAT_CONTROLLER_HEART_BEAT_EXPIRATION")) {
+    controller.expiration_seconds = std::atof(e);
+  }
+  auto* controller_cmd =
+      cli.add_subcommand("controller", "Run a FastChat controller (workers register with it)");
+  controller_cmd->add_option("--host", controller.host, "address to listen on");
+  controller_cmd->add_option("--port", controller.port, "port (0: ephemeral)");
+  controller_cmd->add_option("--dispatch-method", controller.dispatch_method,
+                             "lottery or shortest_queue");
+  controller_cmd->add_option("--heart-beat-expiration", controller.expiration_seconds,
+                             "seconds without a heartbeat before a worker is dropped");
   std::string config_file;
   auto* config_cmd = cli.add_subcommand("config", "Configuration tools");
   config_cmd->require_subcommand(1);
@@ -114,6 +127,7 @@ int main(int argc, char** argv) {
 
   if (*serve_cmd) return app::serve(serve);
   if (*check_cmd) return app::check(check);
+  if (*controller_cmd) return app::controller_command(controller);
   if (*validate_cmd) return app::validate_config(config_file);
   if (*keys_cmd) {
     for (const auto* c : keys_cmd->get_subcommands()) keys.action = c->get_name();

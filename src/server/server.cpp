@@ -52,6 +52,8 @@ Server::Server(std::shared_ptr<const config::Config> config, std::string config_
 Server::~Server() {
   stop();
   wait();
+  // Before the loops: the Redis limiters hold sockets and timers of the loops' io_contexts.
+  governance_.reset();
 }
 
 std::shared_ptr<const Snapshot> Server::snapshot() const {

@@ -194,7 +194,7 @@ describe('three instances with PostgreSQL and Redis', { timeout: 240000 }, () =>
     }
     assert.ok(!done, 'the stream was cut at the drain timeout');
     const { code } = await fourth.waitExit(15000);
-    assert.equal(code, 0);
+    assert.equal(code, 0, fourth.stderr);
     // Settled before the exit: the slot is free now, not when the instance's heartbeat lapses
     // (10 s later).
     assert.equal((await chat(0, key.secret)).status, 200);

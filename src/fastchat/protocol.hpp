@@ -1,0 +1,305 @@
+// FastChat's controller and worker wire protocol (fschat 0.2.36), as pure values: parse and write
+// every JSON body the controller and the model workers exchange, frame and unframe the NUL-
+// delimited generate stream, and print JSON byte for byte as Python does. No I/O.
+//
+// References are to /work/shared/FASTCHAT.md:
+//   §0  constants: SERVER_ERROR_MSG and the ErrorCode values (kServerErrorMsg, error_codes).
+//   §1  controller endpoints: /register_worker (RegisterWorker), /receive_heart_beat (HeartBeat,
+//       HeartBeatAnswer), /list_*models (ModelList), /get_worker_address (ModelRequest,
+//       WorkerAddress), /worker_get_status (WorkerStatus), /worker_generate_stream (proxied).
+//   §2  worker endpoints: /worker_get_status (WorkerStatus), /worker_generate_stream and
+//       /worker_generate (GenerateParams, GenerateChunk), /count_token (CountTokenRequest,
+//       CountTokenAnswer), /model_details (ModelRequest, ModelDetails), /worker_get_embeddings
+//       (EmbeddingsRequest, EmbeddingsAnswer); stream framing (NulFrameReader, append_frame).
+//   §3.3 step 6: the generate params FastChat's OpenAI API server sends (write_generate_params).
+// /worker_get_conv_template's answer (a Conversation) belongs to fastchat/conversation.hpp.
+//
+// Parsing. Every parse_* function takes a whole body, accepts only a JSON object (nesting at most
+// kMaxJsonDepth, valid UTF-8), checks the types of the fields it knows and ignores the others.
+// Every failure is an Error with code kBadRequest whose message names the body and the field
+// (`param` holds the field's path, e.g. "worker_status.speed"); the caller that read the body
+// from an upstream maps it to an upstream error. Nothing throws; no input can crash. An optional
+// field that is null is treated as absent (GenerateParams::echo excepted); a required one must
+// not be null. Doubles are read to the nearest double (as Python's float() does), so a parsed
+// body written again with python_json prints its floats as the sender did.
+//
+// Writing. Python prints FastChat's bodies in two ways, and each write_* function uses the one
+// FastChat uses for that body (see PythonJsonStyle):
+//   - requests a FastChat process sends (requests / aiohttp / httpx `json=`) and stream chunks
+//     (`json.dumps(ret)`): json.dumps defaults, `{"a": 1, "b": "\u00e9"}`;
+//   - answers of FastAPI endpoints (Starlette's JSONResponse, including /worker_generate):
+//     `{"a":1,"b":"é"}`.
+//
+// All functions are thread-safe (no shared state); a NulFrameReader is used by one thread at a
+// time.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "fastchat/python_json.hpp"
+
+namespace shepherd::fastchat {
+
+// ---------------------------------------------------------------------------------------------
+// Constants (FASTCHAT.md §0)
+
+// fastchat/constants.py SERVER_ERROR_MSG: the text of error chunks.
+inline constexpr std::string_view kServerErrorMsg =
+    "**NETWORK ERROR DUE TO HIGH TRAFFIC. PLEASE REGENERATE OR REFRESH THIS PAGE.**";
+
+// fastchat/constants.py ErrorCode. Chunks and answers carry them as plain integers and a worker
+// may send a code not listed here, so they are constants of the type the fields use, not an enum.
+namespace error_codes {
+inline constexpr std::int64_t kValidationTypeError = 40001;
+inline constexpr std::int64_t kInvalidAuthKey = 40101;
+inline constexpr std::int64_t kIncorrectAuthKey = 40102;
+inline constexpr std::int64_t kNoPermission = 40103;
+inline constexpr std::int64_t kInvalidModel = 40301;
+inline constexpr std::int64_t kParamOutOfRange = 40302;
+inline constexpr std::int64_t kContextOverflow = 40303;
+inline constexpr std::int64_t kRateLimit = 42901;
+inline constexpr std::int64_t kQuotaExceeded = 42902;
+inline constexpr std::int64_t kEngineOverloaded = 42903;
+inline constexpr std::int64_t kInternalError = 50001;
+inline constexpr std::int64_t kCudaOutOfMemory = 50002;
+inline constexpr std::int64_t kGradioRequestError = 50003;
+inline constexpr std::int64_t kGradioStreamUnknownError = 50004;
+inline constexpr std::int64_t kControllerNoWorker = 50005;
+inline constexpr std::int64_t kControllerWorkerTimeout = 50006;
+}  // namespace error_codes
+
+// The text of a worker's error chunk: SERVER_ERROR_MSG + "\n\n(" + exception + ")" (§2). The
+// controller's own error chunks (50005, 50006) carry kServerErrorMsg alone.
+std::string server_error_text(std::string_view exception);
+
+// The deepest nesting of arrays and objects a parsed body may have (Boost.JSON's default).
+inline constexpr std::size_t kMaxJsonDepth = 32;
+
+// ---------------------------------------------------------------------------------------------
+// Controller and worker bodies (FASTCHAT.md §1, §2)
+
+// The /worker_get_status answer of a worker (or of a controller, aggregated).
+struct WorkerStatus {
+  std::vector<std::string> model_names;
+  // FastChat's workers always send the integer 1; a controller sends the sum of its workers'.
+  double speed = 1;
+  std::int64_t queue_length = 0;
+};
+// All three fields required; speed a non-negative number, queue_length a non-negative integer.
+base::Result<WorkerStatus> parse_worker_status(std::string_view body);
+// The answer, FastAPI style. An integral speed is written as an integer, as FastChat does.
+std::string write_worker_status(const WorkerStatus& status);
+
+// POST /register_worker.
+struct RegisterWorker {
+  std::string worker_name;  // the worker's base URL, e.g. "http://10.0.0.5:21002"
+  bool check_heart_beat = false;
+  // Absent, null and {} all mean "not given": the controller then asks the worker.
+  std::optional<WorkerStatus> worker_status;
+  bool multimodal = false;
+};
+// worker_name (a non-empty string) and check_heart_beat (a bool) required.
+base::Result<RegisterWorker> parse_register_worker(std::string_view body);
+// As base_model_worker sends it (json.dumps): worker_name, check_heart_beat, worker_status (left
+// out when not given), multimodal.
+std::string write_register_worker(const RegisterWorker& request);
+
+// POST /receive_heart_beat and its answer.
+struct HeartBeat {
+  std::string worker_name;
+  std::int64_t queue_length = 0;
+};
+base::Result<HeartBeat> parse_heart_beat(std::string_view body);  // both fields required
+std::string write_heart_beat(const HeartBeat& request);           // json.dumps
+
+struct HeartBeatAnswer {
+  bool exist = false;  // false: the controller does not know the worker; it must re-register
+};
+base::Result<HeartBeatAnswer> parse_heart_beat_answer(std::string_view body);
+std::string write_heart_beat_answer(const HeartBeatAnswer& answer);  // FastAPI style
+
+// The /list_models, /list_multimodal_models and /list_language_models answer.
+struct ModelList {
+  std::vector<std::string> models;
+};
+base::Result<ModelList> parse_model_list(std::string_view body);
+std::string write_model_list(const ModelList& list);  // FastAPI style
+
+// The {"model": str} request of /get_worker_address, /model_details and
+// /worker_get_conv_template.
+struct ModelRequest {
+  std::string model;
+};
+base::Result<ModelRequest> parse_model_request(std::string_view body);
+std::string write_model_request(const ModelRequest& request);  // json.dumps
+
+// The /get_worker_address answer; an empty address means no worker serves the model.
+struct WorkerAddress {
+  std::string address;
+};
+base::Result<WorkerAddress> parse_worker_address(std::string_view body);
+std::string write_worker_address(const WorkerAddress& answer);  // FastAPI style
+
+// POST /count_token and its answer.
+struct CountTokenRequest {
+  std::string model;
+  std::string prompt;
+};
+base::Result<CountTokenRequest> parse_count_token_request(std::string_view body);
+std::string write_count_token_request(const CountTokenRequest& request);  // json.dumps
+
+struct CountTokenAnswer {
+  std::int64_t count = 0;
+  std::int64_t error_code = 0;
+};
+// count required (a non-negative integer); error_code 0 when absent.
+base::Result<CountTokenAnswer> parse_count_token_answer(std::string_view body);
+std::string write_count_token_answer(const CountTokenAnswer& answer);  // FastAPI style
+
+// The /model_details answer.
+struct ModelDetails {
+  std::int64_t context_length = 0;
+};
+base::Result<ModelDetails> parse_model_details(std::string_view body);
+std::string write_model_details(const ModelDetails& answer);  // FastAPI style
+
+// POST /worker_get_embeddings and its answer.
+struct EmbeddingsRequest {
+  std::string model;
+  std::vector<std::string> input;
+  std::optional<std::string> encoding_format;  // null or "base64"
+};
+// model and input (a list of strings) required.
+base::Result<EmbeddingsRequest> parse_embeddings_request(std::string_view body);
+// As the API server sends it (json.dumps): model, input, encoding_format (null when not set).
+std::string write_embeddings_request(const EmbeddingsRequest& request);
+
+struct EmbeddingsAnswer {
+  // Success: one of the two lists, by encoding_format (float vectors, or base64 strings of the
+  // little-endian float32 bytes).
+  std::vector<std::vector<double>> embedding;
+  std::vector<std::string> embedding_base64;
+  std::int64_t token_num = 0;
+  // Failure: a non-zero error_code with the message in text (then the fields above are empty).
+  std::int64_t error_code = 0;
+  std::string text;
+};
+// Either {"embedding", "token_num"} or {"text", "error_code"} with error_code non-zero.
+base::Result<EmbeddingsAnswer> parse_embeddings_answer(std::string_view body);
+// FastAPI style; embedding_base64 is written when embedding is empty and it is not.
+std::string write_embeddings_answer(const EmbeddingsAnswer& answer);
+
+// ---------------------------------------------------------------------------------------------
+// Generation (FASTCHAT.md §2 "Generate params", §3.3 step 6)
+
+// The body of /worker_generate_stream and /worker_generate (also the controller's proxy). The
+// defaults are the model worker's for an absent field.
+struct GenerateParams {
+  std::string model;   // required (the controller dispatches on it)
+  std::string prompt;  // required, already templated
+  double temperature = 1.0;
+  double top_p = 1.0;
+  std::int64_t top_k = -1;  // -1: off
+  // The worker uses 1.0 when absent; FastChat's /v1 API server does not send it, its /api/v1
+  // server does (after `stop`).
+  std::optional<double> repetition_penalty;
+  // Forwarded; vLLM-style workers use them (default 0.0).
+  double presence_penalty = 0.0;
+  double frequency_penalty = 0.0;
+  std::int64_t max_new_tokens = 256;
+  // null or absent → empty; a string → one element; a list of strings.
+  std::vector<std::string> stop;
+  // null (absent) or a list; the worker adds its EOS token either way.
+  std::optional<std::vector<std::int64_t>> stop_token_ids;
+  // The worker's default is true (the prompt is echoed at the start of `text`); FastChat's API
+  // server and Gradio send false. null reads as false, as the worker's `if echo:` does.
+  bool echo = true;
+  std::optional<std::int64_t> logprobs;  // null: none; an integer: that many top logprobs
+  std::optional<std::int64_t> best_of;   // forwarded when set
+  std::optional<bool> use_beam_search;   // forwarded when set
+  std::vector<std::string> images;       // multimodal workers only
+};
+base::Result<GenerateParams> parse_generate_params(std::string_view body);
+// What FastChat's OpenAI API server sends (json.dumps, keys in its order): model, prompt,
+// temperature, logprobs, top_p, top_k, presence_penalty, frequency_penalty, max_new_tokens, echo,
+// stop_token_ids, then images when non-empty, best_of and use_beam_search when set, stop (always
+// a list), repetition_penalty when set.
+std::string write_generate_params(const GenerateParams& params);
+
+struct Usage {
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  std::int64_t total_tokens = 0;
+};
+
+// One chunk of /worker_generate_stream, or the /worker_generate answer (the last chunk).
+struct GenerateChunk {
+  std::string text;  // cumulative output so far, not a delta; the error message on errors
+  std::int64_t error_code = 0;  // 0, or one of error_codes
+  std::optional<Usage> usage;
+  // "stop", "length" (vLLM: also "abort"); absent or null on intermediate chunks.
+  std::optional<std::string> finish_reason;
+  // The worker's logprobs object ({"text_offset", "tokens", "token_logprobs", "top_logprobs"}),
+  // kept as sent; absent or null → nullopt.
+  std::optional<boost::json::value> logprobs;
+};
+// text (a string) and error_code (an integer) required. usage: prompt_tokens and
+// completion_tokens required, total_tokens their sum when absent. Tolerated: vLLM's
+// `cumulative_logprob` (ignored) and its list-valued finish_reason when it generated several
+// sequences (the first is kept).
+base::Result<GenerateChunk> parse_generate_chunk(std::string_view body);
+// One stream chunk as model_worker prints it (json.dumps), without the NUL: text, error_code,
+// then usage, finish_reason, logprobs. With usage set, finish_reason and logprobs are always
+// written (null when unset), as model_worker does; without usage each is written only when set,
+// so an error chunk is {"text": ..., "error_code": ...}.
+std::string write_generate_chunk(const GenerateChunk& chunk);
+// The /worker_generate answer: the same members, FastAPI style.
+std::string write_generate_answer(const GenerateChunk& chunk);
+
+// ---------------------------------------------------------------------------------------------
+// Stream framing (FASTCHAT.md §2 "Stream framing"): each chunk is its JSON text followed by one
+// NUL byte; readers skip empty pieces between NULs.
+
+// Appends one frame, `json` + '\0', to `out`. `json` must not contain a NUL byte (JSON text never
+// does: python_json writes U+0000 as \u0000).
+void append_frame(std::string& out, std::string_view json);
+
+// Splits a /worker_generate_stream body into frames as it arrives, in pieces of any size.
+class NulFrameReader {
+ public:
+  static constexpr std::size_t kDefaultMaxFrameBytes = 16 * 1024 * 1024;
+
+  // A frame longer than `max_frame_bytes` (not counting its NUL) is refused: a worker cannot make
+  // Shepherd buffer without bound.
+  explicit NulFrameReader(std::size_t max_frame_bytes = kDefaultMaxFrameBytes)
+      : max_frame_bytes_(max_frame_bytes) {}
+
+  // Appends to `frames` each non-empty frame (without its NUL) completed by `bytes`, in order.
+  // Bytes after the last NUL are kept for the next call. When a frame grows over the limit the
+  // reader fails: the frames completed before it have been appended, the buffered bytes are
+  // dropped, failed() becomes true and every later call does nothing.
+  void feed(std::string_view bytes, std::vector<std::string>& frames);
+
+  // Whether bytes of an unfinished frame are buffered. At the end of the body this means the
+  // stream was cut (FastChat's API server drops such a tail; the controller's proxy relays it).
+  bool pending() const { return !partial_.empty(); }
+
+  // Whether a frame went over the limit. status() is then an Error with code
+  // kUpstreamUnreachable (the worker's answer is malformed), else Ok.
+  bool failed() const { return failed_; }
+  base::Status status() const;
+
+ private:
+  std::size_t max_frame_bytes_;
+  std::string partial_;  // bytes of a frame split across feeds
+  bool failed_ = false;
+};
+
+}  // namespace shepherd::fastchat

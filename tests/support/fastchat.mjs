@@ -1,0 +1,60 @@
+// FastChat's processes for tests: Shepherd's controller started for real, and a fake FastChat
+// model worker (an HTTP server answering as FastChat 0.2.36's base_model_worker does, from
+// ../shared/FASTCHAT.md §2) whose status and stream the test sets.
+import http from 'node:http';
+
+import { request, spawnServer } from './harness.mjs';
+
+export const CONTROLLER_READY = /^controller listening on (https?):\/\/([^:]+):(\d+)/;
+
+/** `shepherd controller` on an ephemeral port; resolves { url, proc, call(path, body) }. */
+export async function startController(args = [], { env } = {}) {
+  const proc = await spawnServer(['controller', '--port', '0', ...args], { env, readyRe: CONTROLLER_READY, name: 'controller' });
+  const url = `${proc.match[1]}://127.0.0.1:${proc.match[3]}`;
+  const call = (path, body, method = 'POST') =>
+    request(`${url}${path}`, { method, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  return { url, proc, call };
+}
+
+/** A NUL-framed chunk, as FastChat's worker frames them. */
+export const frame = (obj) => `${JSON.stringify(obj)}\0`;
+
+/**
+ * A fake FastChat worker. `status`: {model_names, speed, queue_length}; `chunks`: the frames its
+ * /worker_generate_stream sends (each written separately). Counts the calls per path.
+ */
+export async function startFakeWorker({ status, chunks = [] } = {}) {
+  const calls = {};
+  const bodies = [];
+  const worker = { status: { speed: 1, queue_length: 0, ...status }, chunks, calls, bodies };
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', async () => {
+      calls[req.url] = (calls[req.url] ?? 0) + 1;
+      bodies.push({ path: req.url, body });
+      if (req.url === '/worker_get_status') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(worker.status));
+      } else if (req.url === '/worker_generate_stream') {
+        res.writeHead(200);
+        for (const c of worker.chunks) {
+          res.write(c);
+          await new Promise((r) => setImmediate(r));
+        }
+        res.end();
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  worker.url = `http://127.0.0.1:${server.address().port}`;
+  worker.close = () =>
+    new Promise((r) => {
+      server.closeAllConnections();
+      server.close(r);
+    });
+  return worker;
+}
