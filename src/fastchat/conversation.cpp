@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <limits>
 
+#include "base/text.hpp"
 #include "fastchat/conversation_detail.hpp"
 
 namespace shepherd::fastchat {
@@ -113,34 +114,6 @@ std::string join_pieces(const std::vector<std::string>& pieces, std::string_view
 // Python's `if message:` on a message: None and "" are false.
 bool truthy(const std::optional<std::string>& m) { return m && !m->empty(); }
 
-// The code point of the UTF-8 sequence starting at s[i] and its length; an invalid sequence
-// reads as one byte that is no code point.
-std::pair<char32_t, std::size_t> decode_utf8(std::string_view s, std::size_t i) {
-  const auto b = static_cast<unsigned char>(s[i]);
-  std::size_t len = 0;
-  char32_t cp = 0;
-  if (b < 0x80) return {b, 1};
-  if ((b & 0xE0) == 0xC0) {
-    len = 2;
-    cp = b & 0x1F;
-  } else if ((b & 0xF0) == 0xE0) {
-    len = 3;
-    cp = b & 0x0F;
-  } else if ((b & 0xF8) == 0xF0) {
-    len = 4;
-    cp = b & 0x07;
-  } else {
-    return {0xFFFFFFFF, 1};
-  }
-  if (i + len > s.size()) return {0xFFFFFFFF, 1};
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xC0) != 0x80) return {0xFFFFFFFF, 1};
-    cp = (cp << 6) | (c & 0x3F);
-  }
-  return {cp, len};
-}
-
 // Python's str.isspace() for one code point.
 bool python_space(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
@@ -152,7 +125,7 @@ bool python_space(char32_t c) {
 std::string python_strip(std::string_view s) {
   std::size_t begin = 0;
   while (begin < s.size()) {
-    const auto [cp, len] = decode_utf8(s, begin);
+    const auto [cp, len] = base::decode_utf8(s, begin);
     if (!python_space(cp)) break;
     begin += len;
   }
@@ -163,7 +136,7 @@ std::string python_strip(std::string_view s) {
            (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) {
       --start;
     }
-    const auto [cp, len] = decode_utf8(s, start);
+    const auto [cp, len] = base::decode_utf8(s, start);
     if (start + len != end || !python_space(cp)) break;
     end = start;
   }

@@ -9,6 +9,8 @@
 #include <system_error>
 #include <utility>
 
+#include "base/text.hpp"
+
 namespace shepherd::fastchat {
 namespace {
 
@@ -27,33 +29,6 @@ void append_u_escape(std::string& out, std::uint32_t unit) {
   out.push_back(kHex[unit & 0xF]);
 }
 
-// The code point of the UTF-8 sequence at s[i] and its length; {kInvalid, 1} for a byte that does
-// not start a well-formed sequence (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF).
-constexpr std::uint32_t kInvalid = 0xFFFFFFFF;
-std::pair<std::uint32_t, std::size_t> decode_utf8(std::string_view s, std::size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  std::size_t len = 0;
-  std::uint32_t cp = 0;
-  std::uint32_t min = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2, cp = b0 & 0x1Fu, min = 0x80;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3, cp = b0 & 0x0Fu, min = 0x800;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4, cp = b0 & 0x07u, min = 0x10000;
-  } else {
-    return {kInvalid, 1};
-  }
-  if (s.size() - i < len) return {kInvalid, 1};
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return {kInvalid, 1};
-    cp = (cp << 6) | (b & 0x3Fu);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {kInvalid, 1};
-  return {cp, len};
-}
-
 // Python's json encoder (Lib/json/encoder.py, Modules/_json.c): ESCAPE_DCT for the characters
 // below U+0020, `"` and `\`; with ensure_ascii also everything outside ' '..'~'.
 void append_python_string(std::string& out, std::string_view s, PythonJsonStyle style) {
@@ -63,40 +38,18 @@ void append_python_string(std::string& out, std::string_view s, PythonJsonStyle 
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        default:
-          if (c < 0x20 || (ascii && c == 0x7F)) {
-            append_u_escape(out, c);
-          } else {
-            out.push_back(static_cast<char>(c));
-          }
+      if (const auto e = base::json_short_escape(c); !e.empty()) {
+        out += e;
+      } else if (c < 0x20 || (ascii && c == 0x7F)) {
+        append_u_escape(out, c);
+      } else {
+        out.push_back(static_cast<char>(c));
       }
       ++i;
       continue;
     }
-    auto [cp, len] = decode_utf8(s, i);
-    if (cp == kInvalid) cp = 0xFFFD;
+    auto [cp, len] = base::decode_utf8(s, i);
+    if (cp == base::kInvalidCodePoint) cp = 0xFFFD;
     if (!ascii) {
       if (len == 1) {
         out += "\xEF\xBF\xBD";  // U+FFFD for the bad byte

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "base/text.hpp"
+
 namespace shepherd::storage::sql {
 
 namespace json = boost::json;
@@ -115,25 +117,12 @@ base::Error unreadable(const std::string& what) {
   return base::make_error(base::ErrorCode::kInternal, "storage: unreadable " + what);
 }
 
-// The length of the well-formed UTF-8 sequence starting at text[i] (Unicode 15, table 3-7), or
-// 0 when there is none there. NUL counts as malformed: PostgreSQL's text cannot hold it.
+// The length of the well-formed UTF-8 sequence starting at text[i], or 0 when there is none
+// there. NUL counts as malformed: PostgreSQL's text cannot hold it.
 std::size_t sequence_length(std::string_view text, std::size_t i) {
-  const auto c = static_cast<unsigned char>(text[i]);
-  if (c == 0) return 0;
-  if (c < 0x80) return 1;
-  auto follows = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) {
-    if (i + k >= text.size()) return false;
-    const auto b = static_cast<unsigned char>(text[i + k]);
-    return b >= lo && b <= hi;
-  };
-  if (c >= 0xC2 && c <= 0xDF) return follows(1) ? 2 : 0;
-  if (c == 0xE0) return follows(1, 0xA0) && follows(2) ? 3 : 0;
-  if (c == 0xED) return follows(1, 0x80, 0x9F) && follows(2) ? 3 : 0;  // no surrogates
-  if (c >= 0xE1 && c <= 0xEF) return follows(1) && follows(2) ? 3 : 0;
-  if (c == 0xF0) return follows(1, 0x90) && follows(2) && follows(3) ? 4 : 0;
-  if (c >= 0xF1 && c <= 0xF3) return follows(1) && follows(2) && follows(3) ? 4 : 0;
-  if (c == 0xF4) return follows(1, 0x80, 0x8F) && follows(2) && follows(3) ? 4 : 0;
-  return 0;
+  if (text[i] == '\0') return 0;
+  const auto [cp, len] = base::decode_utf8(text, i);
+  return cp == base::kInvalidCodePoint ? 0 : len;
 }
 
 }  // namespace

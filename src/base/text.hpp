@@ -1,0 +1,22 @@
+// UTF-8 and JSON string text, for the modules that check or write them by hand. Pure.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+
+namespace shepherd::base {
+
+inline constexpr std::uint32_t kInvalidCodePoint = 0xFFFFFFFF;
+
+// The code point of the UTF-8 sequence at s[i] (i < s.size()) and its length in bytes;
+// {kInvalidCodePoint, 1} for a byte that does not start a well-formed sequence (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF).
+std::pair<std::uint32_t, std::size_t> decode_utf8(std::string_view s, std::size_t i);
+
+// JSON's two-character escape for `c` (RFC 8259 §7: \" \\ \n \r \t \b \f), or "" when it has
+// none (other control characters take \u00XX).
+std::string_view json_short_escape(unsigned char c);
+
+}  // namespace shepherd::base
