@@ -15,17 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
-BIN=${SHEPHERD_BIN:-build/release/src/shepherd}
-
-if [[ -z "${SHEPHERD_BIN:-}" ]]; then
-  tools/deps.sh --bench
-  cmake --preset release >/dev/null
-  cmake --build --preset release --target shepherd >/dev/null
-else
-  command -v wrk >/dev/null || tools/deps.sh --bench
-fi
-
 source bench/lib.sh
+bench_binary
 
 start mock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0
 mock_port=$port

@@ -1,5 +1,5 @@
-# Shared by the benchmark scripts: a temp dir, background processes cleaned up on exit, and wrk.
-# Sourced from the repository root after BIN is set.
+# Shared by the benchmark scripts: the binary, a temp dir, background processes cleaned up on
+# exit, and wrk. Sourced from the repository root.
 
 work=$(mktemp -d)
 pids=()
@@ -90,3 +90,16 @@ per_request() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+# Sets BIN: $SHEPHERD_BIN, or the release build, built (with the bench's Debian packages
+# installed) when SHEPHERD_BIN is not set.
+bench_binary() {
+  BIN=${SHEPHERD_BIN:-build/release/src/shepherd}
+  if [[ -z "${SHEPHERD_BIN:-}" ]]; then
+    tools/deps.sh --bench
+    cmake --preset release >/dev/null
+    cmake --build --preset release --target shepherd >/dev/null
+  else
+    command -v wrk nginx >/dev/null || tools/deps.sh --bench
+  fi
+}

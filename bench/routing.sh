@@ -12,17 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
-BIN=${SHEPHERD_BIN:-build/release/src/shepherd}
-
-if [[ -z "${SHEPHERD_BIN:-}" ]]; then
-  tools/deps.sh --bench
-  cmake --preset release >/dev/null
-  cmake --build --preset release --target shepherd >/dev/null
-else
-  command -v wrk >/dev/null || tools/deps.sh --bench
-fi
-
 source bench/lib.sh
+bench_binary
 
 mock_ports=()
 for i in 1 2 3; do

@@ -28,17 +28,8 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
 STREAMS=${STREAMS:-0}
-BIN=${SHEPHERD_BIN:-build/release/src/shepherd}
-
-if [[ -z "${SHEPHERD_BIN:-}" ]]; then
-  tools/deps.sh --bench
-  cmake --preset release >/dev/null
-  cmake --build --preset release --target shepherd >/dev/null
-else
-  command -v wrk nginx >/dev/null || tools/deps.sh --bench
-fi
-
 source bench/lib.sh
+bench_binary
 
 start mock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0
 mock_port=$port
