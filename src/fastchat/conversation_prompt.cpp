@@ -59,6 +59,36 @@ base::Error not_shaped(const Conversation& conv, std::string why) {
              why);
 }
 
+// The turns of `prompt` from `pos` on, in the shape marker + text + `end` (the marker alone for
+// an empty message, and for the pending slot at the very end), for styles whose markers cannot
+// occur inside a message (CHATML, LLAMA3).
+base::Result<std::vector<Turn>> read_marked_turns(const Conversation& conv, std::string_view prompt,
+                                                  std::size_t pos,
+                                                  const std::array<std::string, 2>& markers,
+                                                  std::string_view end) {
+  std::vector<Turn> turns;
+  while (pos < prompt.size()) {
+    const int role = marker_at(prompt, pos, markers);
+    if (role < 0) return not_shaped(conv, "expected a role marker at byte " + std::to_string(pos));
+    pos += markers[static_cast<std::size_t>(role)].size();
+    if (pos == prompt.size()) {
+      turns.push_back({role, std::nullopt});
+      break;
+    }
+    if (marker_at(prompt, pos, markers) >= 0) {  // an empty message: its marker alone
+      turns.push_back({role, std::string()});
+      continue;
+    }
+    const auto at = prompt.find(end, pos);
+    if (at == std::string_view::npos) {
+      return not_shaped(conv, "a message does not end with " + std::string(end));
+    }
+    turns.push_back({role, std::string(prompt.substr(pos, at - pos))});
+    pos = at + end.size();
+  }
+  return turns;
+}
+
 // The system part at the head of `prompt`: when the template has a {system_message} field, the
 // text between its literal pieces up to the first `end_lead` + `markers[k]` that follows;
 // otherwise the template's literal text itself (the system message cannot be recovered: "").
@@ -106,27 +136,9 @@ base::Result<std::pair<std::string, std::vector<Turn>>> read_chatml(
     if (!s) return std::move(s).error();
     system = std::move(*s);
   }
-  std::vector<Turn> turns;
-  while (pos < prompt.size()) {
-    const int role = marker_at(prompt, pos, markers);
-    if (role < 0) return not_shaped(conv, "expected a role marker at byte " + std::to_string(pos));
-    pos += markers[static_cast<std::size_t>(role)].size();
-    if (pos == prompt.size()) {
-      turns.push_back({role, std::nullopt});
-      break;
-    }
-    if (marker_at(prompt, pos, markers) >= 0) {  // an empty message: its marker alone
-      turns.push_back({role, std::string()});
-      continue;
-    }
-    const auto at = prompt.find(end, pos + 1);
-    if (at == std::string_view::npos) {
-      return not_shaped(conv, "a message does not end with " + conv.sep);
-    }
-    turns.push_back({role, std::string(prompt.substr(pos, at - pos))});
-    pos = at + end.size();
-  }
-  return std::pair{std::move(system), std::move(turns)};
+  auto turns = read_marked_turns(conv, prompt, pos, markers, end);
+  if (!turns) return std::move(turns).error();
+  return std::pair{std::move(system), std::move(*turns)};
 }
 
 base::Result<std::pair<std::string, std::vector<Turn>>> read_llama3(
@@ -147,26 +159,9 @@ base::Result<std::pair<std::string, std::vector<Turn>>> read_llama3(
     if (!s) return std::move(s).error();
     system = std::move(*s);
   }
-  std::vector<Turn> turns;
-  while (pos < prompt.size()) {
-    const int role = marker_at(prompt, pos, markers);
-    if (role < 0) return not_shaped(conv, "expected a role header at byte " + std::to_string(pos));
-    pos += markers[static_cast<std::size_t>(role)].size();
-    if (pos == prompt.size()) {
-      turns.push_back({role, std::nullopt});
-      break;
-    }
-    if (marker_at(prompt, pos, markers) >= 0) {
-      turns.push_back({role, std::string()});
-      continue;
-    }
-    const auto at = prompt.find(kEot, pos);
-    if (at == std::string_view::npos)
-      return not_shaped(conv, "a message does not end with <|eot_id|>");
-    turns.push_back({role, std::string(prompt.substr(pos, at - pos))});
-    pos = at + kEot.size();
-  }
-  return std::pair{std::move(system), std::move(turns)};
+  auto turns = read_marked_turns(conv, prompt, pos, markers, kEot);
+  if (!turns) return std::move(turns).error();
+  return std::pair{std::move(system), std::move(*turns)};
 }
 
 base::Result<std::pair<std::string, std::vector<Turn>>> read_add_colon(
