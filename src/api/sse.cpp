@@ -1,5 +1,7 @@
 #include "api/sse.hpp"
 
+#include <charconv>
+
 namespace shepherd::api {
 
 base::Status SseParser::field(std::string_view line) {
@@ -28,6 +30,13 @@ base::Status SseParser::too_large() const {
   return base::make_error(base::ErrorCode::kUpstreamUnreachable,
                           "the upstream sent a stream event larger than the limit",
                           "SSE event over " + std::to_string(max_event_bytes_) + " bytes");
+}
+
+void append_http_chunk(std::string& out, std::string_view bytes) {
+  if (bytes.empty()) return;
+  char hex[16];
+  auto [end, ec] = std::to_chars(hex, hex + sizeof hex, bytes.size(), 16);
+  out.append(hex, end).append("\r\n").append(bytes).append("\r\n");
 }
 
 }  // namespace shepherd::api

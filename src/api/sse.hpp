@@ -85,4 +85,9 @@ class SseParser {
   bool skip_lf_ = false;  // the last piece ended in CR: a following LF belongs to it
 };
 
+// `bytes` framed as one HTTP/1.1 chunk (RFC 9112 §7.1), appended to `out`; nothing for empty
+// bytes (an empty chunk would end the body: kLastHttpChunk).
+void append_http_chunk(std::string& out, std::string_view bytes);
+inline constexpr std::string_view kLastHttpChunk = "0\r\n\r\n";
+
 }  // namespace shepherd::api

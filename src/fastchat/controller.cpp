@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "api/sse.hpp"
 #include "fastchat/http_client.hpp"
 #include "fastchat/protocol.hpp"
 #include "net/http_connection.hpp"
@@ -182,7 +183,7 @@ struct Controller::Impl {
     bool started = false;
     BodySink forward = [&](std::string_view piece) -> net::Task<bool> {
       std::string chunk;
-      net::append_http_chunk(chunk, piece);
+      api::append_http_chunk(chunk, piece);
       std::string_view head;
       if (!started) {
         started = true;
@@ -202,13 +203,13 @@ struct Controller::Impl {
       append_frame(out, write_generate_chunk(chunk));
       if (!started) co_return co_await octet_stream(conn, out);
       std::string framed;
-      net::append_http_chunk(framed, out);
+      api::append_http_chunk(framed, out);
       const std::string_view no_head;
       co_await conn.write(no_head, framed, kWriteTimeout);
     }
     if (started) {
       const std::string_view no_head;
-      co_await conn.write(no_head, net::kLastHttpChunk, kWriteTimeout);
+      co_await conn.write(no_head, api::kLastHttpChunk, kWriteTimeout);
     }
   }
 

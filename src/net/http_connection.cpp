@@ -8,13 +8,6 @@
 
 namespace shepherd::net {
 
-void append_http_chunk(std::string& out, std::string_view bytes) {
-  if (bytes.empty()) return;
-  char hex[16];
-  auto [end, ec] = std::to_chars(hex, hex + sizeof hex, bytes.size(), 16);
-  out.append(hex, end).append("\r\n").append(bytes).append("\r\n");
-}
-
 namespace {
 
 // The first read of a request: most chat requests fit; larger ones grow the buffer as the parser

@@ -45,11 +45,6 @@ struct ReadResult {
   std::string detail;
 };
 
-// `bytes` framed as one HTTP/1.1 chunk, appended to `out`; nothing for empty bytes (an empty
-// chunk would end the body: kLastHttpChunk).
-void append_http_chunk(std::string& out, std::string_view bytes);
-inline constexpr std::string_view kLastHttpChunk = "0\r\n\r\n";
-
 class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
  public:
   ClientConnection(Socket socket, ConnectionSet& set);

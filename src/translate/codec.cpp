@@ -90,6 +90,8 @@ std::string_view wire_name(Wire wire) {
       return "the Gemini API";
     case Wire::kOpenAiResponses:
       return "the OpenAI Responses API";
+    case Wire::kFastChatWorker:
+      return "FastChat's worker API";
   }
   return "this API";
 }
