@@ -1,7 +1,7 @@
-// `shepherd controller`: FastChat's controller (FASTCHAT.md §1) on Shepherd's I/O shell. Workers
-// register and send heartbeats; API servers ask which worker serves a model, or send their
-// generate requests through it. Every endpoint answers the bodies FastChat's controller answers,
-// so FastChat's own workers and API server work with it unchanged.
+// `shepherd controller`: FastChat's controller (docs/fastchat-protocol.md §1) on Shepherd's I/O
+// shell. Workers register and send heartbeats; API servers ask which worker serves a model, or send
+// their generate requests through it. Every endpoint answers the bodies FastChat's controller
+// answers, so FastChat's own workers and API server work with it unchanged.
 //
 // Where it differs from FastChat 0.2.36, on purpose:
 // - Expired workers go within a second of their expiration (FastChat sweeps every 90 s, so a dead

@@ -1,5 +1,5 @@
-// The /worker_get_conv_template answer (FASTCHAT.md §3.3): a template read from a worker and
-// written for an API server.
+// The /worker_get_conv_template answer (docs/fastchat-protocol.md §3.3): a template read from a
+// worker and written for an API server.
 #include <boost/json.hpp>
 #include <limits>
 

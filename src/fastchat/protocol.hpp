@@ -2,7 +2,7 @@
 // every JSON body the controller and the model workers exchange, frame and unframe the NUL-
 // delimited generate stream, and print JSON byte for byte as Python does. No I/O.
 //
-// References are to /work/shared/FASTCHAT.md:
+// References are to /work/shared/docs/fastchat-protocol.md:
 //   §0  constants: SERVER_ERROR_MSG and the ErrorCode values (kServerErrorMsg, error_codes).
 //   §1  controller endpoints: /register_worker (RegisterWorker), /receive_heart_beat (HeartBeat,
 //       HeartBeatAnswer), /list_*models (ModelList), /get_worker_address (ModelRequest,
@@ -48,7 +48,7 @@
 namespace shepherd::fastchat {
 
 // ---------------------------------------------------------------------------------------------
-// Constants (FASTCHAT.md §0)
+// Constants (docs/fastchat-protocol.md §0)
 
 // fastchat/constants.py SERVER_ERROR_MSG: the text of error chunks.
 inline constexpr std::string_view kServerErrorMsg =
@@ -83,7 +83,7 @@ std::string server_error_text(std::string_view exception);
 inline constexpr std::size_t kMaxJsonDepth = 32;
 
 // ---------------------------------------------------------------------------------------------
-// Controller and worker bodies (FASTCHAT.md §1, §2)
+// Controller and worker bodies (docs/fastchat-protocol.md §1, §2)
 
 // The /worker_get_status answer of a worker (or of a controller, aggregated).
 struct WorkerStatus {
@@ -197,7 +197,7 @@ base::Result<EmbeddingsAnswer> parse_embeddings_answer(std::string_view body);
 std::string write_embeddings_answer(const EmbeddingsAnswer& answer);
 
 // ---------------------------------------------------------------------------------------------
-// Generation (FASTCHAT.md §2 "Generate params", §3.3 step 6)
+// Generation (docs/fastchat-protocol.md §2 "Generate params", §3.3 step 6)
 
 // The body of /worker_generate_stream and /worker_generate (also the controller's proxy). The
 // defaults are the model worker's for an absent field.
@@ -264,8 +264,8 @@ std::string write_generate_chunk(const GenerateChunk& chunk);
 std::string write_generate_answer(const GenerateChunk& chunk);
 
 // ---------------------------------------------------------------------------------------------
-// Stream framing (FASTCHAT.md §2 "Stream framing"): each chunk is its JSON text followed by one
-// NUL byte; readers skip empty pieces between NULs.
+// Stream framing (docs/fastchat-protocol.md §2 "Stream framing"): each chunk is its JSON text
+// followed by one NUL byte; readers skip empty pieces between NULs.
 
 // Appends one frame, `json` + '\0', to `out`. `json` must not contain a NUL byte (JSON text never
 // does: python_json writes U+0000 as \u0000).

@@ -1,6 +1,7 @@
-// The controller's state (FASTCHAT.md §1): the registered workers in registration order, their
-// model names, speeds, queue lengths and heartbeats, and FastChat's two dispatch methods. Pure:
-// callers pass the time and the random draw, so tests run on an injected clock without sleeping.
+// The controller's state (docs/fastchat-protocol.md §1): the registered workers in registration
+// order, their model names, speeds, queue lengths and heartbeats, and FastChat's two dispatch
+// methods. Pure: callers pass the time and the random draw, so tests run on an injected clock
+// without sleeping.
 //
 // Semantics kept from FastChat 0.2.36's controller, which clients and workers rely on:
 // - A worker's name is its base URL. Registering a known name again replaces its entry in place

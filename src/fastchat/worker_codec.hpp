@@ -1,4 +1,4 @@
-// The answers of a FastChat worker (FASTCHAT.md §2) written from the common form, for
+// The answers of a FastChat worker (docs/fastchat-protocol.md §2) written from the common form, for
 // `shepherd worker`: its clients (FastChat's API server, web UI and controller proxy) send
 // /worker_generate_stream and /worker_generate, and Shepherd answers them from whichever provider
 // serves the model.

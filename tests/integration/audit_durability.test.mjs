@@ -48,7 +48,7 @@ describe('audit durability', { timeout: 180000 }, () => {
       }),
       audit: { flush_interval: `${FLUSH_MS}ms` },
     };
-    // SHEPHERD_KILL_CYCLES=100 for RELIABILITY.md's figure; a few keep the suite's run short.
+    // SHEPHERD_KILL_CYCLES=100 for the figure in docs/architecture.md; a few keep the run short.
     const cycles = Number(process.env.SHEPHERD_KILL_CYCLES ?? 5);
     let mustHaveTotal = 0;
     let storedTotal = 0;

@@ -1,4 +1,4 @@
-// `shepherd controller` against FastChat's protocol (../shared/FASTCHAT.md §1): workers register
+// `shepherd controller` against FastChat's protocol (docs/fastchat-protocol.md §1): workers register
 // and send heartbeats, API servers ask for worker addresses or stream through the controller.
 // The workers are fakes that answer as FastChat's base_model_worker does.
 import assert from 'node:assert/strict';

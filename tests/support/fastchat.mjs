@@ -1,6 +1,6 @@
 // FastChat's processes for tests: Shepherd's controller started for real, and a fake FastChat
 // model worker (an HTTP server answering as FastChat 0.2.36's base_model_worker does, from
-// ../shared/FASTCHAT.md §2) whose status and stream the test sets.
+// docs/fastchat-protocol.md §2) whose status and stream the test sets.
 import http from 'node:http';
 
 import { request, spawnServer } from './harness.mjs';
