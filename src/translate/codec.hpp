@@ -23,7 +23,8 @@ enum class Wire {
   kAnthropic,        // POST /v1/messages (clients and providers)
   kGemini,           // models/{model}:generateContent (providers)
   kOpenAiResponses,  // POST /v1/responses (clients)
-  kFastChatWorker,   // a FastChat worker's /worker_generate(_stream) (clients: FastChat's API server)
+  kFastChatWorker,   // a FastChat worker's /worker_generate(_stream) (clients: FastChat's API
+                     // server)
 };
 
 // The state of one upstream stream being read into deltas.
