@@ -290,12 +290,15 @@ void parse_models(const YAML::Node& node, Config& config) {
 
 Strategy strategy(const YAML::Node& node, const std::string& path) {
   const auto s = scalar(node, path);
-  for (auto v : {Strategy::kRoundRobin, Strategy::kWeighted, Strategy::kLeastBusy,
-                 Strategy::kLowestLatency, Strategy::kCheapest}) {
+  for (auto v :
+       {Strategy::kRoundRobin, Strategy::kWeighted, Strategy::kLeastBusy, Strategy::kLowestLatency,
+        Strategy::kCheapest, Strategy::kLottery, Strategy::kShortestQueue}) {
     if (s == strategy_name(v)) return v;
   }
   fail(path,
-       "expected round-robin, weighted, least-busy, lowest-latency or cheapest, got '" + s + "'");
+       "expected round-robin, weighted, least-busy, lowest-latency, cheapest, lottery or "
+       "shortest_queue, got '" +
+           s + "'");
 }
 
 void parse_routing(const YAML::Node& node, RoutingConfig& r) {
@@ -356,6 +359,10 @@ const char* strategy_name(Strategy s) {
       return "lowest-latency";
     case Strategy::kCheapest:
       return "cheapest";
+    case Strategy::kLottery:
+      return "lottery";
+    case Strategy::kShortestQueue:
+      return "shortest_queue";
   }
   return "?";
 }

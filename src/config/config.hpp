@@ -111,7 +111,17 @@ struct DeploymentConfig {
   std::uint64_t tpm = 0;          // tokens per minute; 0: no limit
 };
 
-enum class Strategy { kRoundRobin, kWeighted, kLeastBusy, kLowestLatency, kCheapest };
+// lottery and shortest_queue are FastChat's controller's dispatch methods, with a deployment's
+// weight as the worker's speed.
+enum class Strategy {
+  kRoundRobin,
+  kWeighted,
+  kLeastBusy,
+  kLowestLatency,
+  kCheapest,
+  kLottery,
+  kShortestQueue,
+};
 const char* strategy_name(Strategy s);
 
 struct HedgeConfig {

@@ -455,8 +455,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"BadModelStrategy",
                   with_model("    strategy: fastest\n    deployments: [{provider: relay}]\n"),
                   "models.m.strategy",
-                  "expected round-robin, weighted, least-busy, lowest-latency or cheapest, got "
-                  "'fastest'"},
+                  "expected round-robin, weighted, least-busy, lowest-latency, cheapest, lottery "
+                  "or shortest_queue, got 'fastest'"},
         ErrorCase{"BadRoutingStrategy", with_routing("  strategy: random\n"), "routing.strategy",
                   "'random'"},
         ErrorCase{"FallbackToUnknownModel",
@@ -595,6 +595,18 @@ routing:
   EXPECT_DOUBLE_EQ(routing.exploration, 0.1);
   EXPECT_EQ(routing.queue_size, 50u);
   EXPECT_EQ(routing.queue_wait, 2s);
+}
+
+TEST(ParseConfig, EveryStrategyNameReadsBack) {
+  for (auto s :
+       {Strategy::kRoundRobin, Strategy::kWeighted, Strategy::kLeastBusy, Strategy::kLowestLatency,
+        Strategy::kCheapest, Strategy::kLottery, Strategy::kShortestQueue}) {
+    const auto r =
+        parse(std::string(kMinimal) + "routing:\n  strategy: " + strategy_name(s) + "\n");
+    ASSERT_TRUE(r.ok()) << strategy_name(s) << ": " << r.error().message;
+    EXPECT_EQ(r->routing.strategy, s);
+  }
+  EXPECT_STREQ(strategy_name(Strategy::kShortestQueue), "shortest_queue");
 }
 
 TEST(ParseConfig, RoutingExtremesAccepted) {

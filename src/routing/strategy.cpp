@@ -38,7 +38,9 @@ std::size_t choose(config::Strategy strategy, std::span<const Candidate> c,
   switch (strategy) {
     case config::Strategy::kRoundRobin:
       return static_cast<std::size_t>(turn % c.size());
-    case config::Strategy::kWeighted: {
+    case config::Strategy::kWeighted:
+    case config::Strategy::kLottery: {
+      // lottery is FastChat's name for it, a worker's speed being the deployment's weight.
       double total = 0;
       for (const auto& x : c) total += x.weight;
       double r = random.uniform() * total;
@@ -50,6 +52,13 @@ std::size_t choose(config::Strategy strategy, std::span<const Candidate> c,
     }
     case config::Strategy::kLeastBusy:
       return min_by(c, turn, [](const Candidate& x) { return static_cast<double>(x.in_flight); });
+    case config::Strategy::kShortestQueue:
+      // FastChat's queue_length / speed, with requests in flight as the queue; ties in turn
+      // (FastChat takes the first). A weight of 0 ranks last.
+      return min_by(c, turn, [](const Candidate& x) {
+        return x.weight > 0 ? static_cast<double>(x.in_flight) / x.weight
+                            : std::numeric_limits<double>::infinity();
+      });
     case config::Strategy::kLowestLatency:
       if (settings.exploration > 0 && random.uniform() < settings.exploration) {
         return static_cast<std::size_t>(random.below(c.size()));

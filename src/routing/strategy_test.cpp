@@ -46,11 +46,12 @@ TEST(Choose, SingleCandidateIsAlwaysChosenAndTheCursorStillAdvances) {
   base::Random random(1);
   std::uint64_t cursor = 7;
   const auto c = candidates(1);
-  for (auto s : {Strategy::kRoundRobin, Strategy::kWeighted, Strategy::kLeastBusy,
-                 Strategy::kLowestLatency, Strategy::kCheapest}) {
+  for (auto s :
+       {Strategy::kRoundRobin, Strategy::kWeighted, Strategy::kLeastBusy, Strategy::kLowestLatency,
+        Strategy::kCheapest, Strategy::kLottery, Strategy::kShortestQueue}) {
     EXPECT_EQ(choose(s, c, ChoiceSettings{}, random, cursor), 0u);
   }
-  EXPECT_EQ(cursor, 12u);
+  EXPECT_EQ(cursor, 14u);
 }
 
 TEST(RoundRobin, CyclesInOrder) {
@@ -87,6 +88,29 @@ TEST(Weighted, SameSeedMakesTheSameChoices) {
             choices(Strategy::kWeighted, c, 50, no_exploration(), 7));
   EXPECT_NE(choices(Strategy::kWeighted, c, 50, no_exploration(), 7),
             choices(Strategy::kWeighted, c, 50, no_exploration(), 8));
+}
+
+TEST(Lottery, DrawsAsWeightedDoesWithWeightsAsSpeeds) {
+  auto c = candidates(3);
+  c[0].weight = 1;
+  c[1].weight = 3;
+  c[2].weight = 0;
+  EXPECT_EQ(choices(Strategy::kLottery, c, 200, no_exploration(), 9),
+            choices(Strategy::kWeighted, c, 200, no_exploration(), 9));
+  for (auto i : choices(Strategy::kLottery, c, 200, no_exploration(), 9)) EXPECT_NE(i, 2u);
+}
+
+TEST(ShortestQueue, PicksTheLeastInFlightPerWeight) {
+  auto c = candidates(3);
+  c[0].in_flight = 2;  // 2 / 1
+  c[0].weight = 1;
+  c[1].in_flight = 3;  // 3 / 2: the shortest
+  c[1].weight = 2;
+  c[2].in_flight = 0;  // weight 0 ranks last, even idle
+  c[2].weight = 0;
+  EXPECT_EQ(choices(Strategy::kShortestQueue, c, 3), (Positions{1, 1, 1}));
+  c[1].in_flight = 4;  // 4 / 2 ties with 2 / 1: in turn
+  EXPECT_EQ(choices(Strategy::kShortestQueue, c, 4), (Positions{0, 1, 0, 1}));
 }
 
 TEST(LeastBusy, PicksTheFewestInFlight) {
