@@ -6,9 +6,11 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <optional>
 
 #include "app/commands.hpp"
 #include "config/config.hpp"
+#include "fastchat/controller.hpp"
 #include "mock/mock_upstream.hpp"
 #include "server/server.hpp"
 
@@ -125,6 +127,27 @@ int serve(const ServeOptions& options) {
   }
   std::printf("shepherd listening on http://%s:%u (%d threads, %zu models)\n",
               shared->server.host.c_str(), server.port(), server.threads(), shared->models.size());
+  // FastChat's controller beside the gateway (fastchat.controller), on its own port; a reload
+  // does not change it.
+  std::optional<fastchat::Controller> controller;
+  if (const auto& c = shared->fastchat.controller; c.enabled) {
+    fastchat::ControllerOptions o;
+    o.host = c.host;
+    o.port = c.port;
+    o.dispatch = *fastchat::parse_dispatch_method(c.dispatch);
+    o.expiration = c.heart_beat_expiration;
+    controller.emplace(std::move(o));
+    try {
+      controller->start();
+    } catch (const std::exception& e) {
+      std::cerr << "shepherd: " << e.what() << "\n";
+      server.stop();
+      server.wait();
+      return 1;
+    }
+    std::printf("controller listening on http://%s:%u (dispatch %s)\n", c.host.c_str(),
+                static_cast<unsigned>(controller->port()), c.dispatch.c_str());
+  }
   std::fflush(stdout);
 
   boost::asio::io_context signals_ctx;
@@ -145,6 +168,7 @@ int serve(const ServeOptions& options) {
   signals.async_wait(on_signal);
   std::thread signal_thread([&] { signals_ctx.run(); });
   server.wait();
+  if (controller) controller->stop();
   signals_ctx.stop();
   signal_thread.join();
   if (demo_mock) demo_mock->stop();

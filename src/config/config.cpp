@@ -25,21 +25,7 @@ using base::ErrorCode;
 using base::Result;
 
 void parse_listen(const std::string& s, const std::string& path, ServerConfig& server) {
-  const auto colon = s.rfind(':');
-  if (colon == std::string::npos) fail(path, "expected host:port, got '" + s + "'");
-  auto host = s.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  const auto port_text = s.substr(colon + 1);
-  long port = 0;
-  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (host.empty() || ec != std::errc{} || p != port_text.data() + port_text.size() || port < 0 ||
-      port > 65535) {
-    fail(path, "expected host:port with a port from 0 to 65535, got '" + s + "'");
-  }
-  server.host = host;
-  server.port = static_cast<std::uint16_t>(port);
+  std::tie(server.host, server.port) = host_port(s, path);
 }
 
 void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& server) {
@@ -519,7 +505,8 @@ Result<Config> parse_config(std::string_view yaml, const EnvLookup& env, std::st
       throw ConfigError{"the configuration is empty; it needs at least providers and models"};
     }
     check_keys(root, "",
-               {"server", "routing", "providers", "models", "storage", "keys", "audit", "redis"});
+               {"server", "routing", "providers", "models", "storage", "keys", "audit", "redis",
+                "fastchat"});
     if (auto n = root["server"]) parse_server(n, env, config.server);
     parse_governance(root, env, config);
     if (auto n = root["routing"]) parse_routing(n, config.routing);
@@ -534,6 +521,7 @@ Result<Config> parse_config(std::string_view yaml, const EnvLookup& env, std::st
       }
     }
     if (auto models = root["models"]) parse_models(models, config);
+    if (auto n = root["fastchat"]) parse_fastchat(n, config);
     return config;
   } catch (const ConfigError& e) {
     return base::make_error(ErrorCode::kBadRequest, e.message);

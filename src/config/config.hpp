@@ -202,6 +202,18 @@ struct RedisConfig {
   Millis timeout{50};
 };
 
+// FastChat's processes that `serve` runs beside the gateway (docs/decisions/fastchat.md).
+struct FastChatControllerConfig {
+  bool enabled = false;  // fastchat.controller is present
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 21001;
+  std::string dispatch = "shortest_queue";  // lottery | shortest_queue
+  Millis heart_beat_expiration{90'000};
+};
+struct FastChatConfig {
+  FastChatControllerConfig controller;
+};
+
 struct Config {
   ServerConfig server;
   std::vector<ProviderConfig> providers;
@@ -211,6 +223,7 @@ struct Config {
   KeysConfig keys;
   AuditConfig audit;
   RedisConfig redis;
+  FastChatConfig fastchat;
   std::string source;  // file path, or a description of the built-in default
 
   const ModelConfig* find_model(std::string_view name) const;

@@ -597,6 +597,43 @@ routing:
   EXPECT_EQ(routing.queue_wait, 2s);
 }
 
+TEST(ParseConfig, FastChatControllerTakesItsKeysAndDefaults) {
+  const auto none = parse(kMinimal);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->fastchat.controller.enabled);
+  const auto defaults = parse(std::string(kMinimal) + "fastchat:\n  controller:\n");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message;
+  const auto& d = defaults->fastchat.controller;
+  EXPECT_TRUE(d.enabled);
+  EXPECT_EQ(d.host, "127.0.0.1");
+  EXPECT_EQ(d.port, 21001);
+  EXPECT_EQ(d.dispatch, "shortest_queue");
+  EXPECT_EQ(d.heart_beat_expiration, 90s);
+  const auto set = parse(std::string(kMinimal) +
+                         "fastchat:\n  controller: {listen: '0.0.0.0:0', dispatch: lottery, "
+                         "heart_beat_expiration: 5s}\n");
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  const auto& c = set->fastchat.controller;
+  EXPECT_EQ(c.host, "0.0.0.0");
+  EXPECT_EQ(c.port, 0);
+  EXPECT_EQ(c.dispatch, "lottery");
+  EXPECT_EQ(c.heart_beat_expiration, 5s);
+}
+
+TEST(ParseConfig, FastChatControllerErrorsNameTheKey) {
+  for (const auto& [yaml, path] : std::vector<std::pair<std::string, std::string>>{
+           {"fastchat:\n  controller: {dispatch: random}\n", "fastchat.controller.dispatch"},
+           {"fastchat:\n  controller: {listen: nowhere}\n", "fastchat.controller.listen"},
+           {"fastchat:\n  controller: {port: 1}\n", "fastchat.controller.port"},
+           {"fastchat:\n  worker: {}\n", "fastchat.worker"},
+           {"fastchat: [1]\n", "fastchat"},
+       }) {
+    const auto r = parse(std::string(kMinimal) + yaml);
+    ASSERT_FALSE(r.ok()) << yaml;
+    EXPECT_NE(r.error().message.find(path), std::string::npos) << r.error().message;
+  }
+}
+
 TEST(ParseConfig, EveryStrategyNameReadsBack) {
   for (auto s :
        {Strategy::kRoundRobin, Strategy::kWeighted, Strategy::kLeastBusy, Strategy::kLowestLatency,

@@ -113,4 +113,21 @@ std::string secret(const YAML::Node& node, const std::string& path, const EnvLoo
   fail(path, "secrets must be references: env:VARIABLE or file:/path (never the key itself)");
 }
 
+std::pair<std::string, std::uint16_t> host_port(const std::string& s, const std::string& path) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos) fail(path, "expected host:port, got '" + s + "'");
+  auto host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const auto port_text = s.substr(colon + 1);
+  long port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (host.empty() || ec != std::errc{} || p != port_text.data() + port_text.size() || port < 0 ||
+      port > 65535) {
+    fail(path, "expected host:port with a port from 0 to 65535, got '" + s + "'");
+  }
+  return {host, static_cast<std::uint16_t>(port)};
+}
+
 }  // namespace shepherd::config::detail

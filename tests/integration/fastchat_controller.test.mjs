@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
-import { cleanup, pollUntil } from '../support/harness.mjs';
+import { cleanup, gatewayConfig, openaiProvider, pollUntil, request, startMock, startShepherd } from '../support/harness.mjs';
 import { frame, startController, startFakeWorker } from '../support/fastchat.mjs';
 
 const workers = [];
@@ -176,5 +176,27 @@ describe('shepherd controller', { timeout: 60000 }, () => {
     c.proc.child.kill('SIGTERM');
     const { code } = await c.proc.waitExit(5000);
     assert.equal(code, 0);
+  });
+
+  test('serve runs the controller beside the gateway when the config enables it', async () => {
+    const mock = await startMock();
+    const shepherd = await startShepherd({
+      ...gatewayConfig({
+        providers: { relay: openaiProvider(mock) },
+        models: { 'gpt-4.1': { deployments: [{ provider: 'relay' }] } },
+      }),
+      fastchat: { controller: { listen: '127.0.0.1:0', dispatch: 'lottery', heart_beat_expiration: '30s' } },
+    });
+    const m = await pollUntil(async () => /controller listening on http:\/\/127\.0\.0\.1:(\d+) \(dispatch lottery\)/.exec(shepherd.proc.stdout), Boolean, {
+      what: 'the controller line',
+    });
+    const url = `http://127.0.0.1:${m[1]}`;
+    const w = await worker({ status: { model_names: ['vicuna-7b'] } });
+    const call = (path, body) => request(`${url}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    await call('/register_worker', { worker_name: w.url, check_heart_beat: true, worker_status: w.status });
+    assert.deepEqual((await call('/list_models', {})).json(), { models: ['vicuna-7b'] });
+    assert.deepEqual((await call('/get_worker_address', { model: 'vicuna-7b' })).json(), { address: w.url });
+    // The gateway on its own port is unaffected.
+    assert.equal((await request(`${shepherd.url}/health`)).status, 200);
   });
 });
