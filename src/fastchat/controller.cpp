@@ -164,7 +164,8 @@ struct Controller::Impl {
     std::sort(all.model_names.begin(), all.model_names.end());
     all.model_names.erase(std::unique(all.model_names.begin(), all.model_names.end()),
                           all.model_names.end());
-    co_await respond(conn, 200, write_worker_status(all));
+    const auto answer = write_worker_status(all);
+    co_await respond(conn, 200, answer);
   }
 
   // Relays a generate stream from the worker the dispatch picks, frame bytes as they come.
@@ -193,9 +194,9 @@ struct Controller::Impl {
       co_return !conn.write_failed();
     };
     Tracked call(*this);
-    auto status =
-        co_await post_stream(*worker, "/worker_generate_stream", body, options.stream_timeout,
-                             options.stream_timeout, forward, &call.handle);
+    std::string path = "/worker_generate_stream";
+    auto status = co_await post_stream(*worker, std::move(path), body, options.stream_timeout,
+                                       options.stream_timeout, forward, &call.handle);
     if (!status || *status != 200) {
       GenerateChunk chunk;
       chunk.text = std::string(kServerErrorMsg);

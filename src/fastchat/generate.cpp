@@ -1,0 +1,186 @@
+#include "fastchat/generate.hpp"
+
+#include <limits>
+
+#include "fastchat/body_util.hpp"
+#include "fastchat/protocol.hpp"
+
+namespace shepherd::fastchat {
+
+using namespace detail;
+using base::ErrorCode;
+
+namespace {
+
+void read_usage(ObjectReader& r, Usage& u) {
+  r.integer("prompt_tokens", u.prompt_tokens, Need::kRequired, /*non_negative=*/true);
+  r.integer("completion_tokens", u.completion_tokens, Need::kRequired, /*non_negative=*/true);
+  // Both are non-negative; a sum past int64 (only a bogus body has one) saturates.
+  u.total_tokens = u.prompt_tokens > std::numeric_limits<std::int64_t>::max() - u.completion_tokens
+                       ? std::numeric_limits<std::int64_t>::max()
+                       : u.prompt_tokens + u.completion_tokens;
+  r.integer("total_tokens", u.total_tokens, Need::kOptional, /*non_negative=*/true);
+}
+
+json::value chunk_value(const GenerateChunk& c) {
+  json::object o;
+  o["text"] = c.text;
+  o["error_code"] = c.error_code;
+  if (c.usage) {
+    o["usage"] = json::object{{"prompt_tokens", c.usage->prompt_tokens},
+                              {"completion_tokens", c.usage->completion_tokens},
+                              {"total_tokens", c.usage->total_tokens}};
+  }
+  if (c.usage || c.finish_reason) {
+    o["finish_reason"] = c.finish_reason ? json::value(*c.finish_reason) : json::value(nullptr);
+  }
+  if (c.usage || c.logprobs) o["logprobs"] = c.logprobs ? *c.logprobs : json::value(nullptr);
+  return o;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Generation
+
+base::Result<GenerateParams> parse_generate_params(std::string_view body) {
+  return parse_body<GenerateParams>(
+      body, "generate params", [](ObjectReader& r, GenerateParams& p) {
+        r.string("model", p.model, Need::kRequired);
+        r.string("prompt", p.prompt, Need::kRequired);
+        r.number("temperature", p.temperature, Need::kOptional);
+        r.number("top_p", p.top_p, Need::kOptional);
+        r.integer("top_k", p.top_k, Need::kOptional);
+        r.number("repetition_penalty", p.repetition_penalty);
+        r.number("presence_penalty", p.presence_penalty, Need::kOptional);
+        r.number("frequency_penalty", p.frequency_penalty, Need::kOptional);
+        r.integer("max_new_tokens", p.max_new_tokens, Need::kOptional);
+        r.int_list("stop_token_ids", p.stop_token_ids);
+        r.integer("logprobs", p.logprobs);
+        r.integer("best_of", p.best_of);
+        r.boolean("use_beam_search", p.use_beam_search);
+        r.string_list("images", p.images, Need::kOptional);
+        if (r.error()) return;
+        // echo: present but null is Python's None, which `if echo:` reads as false.
+        if (const auto* echo = r.object().if_contains("echo"); echo && echo->is_null()) {
+          p.echo = false;
+        } else {
+          r.boolean("echo", p.echo, Need::kOptional);
+        }
+        // stop: null, one string, or a list of strings.
+        if (const auto* stop = r.find("stop", Need::kOptional, ""); stop && stop->is_string()) {
+          p.stop.assign(1, std::string(stop->get_string().data(), stop->get_string().size()));
+        } else if (stop && !stop->is_array()) {
+          r.wrong("stop", "null, a string or a list of strings");
+        } else {
+          r.string_list("stop", p.stop, Need::kOptional);
+        }
+      });
+}
+
+std::string write_generate_params(const GenerateParams& params) {
+  json::object o;
+  o["model"] = params.model;
+  o["prompt"] = params.prompt;
+  o["temperature"] = params.temperature;
+  o["logprobs"] = params.logprobs ? json::value(*params.logprobs) : json::value(nullptr);
+  o["top_p"] = params.top_p;
+  o["top_k"] = params.top_k;
+  o["presence_penalty"] = params.presence_penalty;
+  o["frequency_penalty"] = params.frequency_penalty;
+  o["max_new_tokens"] = params.max_new_tokens;
+  o["echo"] = params.echo;
+  if (params.stop_token_ids) {
+    json::array ids;
+    for (const auto id : *params.stop_token_ids) ids.emplace_back(id);
+    o["stop_token_ids"] = std::move(ids);
+  } else {
+    o["stop_token_ids"] = nullptr;
+  }
+  if (!params.images.empty()) o["images"] = strings_value(params.images);
+  if (params.best_of) o["best_of"] = *params.best_of;
+  if (params.use_beam_search) o["use_beam_search"] = *params.use_beam_search;
+  o["stop"] = strings_value(params.stop);
+  if (params.repetition_penalty) o["repetition_penalty"] = *params.repetition_penalty;
+  return dumps(o);
+}
+
+base::Result<GenerateChunk> parse_generate_chunk(std::string_view body) {
+  return parse_body<GenerateChunk>(body, "generate chunk", [](ObjectReader& r, GenerateChunk& c) {
+    r.string("text", c.text, Need::kRequired);
+    r.integer("error_code", c.error_code, Need::kRequired);
+    if (const auto* usage = r.find("usage", Need::kOptional, "")) {
+      if (!usage->is_object()) return r.wrong("usage", "null or an object");
+      ObjectReader sub(usage->get_object(), r.body_name(), "usage");
+      Usage u;
+      read_usage(sub, u);
+      if (sub.error()) return r.fail(*sub.error());
+      c.usage = u;
+    }
+    const char* reason_type = "null or a string";
+    if (const auto* reason = r.find("finish_reason", Need::kOptional, reason_type)) {
+      // vLLM's worker sends one reason per sequence when it generated several: keep the
+      // first.
+      const json::value* first = reason;
+      if (reason->is_array()) {
+        first = reason->get_array().empty() ? nullptr : &reason->get_array().front();
+      }
+      if (first && first->is_string()) {
+        c.finish_reason.emplace(first->get_string().data(), first->get_string().size());
+      } else if (first && !first->is_null()) {
+        return r.wrong("finish_reason", reason_type);
+      }
+    }
+    if (const auto* logprobs = r.find("logprobs", Need::kOptional, "")) c.logprobs = *logprobs;
+  });
+}
+
+std::string write_generate_chunk(const GenerateChunk& chunk) { return dumps(chunk_value(chunk)); }
+
+std::string write_generate_answer(const GenerateChunk& chunk) {
+  return response(chunk_value(chunk));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream framing
+
+void append_frame(std::string& out, std::string_view json) {
+  out.append(json);
+  out.push_back('\0');
+}
+
+void NulFrameReader::feed(std::string_view bytes, std::vector<std::string>& frames) {
+  if (failed_) return;
+  while (!bytes.empty()) {
+    const auto nul = bytes.find('\0');
+    const auto piece = bytes.substr(0, nul);
+    if (partial_.size() + piece.size() > max_frame_bytes_) {
+      failed_ = true;
+      partial_.clear();
+      partial_.shrink_to_fit();
+      return;
+    }
+    if (nul == std::string_view::npos) {
+      partial_.append(piece);
+      return;
+    }
+    if (partial_.empty()) {
+      if (!piece.empty()) frames.emplace_back(piece);
+    } else {
+      partial_.append(piece);
+      frames.push_back(std::move(partial_));
+      partial_.clear();
+    }
+    bytes.remove_prefix(nul + 1);
+  }
+}
+
+base::Status NulFrameReader::status() const {
+  if (!failed_) return base::Ok{};
+  return base::make_error(
+      ErrorCode::kUpstreamUnreachable,
+      "the FastChat worker sent a stream chunk larger than the limit",
+      "NUL-delimited frame over " + std::to_string(max_frame_bytes_) + " bytes");
+}
+
+}  // namespace shepherd::fastchat
