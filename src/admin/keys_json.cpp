@@ -113,18 +113,6 @@ base::Status time_params(std::string_view query, std::optional<Millis>& since,
 
 }  // namespace
 
-void KeyChanges::apply(storage::KeyRecord& key) const {
-  if (name) key.name = *name;
-  if (models) key.models = *models;
-  if (rpm) key.rpm = *rpm;
-  if (tpm) key.tpm = *tpm;
-  if (max_parallel) key.max_parallel = *max_parallel;
-  if (budget) key.budget = *budget;
-  if (expires_at) key.expires_at = *expires_at;
-  if (metadata) key.metadata = *metadata;
-  if (log_bodies) key.log_bodies = *log_bodies;
-}
-
 base::Result<KeyChanges> parse_key_changes(std::string_view body, bool create, int max_depth) {
   json::parse_options opts;
   opts.max_depth = static_cast<std::size_t>(max_depth);

@@ -14,20 +14,7 @@
 
 namespace shepherd::admin {
 
-// The fields of a create or update request; absent members stay as they are (update) or take
-// their defaults (create). A member given as null clears it.
-struct KeyChanges {
-  std::optional<std::string> name;
-  std::optional<std::vector<std::string>> models;
-  std::optional<std::optional<std::int64_t>> rpm, tpm, max_parallel;
-  std::optional<std::optional<storage::Budget>> budget;
-  std::optional<std::optional<storage::Millis>> expires_at;
-  std::optional<std::string> metadata;  // a JSON object's text
-  std::optional<bool> log_bodies;
-
-  // Applies the changes to `key`.
-  void apply(storage::KeyRecord& key) const;
-};
+using storage::KeyChanges;
 
 // Parses a JSON body: {name, models, rpm, tpm, max_parallel, budget: {usd, period}, expires_at
 // (RFC 3339 or Unix seconds), metadata: {...}, log_bodies}. `create`: name is required. Errors

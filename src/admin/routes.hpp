@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/text.hpp"
 
 namespace shepherd::admin {
 
@@ -45,9 +46,8 @@ base::Result<Route> parse_route(std::string_view method, std::string_view target
 // Percent-decoding (RFC 3986 section 2.1) for ids in paths; a malformed escape stays as it is.
 std::string percent_decode(std::string_view s);
 
-// `text` as valid UTF-8: each byte that does not belong to a well-formed sequence (RFC 3629)
-// becomes U+FFFD. Text from paths and files goes through it before it is put into JSON.
-std::string utf8_safe(std::string_view text);
+// Text for a JSON answer or a message: each byte that does not start well-formed UTF-8 as U+FFFD.
+using base::utf8_safe;
 
 // {"version":N,"status":"applied"}
 std::string applied_body(std::uint64_t version);

@@ -27,6 +27,21 @@ std::pair<std::uint32_t, std::size_t> decode_utf8(std::string_view s, std::size_
   return {cp, len};
 }
 
+std::string utf8_safe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const auto [cp, len] = decode_utf8(text, i);
+    if (cp == kInvalidCodePoint) {
+      out.append("\xEF\xBF\xBD");
+    } else {
+      out.append(text.substr(i, len));
+    }
+    i += len;
+  }
+  return out;
+}
+
 std::string_view json_short_escape(unsigned char c) {
   switch (c) {
     case '"':

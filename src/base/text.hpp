@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -14,6 +15,10 @@ inline constexpr std::uint32_t kInvalidCodePoint = 0xFFFFFFFF;
 // {kInvalidCodePoint, 1} for a byte that does not start a well-formed sequence (RFC 3629: no
 // overlong forms, no surrogates, nothing above U+10FFFF).
 std::pair<std::uint32_t, std::size_t> decode_utf8(std::string_view s, std::size_t i);
+
+// `text` with each byte that does not start a well-formed UTF-8 sequence replaced by U+FFFD, for
+// answers and messages that must be valid UTF-8 whatever a client sent.
+std::string utf8_safe(std::string_view text);
 
 // JSON's two-character escape for `c` (RFC 8259 §7: \" \\ \n \r \t \b \f), or "" when it has
 // none (other control characters take \u00XX).

@@ -1,13 +1,13 @@
 #include "governance/key_ops.hpp"
 
-#include "admin/routes.hpp"
 #include "base/clock.hpp"
+#include "base/text.hpp"
 #include "limits/limiter.hpp"
 
 namespace shepherd::governance {
 
 base::Result<CreatedKey> create_key(storage::Store& store, const auth::KeyHasher& hasher,
-                                    const admin::KeyChanges& changes) {
+                                    const storage::KeyChanges& changes) {
   CreatedKey out;
   out.secret = auth::new_key_secret();
   auto& key = out.key;
@@ -25,13 +25,13 @@ base::Result<storage::KeyRecord> find_key(storage::Store& store, const std::stri
   if (!found) return std::move(found).error();
   if (!*found) {
     return base::make_error(base::ErrorCode::kNotFound,
-                            "no key '" + admin::utf8_safe(id) + "'; GET /admin/keys lists them");
+                            "no key '" + base::utf8_safe(id) + "'; GET /admin/keys lists them");
   }
   return std::move(**found);
 }
 
 base::Result<storage::KeyRecord> change_key(storage::Store& store, const std::string& id,
-                                            const std::optional<admin::KeyChanges>& changes) {
+                                            const std::optional<storage::KeyChanges>& changes) {
   auto key = find_key(store, id);
   if (!key) return key;
   const auto now = base::unix_ms();

@@ -6,7 +6,6 @@
 #include <string>
 #include <utility>
 
-#include "admin/keys_json.hpp"
 #include "auth/virtual_keys.hpp"
 #include "base/result.hpp"
 #include "storage/store.hpp"
@@ -20,11 +19,11 @@ struct CreatedKey {
 
 // A new key with `changes` applied, stored under `hasher`'s HMAC of a fresh secret.
 base::Result<CreatedKey> create_key(storage::Store& store, const auth::KeyHasher& hasher,
-                                    const admin::KeyChanges& changes);
+                                    const storage::KeyChanges& changes);
 // The key `id` with `changes` applied, or revoked when `changes` is absent (revoking twice keeps
 // the first time). kNotFound when there is no such key.
 base::Result<storage::KeyRecord> change_key(storage::Store& store, const std::string& id,
-                                            const std::optional<admin::KeyChanges>& changes);
+                                            const std::optional<storage::KeyChanges>& changes);
 // The key `id`; kNotFound when there is none.
 base::Result<storage::KeyRecord> find_key(storage::Store& store, const std::string& id);
 // What the current budget period of `key` has spent, per the store (nullopt: no budget).

@@ -118,4 +118,29 @@ struct SpendRow {
   double p99_latency_ms = 0;  // nearest-rank 99th percentile of latency_us, in ms
 };
 
+// A change to a virtual key, from an admin request or the CLI's flags: absent members stay as they
+// are (update) or take their defaults (create). A member given as null clears it.
+struct KeyChanges {
+  std::optional<std::string> name;
+  std::optional<std::vector<std::string>> models;
+  std::optional<std::optional<std::int64_t>> rpm, tpm, max_parallel;
+  std::optional<std::optional<Budget>> budget;
+  std::optional<std::optional<Millis>> expires_at;
+  std::optional<std::string> metadata;  // a JSON object's text
+  std::optional<bool> log_bodies;
+
+  // Applies the changes to `key`.
+  void apply(KeyRecord& key) const {
+    if (name) key.name = *name;
+    if (models) key.models = *models;
+    if (rpm) key.rpm = *rpm;
+    if (tpm) key.tpm = *tpm;
+    if (max_parallel) key.max_parallel = *max_parallel;
+    if (budget) key.budget = *budget;
+    if (expires_at) key.expires_at = *expires_at;
+    if (metadata) key.metadata = *metadata;
+    if (log_bodies) key.log_bodies = *log_bodies;
+  }
+};
+
 }  // namespace shepherd::storage
