@@ -119,26 +119,35 @@ base::Result<std::string> read_system(const Conversation& conv, std::string_view
   return std::string(prompt.substr(start, end - start));
 }
 
-base::Result<std::pair<std::string, std::vector<Turn>>> read_chatml(
-    const Conversation& conv, std::string_view prompt, const std::vector<std::string>& pieces) {
-  // Rendered: [system_prompt + sep + "\n"] then role + "\n" + text + sep + "\n" per message
-  // (role + "\n" alone for an empty one and for the slot).
-  const std::array<std::string, 2> markers = {conv.roles[0] + "\n", conv.roles[1] + "\n"};
-  const std::string end = conv.sep + "\n";
-  std::size_t pos = 0;
+// From `pos` on: the system part (when `has_system`, ending in `system_end`), then the marked
+// turns (read_marked_turns()).
+base::Result<std::pair<std::string, std::vector<Turn>>> read_marked(
+    const Conversation& conv, std::string_view prompt, const std::vector<std::string>& pieces,
+    std::size_t pos, const std::array<std::string, 2>& markers, bool has_system,
+    std::string_view system_end, std::string_view end) {
   std::string system;
-  const bool fixed_text =
-      pieces.size() > 1 ? !(pieces[0].empty() && pieces[1].empty()) : !pieces[0].empty();
-  // No system part when the formatted system prompt is empty, which a template without fixed
-  // text gives for an empty system message: the prompt then opens with a turn.
-  if (fixed_text || marker_at(prompt, 0, markers) < 0) {
-    auto s = read_system(conv, prompt, pieces, end, markers, pos);
+  if (has_system) {
+    auto s = read_system(conv, prompt, pieces, system_end, markers, pos);
     if (!s) return std::move(s).error();
     system = std::move(*s);
   }
   auto turns = read_marked_turns(conv, prompt, pos, markers, end);
   if (!turns) return std::move(turns).error();
   return std::pair{std::move(system), std::move(*turns)};
+}
+
+base::Result<std::pair<std::string, std::vector<Turn>>> read_chatml(
+    const Conversation& conv, std::string_view prompt, const std::vector<std::string>& pieces) {
+  // Rendered: [system_prompt + sep + "\n"] then role + "\n" + text + sep + "\n" per message
+  // (role + "\n" alone for an empty one and for the slot).
+  const std::array<std::string, 2> markers = {conv.roles[0] + "\n", conv.roles[1] + "\n"};
+  const std::string end = conv.sep + "\n";
+  const bool fixed_text =
+      pieces.size() > 1 ? !(pieces[0].empty() && pieces[1].empty()) : !pieces[0].empty();
+  // No system part when the formatted system prompt is empty, which a template without fixed
+  // text gives for an empty system message: the prompt then opens with a turn.
+  const bool has_system = fixed_text || marker_at(prompt, 0, markers) < 0;
+  return read_marked(conv, prompt, pieces, 0, markers, has_system, end, end);
 }
 
 base::Result<std::pair<std::string, std::vector<Turn>>> read_llama3(
@@ -152,16 +161,8 @@ base::Result<std::pair<std::string, std::vector<Turn>>> read_llama3(
       "<|start_header_id|>" + conv.roles[1] + "<|end_header_id|>\n\n"};
   if (!prompt.starts_with(kBegin))
     return not_shaped(conv, "it does not begin with " + std::string(kBegin));
-  std::size_t pos = kBegin.size();
-  std::string system;
-  if (marker_at(prompt, pos, markers) < 0) {
-    auto s = read_system(conv, prompt, pieces, "", markers, pos);
-    if (!s) return std::move(s).error();
-    system = std::move(*s);
-  }
-  auto turns = read_marked_turns(conv, prompt, pos, markers, kEot);
-  if (!turns) return std::move(turns).error();
-  return std::pair{std::move(system), std::move(*turns)};
+  const bool has_system = marker_at(prompt, kBegin.size(), markers) < 0;
+  return read_marked(conv, prompt, pieces, kBegin.size(), markers, has_system, "", kEot);
 }
 
 base::Result<std::pair<std::string, std::vector<Turn>>> read_add_colon(

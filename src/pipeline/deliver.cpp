@@ -6,6 +6,7 @@
 #include <charconv>
 #include <ctime>
 
+#include "api/sse.hpp"
 #include "pipeline/attempt.hpp"
 
 namespace shepherd::pipeline {
@@ -123,7 +124,7 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
     stream_error_event(rc, a, *a.failure, tail);
   }
   if (rc.capture_bodies) append_unchunked(rc.response_body, tail);
-  tail.append("0\r\n\r\n");
+  tail.append(api::kLastHttpChunk);
   if (a.failure || a.error_event) conn.close_after_answer();
   co_await conn.write({}, tail, timeout);
   out.status = 200;
