@@ -51,8 +51,9 @@ Task<void> serve_usage(Exchange ex, const net::Request& request, pipeline::LoopC
 // GET /health, /health/ready, /metrics, /stats (probes.cpp). `stopping`: the server is draining.
 Task<void> serve_health(Exchange ex);
 Task<void> serve_ready(Exchange ex, bool stopping);
+// `extra`: more series of the listener's own (a FastChat worker's queue), appended.
 Task<void> serve_metrics(Exchange ex, const observability::Metrics& metrics,
-                         const governance::Governance& governance);
+                         const governance::Governance& governance, std::string_view extra = {});
 Task<void> serve_stats(Exchange ex, const observability::Metrics& metrics);
 
 }  // namespace shepherd::admin

@@ -29,9 +29,10 @@ Task<void> serve_ready(Exchange ex, bool stopping) {
 }
 
 Task<void> serve_metrics(Exchange ex, const observability::Metrics& metrics,
-                         const governance::Governance& governance) {
-  const auto body = metrics.prometheus_text() + ex.view.router().prometheus_text(Clock::now()) +
-                    governance.prometheus_text();
+                         const governance::Governance& governance, std::string_view extra) {
+  auto body = metrics.prometheus_text() + ex.view.router().prometheus_text(Clock::now()) +
+              governance.prometheus_text();
+  body += extra;
   co_await ex.conn.respond(200, "text/plain; version=0.0.4", body, {}, ex.write_timeout);
 }
 

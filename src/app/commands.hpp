@@ -7,6 +7,13 @@
 #include <string_view>
 #include <vector>
 
+namespace shepherd::server {
+class Server;
+}
+namespace shepherd::config {
+struct Config;
+}
+
 namespace shepherd::app {
 
 struct ServeOptions {
@@ -35,6 +42,30 @@ struct ControllerCommand {
   double expiration_seconds = 90;  // FASTCHAT_CONTROLLER_HEART_BEAT_EXPIRATION, else 90
 };
 int controller_command(const ControllerCommand& command);
+
+// `shepherd worker`: a FastChat worker in front of the providers of a config file, or of one
+// OpenAI-compatible upstream given by flags (worker_cmd.cpp). Every flag left unset keeps the
+// config's fastchat.worker value (or its default).
+struct WorkerCommand {
+  std::string config_path;
+  std::string upstream;     // base URL of an OpenAI-compatible API (instead of a config file)
+  std::string api_key_env;  // the variable that holds the upstream's key
+  std::vector<std::string> model_maps;   // "public=upstream-id"
+  std::vector<std::string> model_names;  // served names (FastChat's --model-names)
+  std::optional<std::string> host, worker_address, controller_address, conv_template,
+      fastchat_version;
+  std::optional<std::uint16_t> port;
+  std::optional<int> limit_concurrency;
+  std::optional<std::uint64_t> context_length;
+  bool no_register = false;
+  std::optional<int> threads;
+};
+int worker_command(const WorkerCommand& command);
+
+// The line scripts and tests wait for: where the worker listens and what it registers as.
+void print_worker(server::Server& server, const config::Config& config);
+// Runs until SIGINT or SIGTERM (a graceful stop of `server`); SIGHUP reloads its config.
+void run_until_stopped(server::Server& server);
 
 // `shepherd keys create|list|show|update|revoke` (records_cli.cpp).
 struct KeyFlags {

@@ -61,6 +61,40 @@ int main(int argc, char** argv) {
                              "lottery or shortest_queue");
   controller_cmd->add_option("--heart-beat-expiration", controller.expiration_seconds,
                              "seconds without a heartbeat before a worker is dropped");
+  app::WorkerCommand worker;
+  auto* worker_cmd = cli.add_subcommand(
+      "worker", "Run a FastChat worker in front of an upstream (registers with a controller)");
+  worker_cmd->add_option("--config,-c", worker.config_path,
+                         "YAML configuration file (providers, models, fastchat.worker)");
+  worker_cmd->add_option("--upstream", worker.upstream,
+                         "base URL of an OpenAI-compatible API, instead of --config");
+  worker_cmd->add_option("--api-key-env", worker.api_key_env,
+                         "environment variable holding the upstream's API key");
+  worker_cmd->add_option("--model", worker.model_maps,
+                         "public-name=upstream-id (repeat for several models)");
+  worker_cmd->add_option("--model-names", worker.model_names, "model names served, comma-separated")
+      ->delimiter(',');
+  worker_cmd->add_option("--host", worker.host, "address to listen on (default 127.0.0.1)");
+  worker_cmd->add_option("--port", worker.port, "port (default 21002; 0: ephemeral)");
+  worker_cmd->add_option("--worker-address", worker.worker_address,
+                         "URL the controller and API servers reach this worker at");
+  worker_cmd->add_option("--controller-address", worker.controller_address,
+                         "controller to register with (default http://127.0.0.1:21001)");
+  worker_cmd->add_flag("--no-register", worker.no_register, "do not register with a controller");
+  worker_cmd->add_option("--conv-template", worker.conv_template,
+                         "conversation template of the prompts (default chatml)");
+  worker_cmd
+      ->add_option("--fastchat-version", worker.fastchat_version,
+                   "sep_style numbering of the API servers: 0.2.36 or head")
+      ->check(CLI::IsMember({"0.2.36", "head"}));
+  worker_cmd
+      ->add_option("--limit-worker-concurrency", worker.limit_concurrency,
+                   "requests run at once; more wait (default 5)")
+      ->check(CLI::Range(1, 100000));
+  worker_cmd->add_option("--context-length", worker.context_length,
+                         "context length reported by /model_details (default 8192)");
+  worker_cmd->add_option("--threads", worker.threads, "event-loop threads");
+
   std::string config_file;
   auto* config_cmd = cli.add_subcommand("config", "Configuration tools");
   config_cmd->require_subcommand(1);
@@ -128,6 +162,7 @@ int main(int argc, char** argv) {
   if (*serve_cmd) return app::serve(serve);
   if (*check_cmd) return app::check(check);
   if (*controller_cmd) return app::controller_command(controller);
+  if (*worker_cmd) return app::worker_command(worker);
   if (*validate_cmd) return app::validate_config(config_file);
   if (*keys_cmd) {
     for (const auto* c : keys_cmd->get_subcommands()) keys.action = c->get_name();

@@ -74,6 +74,14 @@ std::string find_config(const ServeOptions& options) {
 
 }  // namespace
 
+void print_worker(server::Server& server, const config::Config& config) {
+  const auto& w = config.fastchat.worker;
+  std::printf(
+      "worker listening on http://%s:%u as %s (%s)\n", w.host.c_str(),
+      static_cast<unsigned>(server.worker_port()), server.worker_address().c_str(),
+      w.controller.empty() ? "not registering" : ("registering with " + w.controller).c_str());
+}
+
 int serve(const ServeOptions& options) {
   std::unique_ptr<mock::MockUpstream> demo_mock;
   base::Result<config::Config> loaded = config::Config{};
@@ -127,6 +135,7 @@ int serve(const ServeOptions& options) {
   }
   std::printf("shepherd listening on http://%s:%u (%d threads, %zu models)\n",
               shared->server.host.c_str(), server.port(), server.threads(), shared->models.size());
+  if (server.worker()) print_worker(server, *shared);
   // FastChat's controller beside the gateway (fastchat.controller), on its own port; a reload
   // does not change it.
   std::optional<fastchat::Controller> controller;
@@ -150,6 +159,14 @@ int serve(const ServeOptions& options) {
   }
   std::fflush(stdout);
 
+  run_until_stopped(server);
+  if (controller) controller->stop();
+  if (demo_mock) demo_mock->stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+void run_until_stopped(server::Server& server) {
   boost::asio::io_context signals_ctx;
   boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
   std::function<void(const boost::system::error_code&, int)> on_signal =
@@ -168,12 +185,8 @@ int serve(const ServeOptions& options) {
   signals.async_wait(on_signal);
   std::thread signal_thread([&] { signals_ctx.run(); });
   server.wait();
-  if (controller) controller->stop();
   signals_ctx.stop();
   signal_thread.join();
-  if (demo_mock) demo_mock->stop();
-  spdlog::info("stopped");
-  return 0;
 }
 
 int validate_config(const std::string& path) {

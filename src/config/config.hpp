@@ -210,8 +210,34 @@ struct FastChatControllerConfig {
   std::string dispatch = "shortest_queue";  // lottery | shortest_queue
   Millis heart_beat_expiration{90'000};
 };
+// A FastChat worker in front of the configured models (docs/decisions/fastchat.md).
+struct FastChatWorkerConfig {
+  bool enabled = false;  // fastchat.worker is present
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 21002;
+  // The URL the worker registers under, as the controller and API servers reach it; empty:
+  // http://host:port (with the bound port).
+  std::string address;
+  // The controller to register with; empty: the worker does not register (FastChat's
+  // --no-register).
+  std::string controller = "http://127.0.0.1:21001";
+  // The model names the worker serves (each a model or alias of `models`); empty: every model.
+  std::vector<std::string> models;
+  // The conversation template of the prompts it receives, by FastChat's name, and per model.
+  std::string conv_template = "chatml";
+  std::vector<std::pair<std::string, std::string>> conv_templates;  // model → template
+  // How /worker_get_conv_template numbers sep_style: as fschat 0.2.36 does ("0.2.36"), or as
+  // FastChat after it ("head"). The API servers that read the template must use the same.
+  std::string fastchat_version = "0.2.36";
+  int limit_concurrency = 5;      // requests run at once; more wait in the queue
+  Millis queue_timeout{120'000};  // the longest a request waits for its turn
+  // /model_details' context_length for a model whose deployments give no max_context.
+  std::uint64_t context_length = 8192;
+  Millis heart_beat_interval{45'000};
+};
 struct FastChatConfig {
   FastChatControllerConfig controller;
+  FastChatWorkerConfig worker;
 };
 
 struct Config {

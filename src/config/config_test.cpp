@@ -625,7 +625,12 @@ TEST(ParseConfig, FastChatControllerErrorsNameTheKey) {
            {"fastchat:\n  controller: {dispatch: random}\n", "fastchat.controller.dispatch"},
            {"fastchat:\n  controller: {listen: nowhere}\n", "fastchat.controller.listen"},
            {"fastchat:\n  controller: {port: 1}\n", "fastchat.controller.port"},
-           {"fastchat:\n  worker: {}\n", "fastchat.worker"},
+           {"fastchat:\n  worker: {listen: nowhere}\n", "fastchat.worker.listen"},
+           {"fastchat:\n  worker: {controller: ftp://x}\n", "fastchat.worker.controller"},
+           {"fastchat:\n  worker: {limit_concurrency: 0}\n", "fastchat.worker.limit_concurrency"},
+           {"fastchat:\n  worker: {conv_templates: {nope: chatml}}\n",
+            "fastchat.worker.conv_templates.nope"},
+           {"fastchat:\n  nothing: {}\n", "fastchat.nothing"},
            {"fastchat: [1]\n", "fastchat"},
        }) {
     const auto r = parse(std::string(kMinimal) + yaml);

@@ -5,6 +5,14 @@ namespace shepherd::config::detail {
 
 namespace {
 
+// An http(s) URL such as a worker's or controller's address, without a trailing slash.
+std::string http_url(const YAML::Node& node, const std::string& path) {
+  auto url = scalar(node, path);
+  if (auto endpoint = parse_endpoint(url); !endpoint) fail(path, endpoint.error().message);
+  while (url.ends_with('/')) url.pop_back();
+  return url;
+}
+
 void parse_controller(const YAML::Node& node, FastChatControllerConfig& c) {
   const std::string path = "fastchat.controller";
   c.enabled = true;
@@ -24,13 +32,73 @@ void parse_controller(const YAML::Node& node, FastChatControllerConfig& c) {
   }
 }
 
+void parse_worker(const YAML::Node& node, const Config& config, FastChatWorkerConfig& w) {
+  const std::string path = "fastchat.worker";
+  w.enabled = true;
+  if (node.IsNull()) return;  // `worker:` alone: every default
+  check_keys(node, path,
+             {"listen", "address", "controller", "models", "conv_template", "conv_templates",
+              "limit_concurrency", "queue_timeout", "context_length", "heart_beat_interval",
+              "fastchat_version"});
+  if (auto n = node["listen"]) {
+    std::tie(w.host, w.port) = host_port(scalar(n, path + ".listen"), path + ".listen");
+  }
+  if (auto n = node["address"]) w.address = http_url(n, path + ".address");
+  if (auto n = node["controller"]) {
+    // `controller: none` (or null) runs the worker without registering.
+    w.controller = n.IsNull() || (n.IsScalar() && n.Scalar() == "none")
+                       ? std::string()
+                       : http_url(n, path + ".controller");
+  }
+  if (auto n = node["models"]) {
+    if (!n.IsSequence()) fail(path + ".models", "expected a list of model names");
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      const auto p = path + ".models[" + std::to_string(i) + "]";
+      w.models.push_back(scalar(n[i], p));
+      if (!config.find_model(w.models.back())) {
+        fail(p, "unknown model '" + w.models.back() + "' (models: " + config.model_names() + ")");
+      }
+    }
+  }
+  if (auto n = node["conv_template"]) w.conv_template = scalar(n, path + ".conv_template");
+  if (auto n = node["conv_templates"]) {
+    require_map(n, path + ".conv_templates");
+    for (const auto& kv : n) {
+      const auto model = kv.first.as<std::string>();
+      if (!config.find_model(model)) {
+        fail(path + ".conv_templates." + model,
+             "unknown model (models: " + config.model_names() + ")");
+      }
+      w.conv_templates.emplace_back(model, scalar(kv.second, path + ".conv_templates." + model));
+    }
+  }
+  if (auto n = node["fastchat_version"]) {
+    w.fastchat_version = scalar(n, path + ".fastchat_version");
+    if (w.fastchat_version != "0.2.36" && w.fastchat_version != "head") {
+      fail(path + ".fastchat_version", "expected 0.2.36 or head, got '" + w.fastchat_version + "'");
+    }
+  }
+  if (auto n = node["limit_concurrency"]) {
+    w.limit_concurrency = static_cast<int>(integer(n, path + ".limit_concurrency", 1, 100'000));
+  }
+  if (auto n = node["queue_timeout"]) w.queue_timeout = duration(n, path + ".queue_timeout");
+  if (auto n = node["context_length"]) {
+    w.context_length =
+        static_cast<std::uint64_t>(integer(n, path + ".context_length", 1, 100'000'000));
+  }
+  if (auto n = node["heart_beat_interval"]) {
+    w.heart_beat_interval = duration(n, path + ".heart_beat_interval");
+  }
+}
+
 }  // namespace
 
 void parse_fastchat(const YAML::Node& node, Config& config) {
   if (node.IsNull()) return;
   require_map(node, "fastchat");
-  check_keys(node, "fastchat", {"controller"});
+  check_keys(node, "fastchat", {"controller", "worker"});
   if (auto n = node["controller"]) parse_controller(n, config.fastchat.controller);
+  if (auto n = node["worker"]) parse_worker(n, config, config.fastchat.worker);
 }
 
 }  // namespace shepherd::config::detail

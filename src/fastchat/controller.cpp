@@ -26,13 +26,6 @@ constexpr auto kWriteTimeout = 10s;
 constexpr auto kSweepEvery = 1s;
 const net::ReadLimits kLimits{64 * 1024, 16 * 1024 * 1024, 60s, 30s};
 
-// An error body as FastAPI writes them: {"detail": reason}.
-std::string detail(std::string_view reason) {
-  boost::json::object o;
-  o["detail"] = reason;
-  return boost::json::serialize(o);
-}
-
 }  // namespace
 
 struct Controller::Impl {
@@ -103,7 +96,7 @@ struct Controller::Impl {
   }
 
   net::Task<void> bad_request(net::ClientConnection& conn, const base::Error& e) {
-    const auto body = detail(e.message);
+    const auto body = write_detail(e.message);
     co_await respond(conn, 400, body);
   }
 
@@ -228,13 +221,13 @@ struct Controller::Impl {
     }
     if (path == "/get_worker_address") {
       auto model = parse_model_request(request.body);
-      if (!model) return {400, detail(model.error().message)};
+      if (!model) return {400, write_detail(model.error().message)};
       const auto worker = registry.pick(model->model, options.dispatch, options.random());
       return {200, write_worker_address(WorkerAddress{worker.value_or("")})};
     }
     if (path == "/receive_heart_beat") {
       auto beat = parse_heart_beat(request.body);
-      if (!beat) return {400, detail(beat.error().message)};
+      if (!beat) return {400, write_detail(beat.error().message)};
       const bool exist = registry.heartbeat(beat->worker_name, beat->queue_length, options.clock());
       return {200, write_heart_beat_answer(HeartBeatAnswer{exist})};
     }
@@ -264,7 +257,7 @@ struct Controller::Impl {
                            : read.status == net::ReadStatus::kHeadersTooLarge ? 431
                            : read.status == net::ReadStatus::kBodyTooLarge    ? 413
                                                                               : 400;
-        const auto body = detail(read.detail.empty() ? "malformed request" : read.detail);
+        const auto body = write_detail(read.detail.empty() ? "malformed request" : read.detail);
         co_await respond(*conn, status, body);
         break;
       }

@@ -184,6 +184,10 @@ std::string write_model_details(const ModelDetails& answer) {
   return response(json::object{{"context_length", answer.context_length}});
 }
 
+std::string write_detail(std::string_view reason) {
+  return response(json::object{{"detail", reason}});
+}
+
 base::Result<EmbeddingsRequest> parse_embeddings_request(std::string_view body) {
   return parse_body<EmbeddingsRequest>(body, "/worker_get_embeddings request",
                                        [](ObjectReader& r, EmbeddingsRequest& e) {

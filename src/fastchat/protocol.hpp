@@ -171,6 +171,9 @@ struct ModelDetails {
 base::Result<ModelDetails> parse_model_details(std::string_view body);
 std::string write_model_details(const ModelDetails& answer);  // FastAPI style
 
+// FastAPI's error body, {"detail": reason}: what the controller and the worker answer with a 4xx.
+std::string write_detail(std::string_view reason);
+
 // POST /worker_get_embeddings and its answer.
 struct EmbeddingsRequest {
   std::string model;

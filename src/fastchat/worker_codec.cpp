@@ -54,9 +54,7 @@ class WorkerStreamEncoder final : public translate::StreamEncoder {
   }
 
   void error(const base::Error& error, std::string& out) override {
-    std::string frame;
-    append_frame(frame, write_generate_chunk(error_chunk(error)));
-    api::append_http_chunk(out, frame);
+    api::append_http_chunk(out, error_frame(error));
   }
 
  private:
@@ -94,6 +92,10 @@ std::int64_t fastchat_error_code(const base::Error& error) {
       return error_codes::kRateLimit;
     case base::ErrorCode::kQuotaExceeded:
       return error_codes::kQuotaExceeded;
+    case base::ErrorCode::kModelNotFound:
+      return error_codes::kInvalidModel;
+    case base::ErrorCode::kUnavailable:
+      return error_codes::kEngineOverloaded;
     default:
       return error_codes::kInternalError;
   }
@@ -125,6 +127,12 @@ void WorkerCodec::encode_response(const translate::Request& request,
 std::unique_ptr<translate::StreamEncoder> WorkerCodec::stream_encoder(
     const translate::Request& request, std::string_view) const {
   return std::make_unique<WorkerStreamEncoder>(request);
+}
+
+std::string error_frame(const base::Error& error) {
+  std::string frame;
+  append_frame(frame, write_generate_chunk(error_chunk(error)));
+  return frame;
 }
 
 std::string WorkerCodec::error_body(const base::Error& error) const {

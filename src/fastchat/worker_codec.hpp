@@ -36,8 +36,12 @@ class WorkerCodec final : public translate::Codec {
 const translate::Codec& worker_codec();
 
 // FastChat's error code for `error` (error_codes in protocol.hpp): 40302 for a request FastChat
-// would call out of range, 40303 for a context overflow, 42901 for rate limits, 42902 for a spent
-// budget, 50001 otherwise.
+// would call out of range, 40303 for a context overflow, 40301 for a model the worker does not
+// serve, 42901 for rate limits, 42902 for a spent budget, 42903 when the worker cannot take the
+// request now (its queue timed out, it is stopping), 50001 otherwise.
 std::int64_t fastchat_error_code(const base::Error& error);
+
+// The error chunk for `error` as one stream frame: json.dumps of {"text", "error_code"} and a NUL.
+std::string error_frame(const base::Error& error);
 
 }  // namespace shepherd::fastchat

@@ -34,8 +34,14 @@ class Dialect {
   // Errors are 400s naming the offending field. A translated request is decoded in full later,
   // by the codec.
   virtual base::Result<api::ChatRequest> parse(std::string_view body, int max_depth) const = 0;
-  // The body of an error answer in this dialect's shape.
-  std::string error_body(const base::Error& error) const { return codec().error_body(error); }
+  // The body of an error answer in this dialect's shape, and its HTTP status (the error's, except
+  // for dialects whose clients read errors from the body alone).
+  virtual std::string error_body(const base::Error& error) const {
+    return codec().error_body(error);
+  }
+  virtual int error_status(const base::Error& error) const { return base::http_status(error); }
+  // The Content-Type of a streamed answer.
+  virtual std::string_view stream_content_type() const { return "text/event-stream"; }
 
   // A complete answer of a same-wire upstream, for the client: `answer` with its model set to
   // `served` (the name the client used) when the upstream's `upstream_model` differs.

@@ -66,9 +66,9 @@ std::string new_request_id(LoopContext& loop, storage::Millis arrived_ms) {
 
 Task<void> respond_error(net::ClientConnection& conn, const ingress::Dialect& dialect,
                          const Error& e, std::string_view request_id, Clock::duration timeout) {
-  const int status = base::http_status(e);
-  if (status >= 500) {
-    spdlog::warn("request {}: {} {}: {}", request_id, status, base::code_name(e.code),
+  const int status = dialect.error_status(e);
+  if (const int logical = base::http_status(e); logical >= 500) {
+    spdlog::warn("request {}: {} {}: {}", request_id, logical, base::code_name(e.code),
                  e.detail.empty() ? e.message : e.detail);
   }
   std::string extra;

@@ -125,6 +125,9 @@ struct RequestContext {
   std::shared_ptr<const LoopView> view;  // the snapshot this request uses, to its end
   const ingress::Dialect& dialect;       // the API the client speaks
   std::string request_id;
+  // The listener serves anyone (a FastChat worker's port: FastChat sends no key to workers), so
+  // identify is skipped.
+  bool open_route = false;
 
   // Set by the stages as they run.
   api::ChatRequest chat;

@@ -77,7 +77,8 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
   const auto timeout = rc.write_timeout();
   conn.release_read_buffer();
   // Commit: the status line and the first events go out together.
-  co_await conn.write(conn.head(200, "text/event-stream", std::nullopt), a.pending, timeout);
+  co_await conn.write(conn.head(200, rc.dialect.stream_content_type(), std::nullopt), a.pending,
+                      timeout);
   if (rc.capture_bodies) append_unchunked(rc.response_body, a.pending);
   a.pending.clear();
   if (conn.write_failed()) a.cancel.cancel();

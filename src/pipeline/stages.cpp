@@ -212,16 +212,20 @@ Task<void> refuse(RequestContext& rc, const base::Error& error) {
   co_await respond_error(rc.conn, rc.dialect, error, rc.request_id, rc.write_timeout());
 }
 
+Task<void> serve_refused(RequestContext& rc, const base::Error& error) {
+  if (rc.started == Clock::time_point{}) rc.started = Clock::now();
+  co_await refuse(rc, error);
+  co_await record(rc);
+}
+
 Task<void> serve_chat(RequestContext& rc, net::Request& request) {
   rc.started = Clock::now();
   rc.keys = rc.loop.keys;
-  auto caller = identify(*rc.view, rc.keys.get(), request);
-  if (!caller) {
-    co_await refuse(rc, caller.error());
-    co_await record(rc);
-    co_return;
+  if (!rc.open_route) {
+    auto caller = identify(*rc.view, rc.keys.get(), request);
+    if (!caller) co_return co_await serve_refused(rc, caller.error());
+    rc.caller = *caller;
   }
-  rc.caller = *caller;
   if (request.method != net::http::verb::post) {
     co_await respond_wrong_method(rc.conn, rc.dialect, request.path(), "POST", rc.write_timeout());
     co_return;

@@ -38,7 +38,12 @@ storage::AuditRecord audit_record(const RequestContext& rc, double cost_usd, dou
 std::string redact(std::string_view text, const std::vector<std::string>& secrets);
 
 // The whole of a chat request on a dialect route (POST only): every stage above, in order.
+// identify is skipped on an open route (rc.open_route).
 Task<void> serve_chat(RequestContext& rc, net::Request& request);
+// A request refused before it could be parsed (its caller unknown, a body the route could not
+// read): `error` answered in the dialect's shape, then the record stage, so it is counted and
+// audited like every other refusal.
+Task<void> serve_refused(RequestContext& rc, const base::Error& error);
 
 // POST /v1/messages/count_tokens (Anthropic's dialect): the caller identified, the body decoded
 // and its model resolved as for /v1/messages, then Shepherd's estimate of its input tokens

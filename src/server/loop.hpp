@@ -24,6 +24,7 @@ struct Server::Loop {
   asio::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   pipeline::LoopContext context;
   std::optional<net::Acceptor> acceptor;
+  std::optional<net::Acceptor> worker_acceptor;  // fastchat.worker's listener
   std::optional<net::Timer> drain_timer;
   std::optional<net::Timer> sweep_timer;
   bool finishing = false;
@@ -44,8 +45,32 @@ struct Server::Loop {
   void finish();
 };
 
-// Serves one client connection until it closes: reads each request and dispatches it by path
-// to the probes, the admin API or a dialect's chat pipeline (session.cpp).
+// Serves one client connection of the API listener until it closes: reads each request and
+// dispatches it by path to the probes, the admin API or a dialect's chat pipeline (session.cpp).
 net::Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn);
+// The same for the FastChat worker's listener (worker_session.cpp).
+net::Task<void> serve_worker_connection(Server::Loop& loop,
+                                        std::shared_ptr<net::ClientConnection> conn);
+
+// GET /health, /health/ready, /metrics (with `extra_metrics` appended) and /stats, on every
+// listener; another method gets 405.
+bool is_probe(std::string_view target);
+net::Task<void> serve_probe(Server::Loop& loop, pipeline::RequestContext& rc,
+                            const net::Request& request, std::string_view target,
+                            std::string_view extra_metrics = {});
+
+// How a listener answers: the route of a request that was read (its dialect, for errors and
+// chat, and a kind the answer function knows), then the coroutine that answers it.
+struct Routed {
+  const ingress::Dialect* dialect = &ingress::default_dialect();
+  int kind = 0;
+};
+using RouteRequest = Routed (*)(const net::Request& request);
+using AnswerRequest = net::Task<void> (*)(Server::Loop& loop, pipeline::RequestContext& rc,
+                                          net::Request& request, int kind);
+// Reads requests from `conn` until it closes (or the loop stops), each with its request id and
+// snapshot; a request that cannot be read gets its error in the default dialect's shape.
+net::Task<void> serve_requests(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn,
+                               RouteRequest route, AnswerRequest answer);
 
 }  // namespace shepherd::server

@@ -8,6 +8,7 @@
 
 #include "server/control.hpp"
 #include "server/loop.hpp"
+#include "server/worker.hpp"
 
 namespace shepherd::server {
 
@@ -30,8 +31,11 @@ std::vector<std::string> secret_values(const config::Config& c) {
 
 }  // namespace
 
-Server::Server(std::shared_ptr<const config::Config> config, std::string config_path)
-    : config_path_(std::move(config_path)), control_(std::make_unique<Control>()) {
+Server::Server(std::shared_ptr<const config::Config> config, std::string config_path,
+               Listeners listeners)
+    : config_path_(std::move(config_path)),
+      control_(std::make_unique<Control>()),
+      listeners_(listeners) {
   int n = config->server.threads;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   metrics_ = std::make_unique<observability::Metrics>(n);
@@ -156,23 +160,63 @@ std::vector<admin::Version> Server::versions() const {
   return out;
 }
 
+namespace {
+
+// One SO_REUSEPORT listener per loop on host:port (port 0: one ephemeral port for all); the port.
+template <typename Loops, typename Slot>
+std::uint16_t open_listeners(Loops& loops, Slot slot, const std::string& host, std::uint16_t port,
+                             std::string_view setting) {
+  net::error_code ec;
+  const auto address = net::asio::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error(std::string(setting) + ": '" + host + "' is not an IP address");
+  net::tcp::endpoint endpoint(address, port);
+  try {
+    for (auto& loop : loops) {
+      auto& acceptor = (*loop).*slot;
+      acceptor.emplace(net::open_acceptor(loop->ioc, endpoint));
+      if (endpoint.port() == 0) endpoint.port(acceptor->local_endpoint().port());
+    }
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + " (" +
+                             std::string(setting) + "): " + e.code().message());
+  }
+  return endpoint.port();
+}
+
+}  // namespace
+
+std::string Server::worker_address() const {
+  if (!worker_) return {};
+  return worker_->address;
+}
+
+void Server::start_worker(const config::Config& c) {
+  const auto& w = c.fastchat.worker;
+  auto catalog = fastchat::WorkerCatalog::make(c);
+  if (!catalog) throw std::runtime_error(catalog.error().message);
+  worker_ = std::make_unique<Worker>(std::move(catalog).value(), w);
+  worker_port_ =
+      open_listeners(loops_, &Loop::worker_acceptor, w.host, w.port, "fastchat.worker.listen");
+  worker_->address =
+      w.address.empty() ? "http://" + w.host + ":" + std::to_string(worker_port_) : w.address;
+  if (w.controller.empty()) return;
+  fastchat::RegistrationOptions o;
+  o.controller = w.controller;
+  o.worker_name = worker_->address;
+  o.interval = w.heart_beat_interval;
+  auto* worker = worker_.get();
+  worker_->registration = std::make_unique<fastchat::Registration>(
+      loops_.front()->ioc.get_executor(), std::move(o),
+      [worker] { return worker->catalog.status(worker->gate.queue_length()); });
+}
+
 void Server::start() {
   const auto current = snapshot();
   const auto& s = current->config->server;
-  net::error_code ec;
-  const auto address = net::asio::ip::make_address(s.host, ec);
-  if (ec) throw std::runtime_error("server.listen: '" + s.host + "' is not an IP address");
-  net::tcp::endpoint endpoint(address, s.port);
-  try {
-    for (auto& loop : loops_) {
-      loop->acceptor.emplace(net::open_acceptor(loop->ioc, endpoint));
-      if (endpoint.port() == 0) endpoint.port(loop->acceptor->local_endpoint().port());
-    }
-  } catch (const boost::system::system_error& e) {
-    throw std::runtime_error("cannot listen on " + s.host + ":" + std::to_string(s.port) + ": " +
-                             e.code().message());
+  if (listeners_ == Listeners::kAll) {
+    port_ = open_listeners(loops_, &Loop::acceptor, s.host, s.port, "server.listen");
   }
-  port_ = endpoint.port();
+  if (current->config->fastchat.worker.enabled) start_worker(*current->config);
   std::vector<net::Executor> executors;
   for (auto& loop : loops_) executors.push_back(loop->ioc.get_executor());
   // Key tables reach each loop by a post once the loops run (directly before, on this thread).
@@ -196,21 +240,36 @@ void Server::start() {
   for (auto& loop : loops_) {
     auto* l = loop.get();
     net::asio::co_spawn(loop->ioc, governance_->run_loop(loop->context.index), net::asio::detached);
-    net::asio::co_spawn(loop->ioc,
-                        net::accept_loop(*loop->acceptor, loop->context.connections,
-                                         [l](std::shared_ptr<net::ClientConnection> c) {
-                                           return serve_connection(*l, std::move(c));
-                                         }),
-                        net::asio::detached);
+    if (loop->acceptor) {
+      net::asio::co_spawn(loop->ioc,
+                          net::accept_loop(*loop->acceptor, loop->context.connections,
+                                           [l](std::shared_ptr<net::ClientConnection> c) {
+                                             return serve_connection(*l, std::move(c));
+                                           }),
+                          net::asio::detached);
+    }
+    if (loop->worker_acceptor) {
+      net::asio::co_spawn(loop->ioc,
+                          net::accept_loop(*loop->worker_acceptor, loop->context.connections,
+                                           [l](std::shared_ptr<net::ClientConnection> c) {
+                                             return serve_worker_connection(*l, std::move(c));
+                                           }),
+                          net::asio::detached);
+    }
     loop->sweep_timer.emplace(loop->ioc);
     loop->sweep();
     threads_.emplace_back([l] { l->ioc.run(); });
+  }
+  if (worker_ && worker_->registration) {
+    net::asio::co_spawn(loops_.front()->ioc, worker_->registration->run(), net::asio::detached);
   }
   control_->start();
 }
 
 void Server::stop() {
   if (stopping_.exchange(true)) return;
+  // Requests waiting for a worker slot are sent away now rather than at the drain timeout.
+  if (worker_) worker_->gate.close();
   for (auto& loop : loops_) {
     net::asio::post(loop->ioc, [l = loop.get()] { l->begin_stop(); });
   }
@@ -249,6 +308,10 @@ void Server::Loop::sweep() {
 void Server::Loop::begin_stop() {
   net::error_code ec;
   if (acceptor) acceptor->close(ec);
+  if (worker_acceptor) worker_acceptor->close(ec);
+  if (auto* w = server.worker(); w && w->registration && context.index == 0) {
+    w->registration->stop();
+  }
   context.connections.shutdown();
   for (auto& p : context.view->providers) p.pool->close_all();
   // Requests in flight may finish within the drain timeout; then the loop stops.
@@ -263,6 +326,7 @@ void Server::Loop::finish() {
   finishing = true;
   net::error_code ec;
   if (acceptor) acceptor->close(ec);
+  if (worker_acceptor) worker_acceptor->close(ec);
   if (drain_timer) drain_timer->cancel();
   if (sweep_timer) sweep_timer->cancel();
   if (context.view) {
@@ -279,6 +343,25 @@ void Server::Loop::finish() {
   server.governance_->stop_limiter(context.index);
   ioc.restart();
   ioc.run();
+}
+
+// ---- Worker
+
+std::string Server::Worker::prometheus_text() const {
+  std::string out =
+      "# HELP shepherd_fastchat_worker_queue_length Generate requests running or waiting for a "
+      "slot (FastChat's queue_length).\n"
+      "# TYPE shepherd_fastchat_worker_queue_length gauge\n"
+      "shepherd_fastchat_worker_queue_length ";
+  out += std::to_string(gate.queue_length());
+  out +=
+      "\n# HELP shepherd_fastchat_worker_concurrency_limit Generate requests the worker runs at "
+      "once.\n"
+      "# TYPE shepherd_fastchat_worker_concurrency_limit gauge\n"
+      "shepherd_fastchat_worker_concurrency_limit ";
+  out += std::to_string(gate.limit());
+  out += "\n";
+  return out;
 }
 
 }  // namespace shepherd::server

@@ -27,14 +27,24 @@ using pipeline::Snapshot;
 
 class Server final : public admin::ConfigControl {
  public:
+  // Which listeners start: the API's (server.listen) and, when fastchat.worker is configured,
+  // the FastChat worker's; or the worker's alone (`shepherd worker`).
+  enum class Listeners { kAll, kWorkerOnly };
+
   // `config_path`: the file reload() reads again (empty: reload is refused).
-  explicit Server(std::shared_ptr<const config::Config> config, std::string config_path = {});
+  explicit Server(std::shared_ptr<const config::Config> config, std::string config_path = {},
+                  Listeners listeners = Listeners::kAll);
   ~Server() override;
 
   // Binds the listeners (port 0: an ephemeral port shared by all threads) and starts the
   // event loops. Throws std::runtime_error when the address cannot be bound.
   void start();
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return port_; }  // 0 without the API listener
+  // The FastChat worker (fastchat.worker), or null; its port and the address it registers under.
+  struct Worker;
+  Worker* worker() { return worker_.get(); }
+  std::uint16_t worker_port() const { return worker_port_; }
+  std::string worker_address() const;
   int threads() const { return static_cast<int>(loops_.size()); }
 
   // Graceful stop, callable from any thread: readiness turns false, listeners close, idle
@@ -67,6 +77,8 @@ class Server final : public admin::ConfigControl {
   base::Result<std::uint64_t> apply_locked(std::shared_ptr<const config::Config> config,
                                            std::optional<std::size_t> previous);
   void publish(std::shared_ptr<const Snapshot> snapshot);
+  void start_api_listeners(const config::ServerConfig& s);
+  void start_worker(const config::Config& c);
 
   std::string config_path_;
   std::unique_ptr<observability::Metrics> metrics_;
@@ -75,6 +87,9 @@ class Server final : public admin::ConfigControl {
   std::vector<std::thread> threads_;
   std::unique_ptr<Control> control_;
   std::uint16_t port_ = 0;
+  Listeners listeners_;
+  std::unique_ptr<Worker> worker_;
+  std::uint16_t worker_port_ = 0;
   std::atomic<bool> stopping_{false};
 
   mutable std::mutex mu_;  // guards the fields below

@@ -59,6 +59,34 @@ std::optional<base::Error> read_error(const net::ReadResult& r, const config::Se
   return std::nullopt;
 }
 
+}  // namespace
+
+bool is_probe(std::string_view target) {
+  return target == "/health" || target == "/health/ready" || target == "/metrics" ||
+         target == "/stats";
+}
+
+Task<void> serve_probe(Server::Loop& loop, pipeline::RequestContext& rc,
+                       const net::Request& request, std::string_view target,
+                       std::string_view extra_metrics) {
+  admin::Exchange ex{rc.conn, *rc.view, rc.request_id, rc.write_timeout()};
+  if (request.method != http::verb::get) {
+    co_return co_await pipeline::respond_wrong_method(rc.conn, rc.dialect, target, "GET",
+                                                      ex.write_timeout);
+  }
+  if (target == "/health") co_return co_await admin::serve_health(ex);
+  if (target == "/health/ready") {
+    co_return co_await admin::serve_ready(ex, loop.context.connections.stopping());
+  }
+  if (target == "/metrics") {
+    co_return co_await admin::serve_metrics(ex, loop.context.metrics, loop.server.governance(),
+                                            extra_metrics);
+  }
+  co_await admin::serve_stats(ex, loop.context.metrics);
+}
+
+namespace {
+
 // Every route but a dialect's: probes, preflight, the model list, the admin API.
 Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Request& request,
                     std::string_view target, bool cors_allowed) {
@@ -90,16 +118,7 @@ Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Reque
     co_return;
   }
   const bool get = method == http::verb::get;
-  const bool probe = target == "/health" || target == "/health/ready" || target == "/metrics" ||
-                     target == "/stats";
-  if (probe && !get) co_return co_await wrong_method("GET");
-  if (target == "/health") co_return co_await admin::serve_health(ex);
-  if (target == "/health/ready") {
-    co_return co_await admin::serve_ready(ex, loop.context.connections.stopping());
-  }
-  if (target == "/metrics")
-    co_return co_await admin::serve_metrics(ex, loop.context.metrics, loop.server.governance());
-  if (target == "/stats") co_return co_await admin::serve_stats(ex, loop.context.metrics);
+  if (is_probe(target)) co_return co_await serve_probe(loop, rc, request, target);
   if (target.starts_with("/admin/")) {
     co_await admin::serve_admin(ex, request, target, loop.server);
     co_return;
@@ -143,7 +162,8 @@ Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Reque
 
 }  // namespace
 
-Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn) {
+Task<void> serve_requests(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn,
+                          RouteRequest route, AnswerRequest answer) {
   auto& context = loop.context;
   net::Request request;  // reused: its strings keep their capacity from request to request
   while (conn->keep_alive() && !context.connections.stopping()) {
@@ -153,17 +173,11 @@ Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConne
     const auto read = co_await conn->read_request(request, limits);
     // The request uses the snapshot current when it arrived, to its end.
     auto view = context.view;
-    const std::string_view target = request.path();
-    const auto* dialect =
+    const auto routed =
         read.status == net::ReadStatus::kRequest && request.method != http::verb::options
-            ? ingress::find_dialect(target)
-            : nullptr;
-    const bool count_tokens =
-        target == "/v1/messages/count_tokens" && request.method != http::verb::options;
-    pipeline::RequestContext rc(context, *conn, std::move(view),
-                                dialect        ? *dialect
-                                : count_tokens ? ingress::anthropic_dialect()
-                                               : ingress::default_dialect());
+            ? route(request)
+            : Routed{};
+    pipeline::RequestContext rc(context, *conn, std::move(view), *routed.dialect);
     const auto error = read_error(read, rc.config().server);
     if (read.status != net::ReadStatus::kRequest && !error) break;  // the client left
     rc.arrived_ms = base::unix_ms();
@@ -175,17 +189,41 @@ Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConne
                                        rc.write_timeout());
       break;
     }
-    const bool cors_allowed = append_cors(rc.config().server, request.origin, headers);
-    if (dialect) {
-      co_await pipeline::serve_chat(rc, request);
-    } else if (count_tokens) {
-      co_await pipeline::serve_count_tokens(rc, request);
-    } else {
-      co_await dispatch(loop, rc, request, target, cors_allowed);
-    }
+    co_await answer(loop, rc, request, routed.kind);
     if (conn->write_failed()) break;
   }
   conn->close();
+}
+
+namespace {
+
+enum ApiRoute : int { kOther, kChat, kCountTokens };
+
+Routed route_api(const net::Request& request) {
+  const std::string_view target = request.path();
+  if (const auto* dialect = ingress::find_dialect(target)) return {dialect, kChat};
+  if (target == "/v1/messages/count_tokens") return {&ingress::anthropic_dialect(), kCountTokens};
+  return {};
+}
+
+Task<void> answer_api(Server::Loop& loop, pipeline::RequestContext& rc, net::Request& request,
+                      int kind) {
+  const bool cors_allowed =
+      append_cors(rc.config().server, request.origin, rc.conn.request_headers());
+  switch (kind) {
+    case kChat:
+      co_return co_await pipeline::serve_chat(rc, request);
+    case kCountTokens:
+      co_return co_await pipeline::serve_count_tokens(rc, request);
+    default:
+      co_return co_await dispatch(loop, rc, request, request.path(), cors_allowed);
+  }
+}
+
+}  // namespace
+
+Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn) {
+  return serve_requests(loop, std::move(conn), route_api, answer_api);
 }
 
 }  // namespace shepherd::server

@@ -1,0 +1,41 @@
+// The ingress dialect of `shepherd worker`'s two generate routes (docs/fastchat-protocol.md §2):
+// /worker_generate_stream (streamed) and /worker_generate (one answer). The worker's shell turns
+// FastChat's generate parameters into an OpenAI chat body (worker_request.hpp), so requests are
+// validated as OpenAI chat requests; answers are written by worker_codec(): NUL-framed chunks
+// with the cumulative text, or the last chunk alone.
+//
+// Errors are answered as FastChat's workers answer them: HTTP 200 with an error chunk (text and
+// error_code), NUL-terminated on the streaming route, because FastChat's API server reads the
+// error code from the body and drops a streamed body's unterminated tail. No provider speaks this
+// wire format, so every answer is translated; the pass-through hooks are never called.
+#pragma once
+
+#include "ingress/dialect.hpp"
+
+namespace shepherd::fastchat {
+
+class WorkerDialect final : public ingress::Dialect {
+ public:
+  explicit WorkerDialect(bool stream) : stream_(stream) {}
+
+  std::string_view name() const override;
+  const translate::Codec& codec() const override;
+  base::Result<api::ChatRequest> parse(std::string_view body, int max_depth) const override;
+  std::string error_body(const base::Error& error) const override;
+  int error_status(const base::Error&) const override { return 200; }
+  std::string_view stream_content_type() const override { return "application/octet-stream"; }
+
+  void pass_answer(std::string&, std::string_view, std::string_view) const override {}
+  void pass_event(std::string&, const api::SseEvent&, const providers::Event&,
+                  const api::ChatRequest&, std::string_view, std::string_view) const override {}
+  void error_event(std::string& out, const base::Error& error) const override;
+
+ private:
+  bool stream_;
+};
+
+// The dialects of /worker_generate_stream and /worker_generate.
+const WorkerDialect& worker_stream_dialect();
+const WorkerDialect& worker_answer_dialect();
+
+}  // namespace shepherd::fastchat
