@@ -57,6 +57,9 @@ struct WorkerCommand {
   std::optional<std::uint16_t> port;
   std::optional<int> limit_concurrency;
   std::optional<std::uint64_t> context_length;
+  // --heart-beat-interval, else FASTCHAT_WORKER_HEART_BEAT_INTERVAL (seconds), as FastChat reads
+  // it.
+  std::optional<double> heart_beat_seconds;
   bool no_register = false;
   std::optional<int> threads;
 };

@@ -93,6 +93,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   worker_cmd->add_option("--context-length", worker.context_length,
                          "context length reported by /model_details (default 8192)");
+  worker_cmd->add_option("--heart-beat-interval", worker.heart_beat_seconds,
+                         "seconds between heartbeats (default 45)");
+  if (const char* e = std::getenv("FASTCHAT_WORKER_HEART_BEAT_INTERVAL")) {
+    worker.heart_beat_seconds = std::atof(e);
+  }
   worker_cmd->add_option("--threads", worker.threads, "event-loop threads");
 
   std::string config_file;

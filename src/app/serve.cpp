@@ -124,22 +124,10 @@ int serve(const ServeOptions& options) {
         "keys), so anyone who can reach this address can use every model. Add api_keys: "
         "[env:SHEPHERD_API_KEY] to require a key.");
   }
-  auto shared = std::make_shared<const config::Config>(std::move(config));
-  // SIGHUP and POST /admin/config/reload read the file again (a demo or default has none).
-  server::Server server(shared, path);
-  try {
-    server.start();
-  } catch (const std::exception& e) {
-    std::cerr << "shepherd: " << e.what() << "\n";
-    return 1;
-  }
-  std::printf("shepherd listening on http://%s:%u (%d threads, %zu models)\n",
-              shared->server.host.c_str(), server.port(), server.threads(), shared->models.size());
-  if (server.worker()) print_worker(server, *shared);
-  // FastChat's controller beside the gateway (fastchat.controller), on its own port; a reload
-  // does not change it.
+  // FastChat's controller beside the gateway (fastchat.controller), on its own port, started
+  // first so that a worker beside it registers with it; a reload does not change it.
   std::optional<fastchat::Controller> controller;
-  if (const auto& c = shared->fastchat.controller; c.enabled) {
+  if (const auto& c = config.fastchat.controller; c.enabled) {
     fastchat::ControllerOptions o;
     o.host = c.host;
     o.port = c.port;
@@ -150,13 +138,30 @@ int serve(const ServeOptions& options) {
       controller->start();
     } catch (const std::exception& e) {
       std::cerr << "shepherd: " << e.what() << "\n";
-      server.stop();
-      server.wait();
       return 1;
     }
+    if (auto& w = config.fastchat.worker; w.enabled && !w.controller_given) {
+      w.controller = "http://" + c.host + ":" + std::to_string(controller->port());
+    }
+  }
+  auto shared = std::make_shared<const config::Config>(std::move(config));
+  // SIGHUP and POST /admin/config/reload read the file again (a demo or default has none).
+  server::Server server(shared, path);
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    std::cerr << "shepherd: " << e.what() << "\n";
+    if (controller) controller->stop();
+    return 1;
+  }
+  std::printf("shepherd listening on http://%s:%u (%d threads, %zu models)\n",
+              shared->server.host.c_str(), server.port(), server.threads(), shared->models.size());
+  if (controller) {
+    const auto& c = shared->fastchat.controller;
     std::printf("controller listening on http://%s:%u (dispatch %s)\n", c.host.c_str(),
                 static_cast<unsigned>(controller->port()), c.dispatch.c_str());
   }
+  if (server.worker()) print_worker(server, *shared);
   std::fflush(stdout);
 
   run_until_stopped(server);

@@ -63,6 +63,9 @@ void apply_flags(const WorkerCommand& c, config::FastChatWorkerConfig& w) {
   if (c.fastchat_version) w.fastchat_version = *c.fastchat_version;
   if (c.limit_concurrency) w.limit_concurrency = *c.limit_concurrency;
   if (c.context_length) w.context_length = *c.context_length;
+  if (c.heart_beat_seconds) {
+    w.heart_beat_interval = config::Millis(static_cast<std::int64_t>(*c.heart_beat_seconds * 1000));
+  }
   while (w.address.ends_with('/')) w.address.pop_back();
   while (w.controller.ends_with('/')) w.controller.pop_back();
 }
@@ -95,6 +98,10 @@ int worker_command(const WorkerCommand& command) {
     return 2;
   }
   auto config = std::move(loaded).value();
+  if (command.heart_beat_seconds && *command.heart_beat_seconds <= 0) {
+    std::cerr << "shepherd worker: the heartbeat interval must be positive\n";
+    return 2;
+  }
   apply_flags(command, config.fastchat.worker);
   for (const auto& name : config.fastchat.worker.models) {
     if (!config.find_model(name)) {

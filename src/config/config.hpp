@@ -221,6 +221,9 @@ struct FastChatWorkerConfig {
   // The controller to register with; empty: the worker does not register (FastChat's
   // --no-register).
   std::string controller = "http://127.0.0.1:21001";
+  // Whether `controller` was set: when not, `serve` registers the worker with its own controller
+  // (fastchat.controller) if it runs one.
+  bool controller_given = false;
   // The model names the worker serves (each a model or alias of `models`); empty: every model.
   std::vector<std::string> models;
   // The conversation template of the prompts it receives, by FastChat's name, and per model.

@@ -45,6 +45,7 @@ void parse_worker(const YAML::Node& node, const Config& config, FastChatWorkerCo
   }
   if (auto n = node["address"]) w.address = http_url(n, path + ".address");
   if (auto n = node["controller"]) {
+    w.controller_given = true;
     // `controller: none` (or null) runs the worker without registering.
     w.controller = n.IsNull() || (n.IsScalar() && n.Scalar() == "none")
                        ? std::string()

@@ -9,7 +9,8 @@ export const CONTROLLER_READY = /^controller listening on (https?):\/\/([^:]+):(
 
 /** `shepherd controller` on an ephemeral port; resolves { url, proc, call(path, body) }. */
 export async function startController(args = [], { env } = {}) {
-  const proc = await spawnServer(['controller', '--port', '0', ...args], { env, readyRe: CONTROLLER_READY, name: 'controller' });
+  const port = args.includes('--port') ? [] : ['--port', '0'];
+  const proc = await spawnServer(['controller', ...port, ...args], { env, readyRe: CONTROLLER_READY, name: 'controller' });
   const url = `${proc.match[1]}://127.0.0.1:${proc.match[3]}`;
   const call = (path, body, method = 'POST') =>
     request(`${url}${path}`, { method, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
@@ -57,4 +58,53 @@ export async function startFakeWorker({ status, chunks = [] } = {}) {
       server.close(r);
     });
   return worker;
+}
+
+export const WORKER_READY = /^worker listening on (https?):\/\/([^:]+):(\d+) as (\S+)/;
+
+/**
+ * `shepherd worker` on an ephemeral port with `args` (flags). Resolves { url, address, proc,
+ * call(path, body) }: `url` is where it listens, `address` what it registers as.
+ */
+export async function startWorker(args = [], { env } = {}) {
+  const proc = await spawnServer(['worker', '--port', '0', ...args], { env, readyRe: WORKER_READY, name: 'worker' });
+  const url = `${proc.match[1]}://127.0.0.1:${proc.match[3]}`;
+  return { url, address: proc.match[4], proc, call: caller(url) };
+}
+
+/** POSTs JSON (or a string as it is) to `base` + path. */
+export const caller = (base) => (path, body, method = 'POST') =>
+  request(`${base}${path}`, { method, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+/** The frames of a NUL-framed body: [parsed chunks], and whether the body ended with a NUL. */
+export function frames(text) {
+  const pieces = text.split('\0');
+  return { chunks: pieces.filter(Boolean).map((p) => JSON.parse(p)), raw: pieces.filter(Boolean), terminated: text.endsWith('\0') };
+}
+
+/**
+ * A fake FastChat controller: records every body it receives (by path, as raw text) and answers
+ * as FastChat's controller does; `exist` decides its heartbeat answer.
+ */
+export async function startFakeController({ exist = true } = {}) {
+  const seen = [];
+  const controller = { seen, exist };
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      seen.push({ path: req.url, body });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(req.url === '/receive_heart_beat' ? JSON.stringify({ exist: controller.exist }) : 'null');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  controller.url = `http://127.0.0.1:${server.address().port}`;
+  controller.bodies = (path) => seen.filter((s) => s.path === path).map((s) => s.body);
+  controller.close = () =>
+    new Promise((r) => {
+      server.closeAllConnections();
+      server.close(r);
+    });
+  return controller;
 }
