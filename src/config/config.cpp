@@ -88,13 +88,17 @@ ProviderConfig parse_provider(const std::string& name, const YAML::Node& node,
                               const EnvLookup& env) {
   const auto path = "providers." + name;
   check_keys(node, path,
-             {"kind", "base_url", "api_key", "pool", "timeouts", "tls", "health_check"});
+             {"kind", "base_url", "api_key", "pool", "timeouts", "tls", "health_check", "fastchat"});
   ProviderConfig p;
   p.name = name;
   if (auto n = node["kind"]) p.kind = scalar(n, path + ".kind");
-  if (p.kind != "openai" && p.kind != "anthropic" && p.kind != "gemini") {
-    fail(path + ".kind",
-         "unsupported provider kind '" + p.kind + "' (supported: openai, anthropic, gemini)");
+  if (p.kind != "openai" && p.kind != "anthropic" && p.kind != "gemini" && p.kind != "fastchat") {
+    fail(path + ".kind", "unsupported provider kind '" + p.kind +
+                             "' (supported: openai, anthropic, gemini, fastchat)");
+  }
+  if (auto n = node["fastchat"]) {
+    if (p.kind != "fastchat") fail(path + ".fastchat", "only for kind: fastchat");
+    parse_fastchat_provider(n, path + ".fastchat", p.fastchat);
   }
   auto url = node["base_url"];
   if (!url) fail(path + ".base_url", "required (e.g. https://api.openai.com/v1)");

@@ -71,6 +71,17 @@ struct HealthCheckConfig {
   Millis timeout{5'000};
 };
 
+// The settings of a `kind: fastchat` provider (docs/config.md "FastChat workers as a provider").
+struct FastChatProviderConfig {
+  // The conversation template that renders prompts, by FastChat's name, for every model and per
+  // model; empty: the one the serving worker advertises (/worker_get_conv_template), else chatml.
+  std::string conv_template;
+  std::vector<std::pair<std::string, std::string>> conv_templates;  // model → template
+  std::string version = "0.2.36";  // how the workers number sep_style: 0.2.36 or head
+  bool discover = true;            // serve the models the controller (or worker) lists
+  Millis refresh{5'000};           // how often they are listed
+};
+
 struct ProviderConfig {
   std::string name;
   std::string kind = "openai";
@@ -82,6 +93,7 @@ struct ProviderConfig {
   bool tls_verify = true;
   std::string ca_file;  // extra trusted CA bundle (PEM), in addition to the system store
   HealthCheckConfig health_check;
+  FastChatProviderConfig fastchat;  // kind fastchat only
 };
 
 struct Price {

@@ -13,6 +13,13 @@ std::string http_url(const YAML::Node& node, const std::string& path) {
   return url;
 }
 
+// A FastChat version, which decides how sep_style is numbered.
+std::string fastchat_version(const YAML::Node& node, const std::string& path) {
+  auto v = scalar(node, path);
+  if (v != "0.2.36" && v != "head") fail(path, "expected 0.2.36 or head, got '" + v + "'");
+  return v;
+}
+
 void parse_controller(const YAML::Node& node, FastChatControllerConfig& c) {
   const std::string path = "fastchat.controller";
   c.enabled = true;
@@ -74,10 +81,7 @@ void parse_worker(const YAML::Node& node, const Config& config, FastChatWorkerCo
     }
   }
   if (auto n = node["fastchat_version"]) {
-    w.fastchat_version = scalar(n, path + ".fastchat_version");
-    if (w.fastchat_version != "0.2.36" && w.fastchat_version != "head") {
-      fail(path + ".fastchat_version", "expected 0.2.36 or head, got '" + w.fastchat_version + "'");
-    }
+    w.fastchat_version = fastchat_version(n, path + ".fastchat_version");
   }
   if (auto n = node["limit_concurrency"]) {
     w.limit_concurrency = static_cast<int>(integer(n, path + ".limit_concurrency", 1, 100'000));
@@ -93,6 +97,23 @@ void parse_worker(const YAML::Node& node, const Config& config, FastChatWorkerCo
 }
 
 }  // namespace
+
+void parse_fastchat_provider(const YAML::Node& node, const std::string& path,
+                             FastChatProviderConfig& f) {
+  require_map(node, path);
+  check_keys(node, path, {"conv_template", "conv_templates", "version", "discover", "refresh"});
+  if (auto n = node["conv_template"]) f.conv_template = scalar(n, path + ".conv_template");
+  if (auto n = node["conv_templates"]) {
+    require_map(n, path + ".conv_templates");
+    for (const auto& kv : n) {
+      const auto model = kv.first.as<std::string>();
+      f.conv_templates.emplace_back(model, scalar(kv.second, path + ".conv_templates." + model));
+    }
+  }
+  if (auto n = node["version"]) f.version = fastchat_version(n, path + ".version");
+  if (auto n = node["discover"]) f.discover = boolean(n, path + ".discover");
+  if (auto n = node["refresh"]) f.refresh = duration(n, path + ".refresh");
+}
 
 void parse_fastchat(const YAML::Node& node, Config& config) {
   if (node.IsNull()) return;

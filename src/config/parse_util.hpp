@@ -39,6 +39,9 @@ std::string secret(const YAML::Node& node, const std::string& path, const EnvLoo
 void parse_governance(const YAML::Node& root, const EnvLookup& env, Config& config);
 // The fastchat section (fastchat.cpp).
 void parse_fastchat(const YAML::Node& node, Config& config);
+// providers.<name>.fastchat of a kind: fastchat provider at `path` (fastchat.cpp).
+void parse_fastchat_provider(const YAML::Node& node, const std::string& path,
+                             FastChatProviderConfig& f);
 // "host:port" ("[v6]:port" too) with a port from 0 to 65535.
 std::pair<std::string, std::uint16_t> host_port(const std::string& s, const std::string& path);
 

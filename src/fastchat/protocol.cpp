@@ -184,6 +184,15 @@ std::string write_model_details(const ModelDetails& answer) {
   return response(json::object{{"context_length", answer.context_length}});
 }
 
+std::optional<std::string> parse_detail(std::string_view body) {
+  boost::system::error_code ec;
+  const auto v = json::parse(body, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto* detail = v.as_object().if_contains("detail");
+  if (!detail || !detail->is_string()) return std::nullopt;
+  return std::string(detail->as_string());
+}
+
 std::string write_detail(std::string_view reason) {
   return response(json::object{{"detail", reason}});
 }

@@ -173,6 +173,8 @@ std::string write_model_details(const ModelDetails& answer);  // FastAPI style
 
 // FastAPI's error body, {"detail": reason}: what the controller and the worker answer with a 4xx.
 std::string write_detail(std::string_view reason);
+// The reason of such a body, when it is one with a string detail.
+std::optional<std::string> parse_detail(std::string_view body);
 
 // POST /worker_get_embeddings and its answer.
 struct EmbeddingsRequest {

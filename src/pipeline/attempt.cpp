@@ -112,11 +112,14 @@ void prepare_attempt(RequestContext& rc, Attempt& a, const routing::Plan::Pick& 
   a.tr = std::make_unique<Translation>();
   a.tr->provider = &adapter.codec();
   a.tr->client = &client;
-  if (auto s = a.tr->provider->encode_request(*rc.canonical, upstream_model, a.scratch); !s) {
+  if (auto s = adapter.encode_request(a.provider_config(), *rc.canonical, upstream_model,
+                                      a.scratch);
+      !s) {
     return refuse(s.error());
   }
   a.body = a.scratch;
   if (stream) {
+    if (adapter.framing() == providers::Adapter::Framing::kNul) a.nul.emplace();
     a.tr->decoder = a.tr->provider->stream_decoder();
     a.tr->encoder = client.stream_encoder(*rc.canonical, rc.config().models[pick.model].name);
   }
@@ -146,7 +149,7 @@ void merge_usage(std::optional<api::Usage>& into, const api::Usage& u) {
 }
 
 // Encodes the decoded deltas for the client, noting on the attempt what they say.
-void take_deltas(Attempt& a) {
+void take_deltas(const RequestContext& rc, Attempt& a) {
   auto& tr = *a.tr;
   using Kind = translate::Delta::Kind;
   for (auto& d : tr.deltas) {
@@ -154,6 +157,7 @@ void take_deltas(Attempt& a) {
     switch (d.kind) {
       case Kind::kStart:
         if (d.created == 0) d.created = static_cast<std::int64_t>(std::time(nullptr));
+        if (d.id.empty()) d.id = rc.request_id;  // an upstream that names no answer (FastChat)
         break;
       case Kind::kUsage:
         a.usage = providers::usage_of(d.usage);
@@ -219,15 +223,24 @@ std::optional<double> cost_of(const Attempt& a, const api::Usage& usage) {
 void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes) {
   if (bytes.empty()) return;
   if (a.tr) {
-    auto on_event = [&](const api::SseEvent& ev) {
+    auto on_frame = [&](std::string_view event, std::string_view data) {
       if (a.done || a.failure || a.error_event) return;
-      if (auto s = a.tr->decoder->feed(ev.event, ev.data, a.tr->deltas); !s) {
+      if (auto s = a.tr->decoder->feed(event, data, a.tr->deltas); !s) {
         a.failure = s.error();
         return;
       }
-      take_deltas(a);
+      take_deltas(rc, a);
     };
-    if (auto s = a.sse.feed(bytes, on_event); !s.ok() && !a.failure) a.failure = s.error();
+    if (a.nul) {
+      // FastChat's framing: each frame is one chunk's JSON.
+      a.frames.clear();
+      a.nul->feed(bytes, a.frames);
+      for (const auto& f : a.frames) on_frame({}, f);
+      if (a.nul->failed() && !a.failure) a.failure = a.nul->status().error();
+    } else {
+      auto on_event = [&](const api::SseEvent& ev) { on_frame(ev.event, ev.data); };
+      if (auto s = a.sse.feed(bytes, on_event); !s.ok() && !a.failure) a.failure = s.error();
+    }
     bytes.clear();
     return;
   }
@@ -271,10 +284,11 @@ void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes) {
   bytes.clear();
 }
 
-void end_stream_body(RequestContext&, Attempt& a) {
-  if (!a.tr || a.done || a.failure || a.error_event || a.sse.mid_event()) return;
+void end_stream_body(RequestContext& rc, Attempt& a) {
+  if (!a.tr || a.done || a.failure || a.error_event) return;
+  if (a.nul ? a.nul->pending() : a.sse.mid_event()) return;
   a.tr->decoder->end(a.tr->deltas);
-  take_deltas(a);
+  take_deltas(rc, a);
 }
 
 void stream_error_event(RequestContext& rc, Attempt& a, const Error& error, std::string& out) {
@@ -303,6 +317,7 @@ base::Status read_complete_answer(RequestContext& rc, Attempt& a) {
     auto response = a.tr->provider->decode_response(a.answer);
     if (!response) return std::move(response).error();
     if (response->usage) a.usage = providers::usage_of(*response->usage);
+    if (response->id.empty()) response->id = rc.request_id;
     a.tr->response = std::move(response).value();
     return base::Ok{};
   }
@@ -419,7 +434,8 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a) {
     co_return;
   }
   const auto& content_type = response.content_type;
-  if (content_type.find("text/event-stream") == std::string::npos) {
+  // FastChat's workers send their NUL-framed streams without a Content-Type.
+  if (!a.nul && content_type.find("text/event-stream") == std::string::npos) {
     release(false);
     co_return fail(base::make_error(ErrorCode::kUpstreamUnreachable,
                                     "the upstream provider '" + provider.name +

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "api/sse.hpp"
+#include "fastchat/generate.hpp"
 #include "pipeline/context.hpp"
 #include "translate/codec.hpp"
 
@@ -46,6 +47,9 @@ struct Attempt {
   bool finished = false;  // open() has returned (hedging)
   // Streams: events read before the commit point, framed for the client.
   api::SseParser sse;
+  // A NUL-framed upstream stream (Adapter::Framing::kNul) is split here instead, into `frames`.
+  std::optional<shepherd::fastchat::NulFrameReader> nul;
+  std::vector<std::string> frames;
   std::string pending;
   bool substantive = false;  // pending holds more than the role chunk: ready to commit
   bool done = false, error_event = false;

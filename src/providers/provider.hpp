@@ -76,6 +76,21 @@ class Adapter {
   virtual const translate::Codec& codec() const = 0;
   Wire wire() const { return codec().wire(); }
 
+  // Translated traffic: the provider's request body for `request` to deployment model
+  // `upstream_model`, in `out`. The codec's by default; an adapter whose bodies depend on the
+  // provider's settings (FastChat's conversation templates) overrides it.
+  virtual base::Status encode_request(const config::ProviderConfig& provider,
+                                      const translate::Request& request,
+                                      std::string_view upstream_model, std::string& out) const {
+    (void)provider;
+    return codec().encode_request(request, upstream_model, out);
+  }
+  // How the provider frames a stream: server-sent events, or JSON texts each ended by a NUL byte
+  // (FastChat's workers). NUL-framed streams are always translated; their frames reach the
+  // codec's stream decoder as an event's data.
+  enum class Framing { kSse, kNul };
+  virtual Framing framing() const { return Framing::kSse; }
+
   // Whether request heads name the model (Gemini puts it in the path): the pipeline then builds
   // a head per attempt instead of once per provider and event loop.
   virtual bool model_in_head() const { return false; }

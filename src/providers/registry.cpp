@@ -6,6 +6,7 @@
 
 #include "api/retry_after.hpp"
 #include "providers/anthropic/anthropic_adapter.hpp"
+#include "providers/fastchat/fastchat_adapter.hpp"
 #include "providers/gemini/gemini_adapter.hpp"
 #include "providers/openai/openai_adapter.hpp"
 
@@ -18,8 +19,9 @@ namespace {
 const openai::OpenAiAdapter kOpenAi;
 const anthropic::AnthropicAdapter kAnthropic;
 const gemini::GeminiAdapter kGemini;
+const fastchat::FastChatAdapter kFastChat;
 
-constexpr std::array<const Adapter*, 3> kAdapters = {&kOpenAi, &kAnthropic, &kGemini};
+constexpr std::array<const Adapter*, 4> kAdapters = {&kOpenAi, &kAnthropic, &kGemini, &kFastChat};
 
 void redact(std::string& text, std::string_view secret) {
   if (secret.empty()) return;

@@ -91,6 +91,7 @@ std::string_view wire_name(Wire wire) {
     case Wire::kOpenAiResponses:
       return "the OpenAI Responses API";
     case Wire::kFastChatWorker:
+    case Wire::kFastChatGenerate:
       return "FastChat's worker API";
   }
   return "this API";

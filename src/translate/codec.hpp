@@ -25,6 +25,7 @@ enum class Wire {
   kOpenAiResponses,  // POST /v1/responses (clients)
   kFastChatWorker,   // a FastChat worker's /worker_generate(_stream) (clients: FastChat's API
                      // server)
+  kFastChatGenerate,  // the same routes called by Shepherd (providers: FastChat workers)
 };
 
 // The state of one upstream stream being read into deltas.

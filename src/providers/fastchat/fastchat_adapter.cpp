@@ -1,0 +1,98 @@
+#include "providers/fastchat/fastchat_adapter.hpp"
+
+#include "fastchat/template_book.hpp"
+#include "providers/fastchat/generate_codec.hpp"
+
+namespace shepherd::providers::fastchat {
+
+namespace fc = shepherd::fastchat;
+
+namespace {
+
+std::string credentials(const config::ProviderConfig& provider) {
+  // FastChat's workers take no key; one is sent when configured (a proxy in front of them).
+  if (provider.api_key.empty()) return {};
+  return "Authorization: Bearer " + provider.api_key + "\r\n";
+}
+
+// A built-in template as a shared pointer that owns nothing (built-ins live for the process).
+std::shared_ptr<const fc::Conversation> builtin(const fc::Conversation* conv) {
+  return std::shared_ptr<const fc::Conversation>(std::shared_ptr<const fc::Conversation>{}, conv);
+}
+
+}  // namespace
+
+base::Result<std::shared_ptr<const fc::Conversation>> template_for(
+    const config::ProviderConfig& provider, std::string_view model) {
+  const auto& f = provider.fastchat;
+  std::string name = f.conv_template;
+  std::string setting = "providers." + provider.name + ".fastchat.conv_template";
+  for (const auto& [m, t] : f.conv_templates) {
+    if (m == model) {
+      name = t;
+      setting = "providers." + provider.name + ".fastchat.conv_templates." + m;
+    }
+  }
+  if (!name.empty()) {
+    const auto* conv = fc::find_template(name);
+    if (!conv) {
+      return base::make_error(base::ErrorCode::kBadRequest,
+                              setting + ": unknown conversation template '" + name + "'");
+    }
+    return builtin(conv);
+  }
+  if (auto learned = fc::TemplateBook::process().find(provider.name, model)) return learned;
+  return builtin(fc::find_template("chatml"));
+}
+
+const translate::Codec& FastChatAdapter::codec() const { return generate_codec(); }
+
+base::Status FastChatAdapter::encode_request(const config::ProviderConfig& provider,
+                                             const translate::Request& request,
+                                             std::string_view upstream_model,
+                                             std::string& out) const {
+  auto conv = template_for(provider, upstream_model);
+  if (!conv) return std::move(conv).error();
+  return encode_generate(**conv, request, upstream_model, out);
+}
+
+std::string FastChatAdapter::request_head(const config::ProviderConfig& provider, Operation,
+                                          std::string_view, bool) const {
+  // Streamed or not, the answer is asked for as a stream: a controller proxies only that route,
+  // and the codec reads a whole stream body as one answer.
+  return basic_head(provider, "POST", "/worker_generate_stream", "*/*", credentials(provider));
+}
+
+std::string FastChatAdapter::probe_request(const config::ProviderConfig& provider) const {
+  return basic_head(provider, "POST", "/worker_get_status", "application/json",
+                    credentials(provider)) +
+         "Content-Length: 2\r\n\r\n{}";
+}
+
+std::string_view FastChatAdapter::chat_body(const api::ChatRequest&, std::string_view body,
+                                            std::string_view, std::string&) const {
+  return body;  // no client speaks this wire format: never asked
+}
+
+base::Result<Answer> FastChatAdapter::read_answer(std::string_view body) const {
+  auto response = codec().decode_response(body);
+  if (!response) return std::move(response).error();
+  Answer answer;
+  if (response->usage) answer.usage = usage_of(*response->usage);
+  return answer;
+}
+
+base::Result<Event> FastChatAdapter::read_event(const api::SseEvent&) const { return Event{}; }
+
+bool FastChatAdapter::is_preamble(const api::SseEvent&) const { return false; }
+
+std::optional<std::chrono::milliseconds> FastChatAdapter::exhausted_for(std::span<const Header>,
+                                                                        std::time_t) const {
+  return std::nullopt;
+}
+
+bool FastChatAdapter::context_exceeded(int, std::string_view) const {
+  return false;  // a worker reports a context overflow in a 200 chunk (error code 40303)
+}
+
+}  // namespace shepherd::providers::fastchat
