@@ -11,7 +11,9 @@
 #include "app/commands.hpp"
 #include "config/config.hpp"
 #include "fastchat/controller.hpp"
+#include "fastchat/worker_request.hpp"
 #include "mock/mock_upstream.hpp"
+#include "providers/fastchat/fastchat_adapter.hpp"
 #include "server/server.hpp"
 
 namespace shepherd::app {
@@ -196,6 +198,13 @@ void run_until_stopped(server::Server& server) {
 
 int validate_config(const std::string& path) {
   auto loaded = config::load_config_file(path, config::process_env());
+  if (loaded) {
+    // What the gateway checks when it applies a config, beyond the file's own rules.
+    if (auto s = providers::fastchat::check_templates(*loaded); !s) loaded = s.error();
+  }
+  if (loaded && loaded->fastchat.worker.enabled) {
+    if (auto c = fastchat::WorkerCatalog::make(*loaded); !c) loaded = c.error();
+  }
   if (!loaded) {
     std::cerr << loaded.error().message << "\n";
     return 1;

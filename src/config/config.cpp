@@ -87,8 +87,9 @@ void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& se
 ProviderConfig parse_provider(const std::string& name, const YAML::Node& node,
                               const EnvLookup& env) {
   const auto path = "providers." + name;
-  check_keys(node, path,
-             {"kind", "base_url", "api_key", "pool", "timeouts", "tls", "health_check", "fastchat"});
+  check_keys(
+      node, path,
+      {"kind", "base_url", "api_key", "pool", "timeouts", "tls", "health_check", "fastchat"});
   ProviderConfig p;
   p.name = name;
   if (auto n = node["kind"]) p.kind = scalar(n, path + ".kind");

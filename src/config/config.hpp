@@ -283,6 +283,14 @@ base::Result<Config> parse_config(std::string_view yaml, const EnvLookup& env,
                                   std::string source = "<string>");
 base::Result<Config> load_config_file(const std::string& path, const EnvLookup& env);
 
+// `base` with a model for each name a `kind: fastchat` provider lists (`discovered`: provider
+// name → model names) that `base` does not name itself: one deployment on that provider, with
+// id "<name>@<provider>" and the routing's default strategy. Names of providers that are not
+// fastchat providers of `base` are ignored. Its source says the models were discovered.
+Config with_discovered(
+    const Config& base,
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& discovered);
+
 // Parses "250ms", "5s", "2m", "1h", "30d" (a bare number is seconds).
 std::optional<Millis> parse_duration(std::string_view text);
 // Parses "4MiB", "512KiB", "1024" (bytes).

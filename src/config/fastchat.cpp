@@ -1,4 +1,6 @@
 // The fastchat section: FastChat's processes that `serve` runs beside the gateway.
+#include <algorithm>
+
 #include "config/parse_util.hpp"
 
 namespace shepherd::config::detail {
@@ -124,3 +126,35 @@ void parse_fastchat(const YAML::Node& node, Config& config) {
 }
 
 }  // namespace shepherd::config::detail
+
+namespace shepherd::config {
+
+Config with_discovered(
+    const Config& base,
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& discovered) {
+  Config out = base;
+  std::size_t added = 0;
+  for (const auto& [provider, names] : discovered) {
+    auto it = std::find_if(out.providers.begin(), out.providers.end(),
+                           [&](const ProviderConfig& p) { return p.name == provider; });
+    if (it == out.providers.end() || it->kind != "fastchat") continue;
+    for (const auto& name : names) {
+      if (name.empty() || out.find_model(name)) continue;
+      DeploymentConfig d;
+      d.id = name + "@" + provider;
+      d.provider = provider;
+      d.provider_index = static_cast<std::size_t>(it - out.providers.begin());
+      d.model = name;
+      ModelConfig m;
+      m.name = name;
+      m.strategy = out.routing.strategy;
+      m.deployments.push_back(std::move(d));
+      out.models.push_back(std::move(m));
+      ++added;
+    }
+  }
+  if (added) out.source += " + " + std::to_string(added) + " models of FastChat workers";
+  return out;
+}
+
+}  // namespace shepherd::config

@@ -190,6 +190,12 @@ struct Controller::Impl {
     std::string path = "/worker_generate_stream";
     auto status = co_await post_stream(*worker, std::move(path), body, options.stream_timeout,
                                        options.stream_timeout, forward, &call.handle);
+    if (!status && registry.remove(*worker)) {
+      // It could not be reached, or broke off: out of the dispatch until its next heartbeat
+      // registers it again (FastChat keeps sending requests to it until it expires).
+      spdlog::warn("worker {} failed a stream ({}); dropped until it registers again", *worker,
+                   status.error().message);
+    }
     if (!status || *status != 200) {
       GenerateChunk chunk;
       chunk.text = std::string(kServerErrorMsg);

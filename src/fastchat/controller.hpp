@@ -10,6 +10,9 @@
 // - /worker_generate_stream without a worker for the model sends one error chunk (code 50005),
 //   not FastChat's two (50005 then 50006).
 // - SIGTERM stops it (FastChat's controller thread ignores it).
+// - A worker that cannot be reached, or breaks off, while the stream proxy calls it is dropped at
+//   once (FastChat keeps dispatching to it until it expires); its next heartbeat, if it is alive,
+//   registers it again.
 //
 // Threads: one event loop of its own; start() and stop() from any thread.
 #pragma once

@@ -18,8 +18,7 @@ class TemplateBook {
  public:
   void learn(std::string_view provider, std::string_view model, Conversation conv);
   // The template learned for `model` of `provider`, or null.
-  std::shared_ptr<const Conversation> find(std::string_view provider,
-                                           std::string_view model) const;
+  std::shared_ptr<const Conversation> find(std::string_view provider, std::string_view model) const;
   // Whether a template was learned for it (so discovery asks each worker once).
   bool knows(std::string_view provider, std::string_view model) const {
     return find(provider, model) != nullptr;

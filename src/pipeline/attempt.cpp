@@ -112,8 +112,8 @@ void prepare_attempt(RequestContext& rc, Attempt& a, const routing::Plan::Pick& 
   a.tr = std::make_unique<Translation>();
   a.tr->provider = &adapter.codec();
   a.tr->client = &client;
-  if (auto s = adapter.encode_request(a.provider_config(), *rc.canonical, upstream_model,
-                                      a.scratch);
+  if (auto s =
+          adapter.encode_request(a.provider_config(), *rc.canonical, upstream_model, a.scratch);
       !s) {
     return refuse(s.error());
   }

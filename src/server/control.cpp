@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "providers/registry.hpp"
+#include "server/discovery.hpp"
 
 namespace shepherd::server {
 
@@ -77,6 +78,15 @@ void Server::Control::check_health(std::shared_ptr<const Snapshot> snap,
                                    const std::atomic<bool>& stopping) {
   asio::post(ioc_, [this, snap = std::move(snap), &stopping] {
     const auto generation = ++generation_;
+    for (const auto& provider : snap->config->providers) {
+      if (provider.kind != "fastchat" || !provider.fastchat.discover || !on_models) continue;
+      auto alive = [this, generation, &stopping] { return !stopping && generation_ == generation; };
+      auto report = [this, name = provider.name](std::vector<std::string> models) {
+        on_models(name, std::move(models));
+      };
+      asio::co_spawn(ioc_, discover_models(provider, std::move(alive), std::move(report)),
+                     asio::detached);
+    }
     for (std::size_t p = 0; p < snap->config->providers.size(); ++p) {
       const auto& provider = snap->config->providers[p];
       if (provider.health_check.kind == config::HealthCheckConfig::Kind::kOff) continue;

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "pipeline/context.hpp"
 #include "server/server.hpp"
@@ -23,8 +26,13 @@ class Server::Control {
   void stop();
   void join();
 
-  // Replaces the health-check loops with those of `snap`'s providers. Any thread.
+  // Replaces the health-check loops with those of `snap`'s providers, and the discovery of the
+  // models of its `kind: fastchat` providers (discovery.hpp), whose lists go to `on_models`. Any
+  // thread.
   void check_health(std::shared_ptr<const Snapshot> snap, const std::atomic<bool>& stopping);
+
+  // Called on the control thread with a fastchat provider's name and its models, when they change.
+  std::function<void(const std::string&, std::vector<std::string>)> on_models;
 
  private:
   net::asio::io_context ioc_;

@@ -6,6 +6,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "providers/fastchat/fastchat_adapter.hpp"
 #include "server/control.hpp"
 #include "server/loop.hpp"
 #include "server/worker.hpp"
@@ -29,6 +30,12 @@ std::vector<std::string> secret_values(const config::Config& c) {
   return out;
 }
 
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 }  // namespace
 
 Server::Server(std::shared_ptr<const config::Config> config, std::string config_path,
@@ -46,6 +53,9 @@ Server::Server(std::shared_ptr<const config::Config> config, std::string config_
     loops_.push_back(
         std::make_unique<Loop>(*this, i, *metrics_, salt & 0x00ffffffffffffffULL, seed));
   }
+  control_->on_models = [this](const std::string& provider, std::vector<std::string> models) {
+    set_discovered(provider, std::move(models));
+  };
   // Opens the store: a store that cannot be opened stops the start here, with the reason.
   governance_ = std::make_unique<governance::Governance>(*config, n);
   // The first version; the loops are not running yet, so it is installed directly.
@@ -73,8 +83,13 @@ base::Result<std::uint64_t> Server::apply(std::shared_ptr<const config::Config> 
                       history_.empty() ? std::nullopt : std::optional<std::size_t>(current_));
 }
 
-base::Result<std::uint64_t> Server::apply_locked(std::shared_ptr<const config::Config> config,
+base::Result<std::uint64_t> Server::apply_locked(std::shared_ptr<const config::Config> base,
                                                  std::optional<std::size_t> previous) {
+  if (auto s = providers::fastchat::check_templates(*base); !s) return std::move(s).error();
+  auto config =
+      discovered_.empty()
+          ? base
+          : std::make_shared<const config::Config>(config::with_discovered(*base, discovered_));
   auto routes = metrics_->add_routes(*config);
   if (!routes) return std::move(routes).error();
   auto snap = std::make_shared<Snapshot>();
@@ -85,7 +100,7 @@ base::Result<std::uint64_t> Server::apply_locked(std::shared_ptr<const config::C
   snap->config = std::move(config);
   snap->routes = std::move(routes).value();
   snap->version = next_version_++;
-  history_.push_back(Applied{snap, std::time(nullptr), previous});
+  history_.push_back(Applied{snap, std::move(base), std::time(nullptr), previous});
   current_ = history_.size() - 1;
   publish(snap);
   return snap->version;
@@ -102,6 +117,26 @@ void Server::publish(std::shared_ptr<const Snapshot> snap) {
   }
   // Health checks follow the new providers.
   control_->check_health(snap, stopping_);
+}
+
+void Server::set_discovered(const std::string& provider, std::vector<std::string> models) {
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(discovered_.begin(), discovered_.end(),
+                         [&](const auto& d) { return d.first == provider; });
+  if (it == discovered_.end()) {
+    discovered_.emplace_back(provider, std::vector<std::string>{});
+    it = discovered_.end() - 1;
+  }
+  if (it->second == models) return;
+  it->second = std::move(models);
+  if (history_.empty() || stopping_) return;
+  // The current config as written, with the new lists: a version of its own (the admin API's
+  // version list says the models came from FastChat workers).
+  auto version = apply_locked(history_[current_].base, history_[current_].previous);
+  if (version) {
+    spdlog::info("provider {}: FastChat workers serve {}; configuration version {}", provider,
+                 it->second.empty() ? std::string("no model") : join(it->second), *version);
+  }
 }
 
 base::Result<std::uint64_t> Server::reload() {
@@ -141,7 +176,7 @@ base::Result<std::uint64_t> Server::rollback() {
   }
   // The earlier config is applied as a new version whose predecessor is the earlier one's, so
   // rolling back again steps further back.
-  auto version = apply_locked(history_[*target].snapshot->config, history_[*target].previous);
+  auto version = apply_locked(history_[*target].base, history_[*target].previous);
   if (version) {
     spdlog::info("rolled back to the configuration of version {} (now version {})",
                  history_[*target].snapshot->version, *version);

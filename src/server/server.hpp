@@ -68,6 +68,11 @@ class Server final : public admin::ConfigControl {
 
   const observability::Metrics& metrics() const { return *metrics_; }
   governance::Governance& governance() override { return *governance_; }
+
+  // The models a `kind: fastchat` provider's controller lists now: those the config does not name
+  // are served through that provider (config::with_discovered), applied as a new version when the
+  // list changed. Any thread.
+  void set_discovered(const std::string& provider, std::vector<std::string> models);
   std::shared_ptr<const Snapshot> snapshot() const;
 
   struct Loop;
@@ -95,6 +100,8 @@ class Server final : public admin::ConfigControl {
   mutable std::mutex mu_;  // guards the fields below
   struct Applied {
     std::shared_ptr<const Snapshot> snapshot;
+    // The config as given (file, rollback), before the discovered models were added.
+    std::shared_ptr<const config::Config> base;
     std::time_t applied_at = 0;
     std::optional<std::size_t> previous;  // what a rollback returns to
   };
@@ -102,6 +109,8 @@ class Server final : public admin::ConfigControl {
   std::size_t current_ = 0;
   std::uint64_t next_version_ = 1;
   std::shared_ptr<const Snapshot> current_snapshot_;
+  // provider → the models its controller lists (set_discovered), in arrival order.
+  std::vector<std::pair<std::string, std::vector<std::string>>> discovered_;
 };
 
 }  // namespace shepherd::server

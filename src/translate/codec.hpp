@@ -19,12 +19,12 @@ namespace shepherd::translate {
 
 // The wire formats Shepherd speaks.
 enum class Wire {
-  kOpenAiChat,       // POST /v1/chat/completions (clients and providers)
-  kAnthropic,        // POST /v1/messages (clients and providers)
-  kGemini,           // models/{model}:generateContent (providers)
-  kOpenAiResponses,  // POST /v1/responses (clients)
-  kFastChatWorker,   // a FastChat worker's /worker_generate(_stream) (clients: FastChat's API
-                     // server)
+  kOpenAiChat,        // POST /v1/chat/completions (clients and providers)
+  kAnthropic,         // POST /v1/messages (clients and providers)
+  kGemini,            // models/{model}:generateContent (providers)
+  kOpenAiResponses,   // POST /v1/responses (clients)
+  kFastChatWorker,    // a FastChat worker's /worker_generate(_stream) (clients: FastChat's API
+                      // server)
   kFastChatGenerate,  // the same routes called by Shepherd (providers: FastChat workers)
 };
 

@@ -45,6 +45,17 @@ base::Result<std::shared_ptr<const fc::Conversation>> template_for(
   return builtin(fc::find_template("chatml"));
 }
 
+base::Status check_templates(const config::Config& config) {
+  for (const auto& p : config.providers) {
+    if (p.kind != "fastchat") continue;
+    if (auto t = template_for(p, ""); !t) return std::move(t).error();
+    for (const auto& [model, name] : p.fastchat.conv_templates) {
+      if (auto t = template_for(p, model); !t) return std::move(t).error();
+    }
+  }
+  return base::Ok{};
+}
+
 const translate::Codec& FastChatAdapter::codec() const { return generate_codec(); }
 
 base::Status FastChatAdapter::encode_request(const config::ProviderConfig& provider,

@@ -45,4 +45,8 @@ class FastChatAdapter final : public Adapter {
 base::Result<std::shared_ptr<const shepherd::fastchat::Conversation>> template_for(
     const config::ProviderConfig& provider, std::string_view model);
 
+// Every template the fastchat providers of `config` pin is one FastChat knows; else kBadRequest
+// naming the setting.
+base::Status check_templates(const config::Config& config);
+
 }  // namespace shepherd::providers::fastchat

@@ -27,9 +27,9 @@ translate::Usage usage_of(const fc::Usage& u) {
 }
 
 base::Error malformed(std::string_view what, const base::Error& e) {
-  auto out = base::make_error(ErrorCode::kUpstreamUnreachable,
-                              "the FastChat worker sent a malformed " + std::string(what),
-                              e.message);
+  auto out =
+      base::make_error(ErrorCode::kUpstreamUnreachable,
+                       "the FastChat worker sent a malformed " + std::string(what), e.message);
   out.retryable = true;
   return out;
 }
@@ -49,8 +49,7 @@ std::string_view last_frame(std::string_view body) {
 
 class GenerateStreamDecoder final : public translate::StreamDecoder {
  public:
-  base::Status feed(std::string_view, std::string_view data,
-                    std::vector<Delta>& out) override {
+  base::Status feed(std::string_view, std::string_view data, std::vector<Delta>& out) override {
     auto chunk = fc::parse_generate_chunk(data);
     if (!chunk) return malformed("stream chunk", chunk.error());
     if (chunk->error_code != 0) return generate_error(chunk->error_code, chunk->text, "");
@@ -99,8 +98,9 @@ base::Error generate_error(std::int64_t code, std::string_view text, std::string
   if (const auto open = reason.find("\n\n("); open != std::string::npos && reason.ends_with(')')) {
     reason = reason.substr(open + 3, reason.size() - open - 4);
   }
-  const std::string who =
-      provider.empty() ? "the FastChat worker" : "the FastChat worker of '" + std::string(provider) + "'";
+  const std::string who = provider.empty()
+                              ? "the FastChat worker"
+                              : "the FastChat worker of '" + std::string(provider) + "'";
   base::Error e;
   if (code >= 40300 && code < 40400) {
     e = base::make_error(ErrorCode::kBadRequest, who + " refused the request: " + reason);

@@ -1,0 +1,126 @@
+#include "server/discovery.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "fastchat/conversation.hpp"
+#include "fastchat/http_client.hpp"
+#include "fastchat/protocol.hpp"
+#include "fastchat/template_book.hpp"
+
+namespace shepherd::server {
+
+namespace fc = shepherd::fastchat;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kCallTimeout = 3s;
+
+// The base URL without a trailing slash, as FastChat addresses are written.
+std::string base_of(const config::ProviderConfig& p) {
+  std::string url = p.base_url;
+  while (url.ends_with('/')) url.pop_back();
+  return url;
+}
+
+// The model names `base` serves: a controller's /list_models, or a worker's status.
+net::Task<std::optional<std::vector<std::string>>> list_models(std::string base) {
+  // Each argument a local moved in: GCC 12 mishandles temporaries inside a co_await.
+  std::string url = base;
+  std::string path = "/list_models";
+  std::string body = "{}";
+  auto reply =
+      co_await fc::post_json(std::move(url), std::move(path), std::move(body), kCallTimeout);
+  if (reply && reply->status == 200) {
+    if (auto list = fc::parse_model_list(reply->body)) co_return std::move(list->models);
+  }
+  // A worker has no /list_models: its status names its models.
+  std::string status_path = "/worker_get_status";
+  std::string status_body = "{}";
+  auto status = co_await fc::post_json(std::move(base), std::move(status_path),
+                                       std::move(status_body), kCallTimeout);
+  if (status && status->status == 200) {
+    if (auto s = fc::parse_worker_status(status->body)) co_return std::move(s->model_names);
+  }
+  co_return std::nullopt;
+}
+
+// Learns the template of the worker that serves `model` behind `base` (a controller names the
+// worker; a worker answers itself). Failures are logged and retried at the next listing.
+net::Task<void> learn_template(const config::ProviderConfig& provider, std::string base,
+                               std::string model) {
+  const auto request = fc::write_model_request(fc::ModelRequest{model});
+  std::string worker = base;
+  std::string address_path = "/get_worker_address";
+  std::string address_body = request;
+  auto address = co_await fc::post_json(std::move(base), std::move(address_path),
+                                        std::move(address_body), kCallTimeout);
+  if (address && address->status == 200) {
+    if (auto a = fc::parse_worker_address(address->body); a && !a->address.empty()) {
+      worker = a->address;
+    }
+  }
+  std::string worker_url = worker;
+  std::string path = "/worker_get_conv_template";
+  std::string body = request;
+  auto reply =
+      co_await fc::post_json(std::move(worker_url), std::move(path), std::move(body), kCallTimeout);
+  if (!reply || reply->status != 200) {
+    spdlog::warn("provider {}: no conversation template for {} from {}", provider.name, model,
+                 worker);
+    co_return;
+  }
+  const auto numbering =
+      provider.fastchat.version == "head" ? fc::SepNumbering::kHead : fc::SepNumbering::kTag0236;
+  auto conv = fc::parse_conv_template(reply->body, numbering);
+  if (!conv) {
+    spdlog::warn("provider {}: the conversation template of {} from {} is unusable: {}",
+                 provider.name, model, worker, conv.error().message);
+    co_return;
+  }
+  spdlog::info("provider {}: {} renders prompts with the template {} of {}", provider.name, model,
+               conv->name, worker);
+  fc::TemplateBook::process().learn(provider.name, model, std::move(conv).value());
+}
+
+bool pinned(const config::FastChatProviderConfig& f, std::string_view model) {
+  if (!f.conv_template.empty()) return true;
+  return std::any_of(f.conv_templates.begin(), f.conv_templates.end(),
+                     [&](const auto& kv) { return kv.first == model; });
+}
+
+}  // namespace
+
+net::Task<void> discover_models(config::ProviderConfig provider, std::function<bool()> alive,
+                                std::function<void(std::vector<std::string>)> report) {
+  const auto base = base_of(provider);
+  net::Timer timer(co_await net::asio::this_coro::executor);
+  std::optional<std::vector<std::string>> last;
+  while (alive()) {
+    std::string url = base;
+    auto names = co_await list_models(std::move(url));
+    if (!alive()) break;
+    if (names) {
+      std::sort(names->begin(), names->end());
+      names->erase(std::unique(names->begin(), names->end()), names->end());
+      for (const auto& model : *names) {
+        if (pinned(provider.fastchat, model)) continue;
+        if (fc::TemplateBook::process().knows(provider.name, model)) continue;
+        std::string url_copy = base;
+        std::string model_copy = model;
+        co_await learn_template(provider, std::move(url_copy), std::move(model_copy));
+      }
+      if (!alive()) break;
+      if (names != last) {
+        last = names;
+        report(*names);
+      }
+    }
+    timer.expires_after(provider.fastchat.refresh);
+    co_await timer.async_wait(net::kUseTuple);
+  }
+}
+
+}  // namespace shepherd::server
