@@ -81,13 +81,16 @@ net::Task<base::Result<int>> exchange(S& stream, const config::Endpoint& at,
     parser.get().body().data = piece.data();
     parser.get().body().size = piece.size();
     lowest.expires_after(idle);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, net::kUseTuple);
+    // Some bytes at a time (async_read would wait for the whole body or a full buffer): each
+    // piece goes on as it arrives, also the last one before the connection broke.
+    auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, net::kUseTuple);
     if (ec == http::error::need_buffer) ec = {};
-    if (ec) co_return failure(at, "read the answer's body", ec);
     const std::string_view got(piece.data(), piece.size() - parser.get().body().size);
-    if (got.empty()) continue;
-    const bool more = co_await (*sink)(got);
-    if (!more) break;
+    if (!got.empty()) {
+      const bool more = co_await (*sink)(got);
+      if (!more) break;
+    }
+    if (ec) co_return failure(at, "read the answer's body", ec);
   }
   co_return status;
 }

@@ -143,6 +143,27 @@ describe('shepherd controller', { timeout: 60000 }, () => {
     assert.deepEqual(JSON.parse(w.bodies.find((b) => b.path === '/worker_generate_stream').body), body);
   });
 
+  test('worker_generate_stream passes each chunk on as it comes, not when the worker is done', async () => {
+    const c = await startController();
+    const first = frame({ text: 'Par', error_code: 0, usage: { prompt_tokens: 4, completion_tokens: 1, total_tokens: 5 }, finish_reason: null });
+    const last = frame({ text: 'Paris', error_code: 0, usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 }, finish_reason: 'stop' });
+    const w = await worker({ status: { model_names: ['m'] }, chunks: [first, last], pauseAfter: 1 });
+    await register(c, w);
+    const r = await fetch(`${c.url}/worker_generate_stream`, { method: 'POST', body: JSON.stringify({ model: 'm', prompt: 'x' }) });
+    const reader = r.body.getReader();
+    let got = '';
+    // The worker holds its last chunk until the first has reached the client.
+    while (!got.includes('\0')) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, 'the stream ended before its first chunk');
+      got += Buffer.from(value).toString();
+    }
+    assert.equal(got, first);
+    w.resume();
+    for (let part = await reader.read(); !part.done; part = await reader.read()) got += Buffer.from(part.value).toString();
+    assert.equal(got, first + last);
+  });
+
   test('worker_generate_stream for a model without a worker sends one error chunk', async () => {
     const c = await startController();
     const r = await c.call('/worker_generate_stream', { model: 'nobody', prompt: 'x' });

@@ -24,10 +24,15 @@ export const frame = (obj) => `${JSON.stringify(obj)}\0`;
  * A fake FastChat worker. `status`: {model_names, speed, queue_length}; `chunks`: the frames its
  * /worker_generate_stream sends (each written separately). Counts the calls per path.
  */
-export async function startFakeWorker({ status, chunks = [] } = {}) {
+export async function startFakeWorker({ status, chunks = [], conv, dieAfter, pauseAfter } = {}) {
   const calls = {};
   const bodies = [];
-  const worker = { status: { speed: 1, queue_length: 0, ...status }, chunks, calls, bodies };
+  // conv: the {"conv": ...} answer of /worker_get_conv_template (404 without one); dieAfter: the
+  // stream's connection is destroyed after that many chunks, as when a worker process dies.
+  // pauseAfter: the stream waits after that many chunks until worker.resume() is called.
+  let resume;
+  const paused = new Promise((r) => (resume = r));
+  const worker = { status: { speed: 1, queue_length: 0, ...status }, chunks, calls, bodies, conv, dieAfter, resume };
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
@@ -37,9 +42,18 @@ export async function startFakeWorker({ status, chunks = [] } = {}) {
       if (req.url === '/worker_get_status') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(worker.status));
+      } else if (req.url === '/worker_get_conv_template' && worker.conv) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ conv: worker.conv }));
       } else if (req.url === '/worker_generate_stream') {
         res.writeHead(200);
-        for (const c of worker.chunks) {
+        for (const [i, c] of worker.chunks.entries()) {
+          if (pauseAfter !== undefined && i === pauseAfter) await paused;
+          if (worker.dieAfter !== undefined && i >= worker.dieAfter) {
+            await new Promise((r) => setTimeout(r, 20));
+            res.socket.destroy();
+            return;
+          }
           res.write(c);
           await new Promise((r) => setImmediate(r));
         }
