@@ -34,6 +34,15 @@ base::Error malformed(std::string_view what, const base::Error& e) {
   return out;
 }
 
+std::string without_replacement_chars(std::string text) {
+  constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
+  for (auto at = text.find(kReplacement); at != std::string::npos;
+       at = text.find(kReplacement, at)) {
+    text.erase(at, kReplacement.size());
+  }
+  return text;
+}
+
 Delta delta(Delta::Kind kind) {
   Delta d;
   d.kind = kind;
@@ -57,13 +66,16 @@ class GenerateStreamDecoder final : public translate::StreamDecoder {
       started_ = true;
       out.push_back(delta(Delta::Kind::kStart));
     }
-    // The text is cumulative: what is new is what follows the text already passed on. A worker
-    // that took text back (a stop string it withheld, then cut) has nothing new to say.
-    if (chunk->text.size() > sent_) {
+    // The text is cumulative: what is new is what follows the text already passed on. As
+    // FastChat's API server does, U+FFFD (a worker's placeholder for a character it has only
+    // part of) is removed first, and a text that got shorter (a stop string withheld, then cut)
+    // has nothing new to say.
+    auto text = without_replacement_chars(chunk->text);
+    if (text.size() > sent_) {
       Delta d;
       d.kind = Delta::Kind::kText;
-      d.text = chunk->text.substr(sent_);
-      sent_ = chunk->text.size();
+      d.text = text.substr(sent_);
+      sent_ = text.size();
       out.push_back(std::move(d));
     }
     if (!chunk->finish_reason) return base::Ok{};
@@ -131,9 +143,11 @@ base::Status encode_generate(const fc::Conversation& conv, const translate::Requ
   p.frequency_penalty = request.frequency_penalty.value_or(0.0);
   p.max_new_tokens = request.max_tokens.value_or(kDefaultMaxNewTokens);
   p.echo = false;
-  p.stop = request.stop;
-  for (const auto& s : conv.stop_str) {
-    if (std::find(p.stop.begin(), p.stop.end(), s) == p.stop.end()) p.stop.push_back(s);
+  // The request's stop strings and the template's, each once (FastChat: list(set(...))).
+  for (const auto* list : {&request.stop, &conv.stop_str}) {
+    for (const auto& s : *list) {
+      if (std::find(p.stop.begin(), p.stop.end(), s) == p.stop.end()) p.stop.push_back(s);
+    }
   }
   if (!conv.stop_token_ids.empty()) p.stop_token_ids = conv.stop_token_ids;
   out = fc::write_generate_params(p);
