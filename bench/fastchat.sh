@@ -46,7 +46,7 @@ providers:
     kind: fastchat
     base_url: http://127.0.0.1:$worker_port
     pool: {max_idle: 128, max_connections: 20000}
-    fastchat: {discover: false, conv_template: chatml}
+    fastchat: {discover: false, conv_template: chatml, target: worker}
 models:
   direct: {deployments: [{provider: mock, model: gpt-4.1, price: {input: 8.0, output: 8.0}}]}
   worker: {deployments: [{provider: worker, model: gpt-4.1, price: {input: 8.0, output: 8.0}}]}

@@ -1,4 +1,5 @@
 // `shepherd check`: the original system's integration check (S8) against a running gateway.
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -6,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "app/commands.hpp"
 #include "config/config.hpp"
@@ -83,18 +85,129 @@ std::string describe(const Reply& r) {
   return "HTTP " + std::to_string(r.status) + ": " + message;
 }
 
+// The endpoint of a --url, --controller or --worker value; nullopt (with the reason printed).
+std::optional<config::Endpoint> endpoint_of(const std::string& flag, const std::string& url) {
+  auto endpoint = config::parse_endpoint(url);
+  if (!endpoint) {
+    std::cerr << "check: " << flag << ": " << endpoint.error().message << "\n";
+    return std::nullopt;
+  }
+  if (endpoint->tls) {
+    std::cerr << "check: " << flag << ": only http:// URLs are supported; run it next to them\n";
+    return std::nullopt;
+  }
+  return std::move(endpoint).value();
+}
+
+// A JSON object body, or null.
+const json::object* object_of(const Reply& r, json::value& holder) {
+  boost::system::error_code ec;
+  holder = json::parse(r.body, ec);
+  return !ec && holder.is_object() ? &holder.as_object() : nullptr;
+}
+
+std::vector<std::string> strings_at(const json::object* o, std::string_view key) {
+  std::vector<std::string> out;
+  if (!o) return out;
+  if (const auto* a = o->if_contains(key); a && a->is_array()) {
+    for (const auto& v : a->as_array()) {
+      if (v.is_string()) out.emplace_back(v.as_string());
+    }
+  }
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// A FastChat controller: it answers, lists models, and has a worker for each. Returns success.
+bool check_controller(const config::Endpoint& at, int timeout) {
+  Client c(at, "", timeout);
+  const auto alive = c.call(http::verb::get, "/test_connection");
+  if (alive.status != 200 || alive.body != "\"success\"") {
+    std::printf("controller     %s\n", describe(alive).c_str());
+    return false;
+  }
+  json::value holder;
+  const auto list = c.call(http::verb::post, "/list_models", "{}");
+  auto models = strings_at(object_of(list, holder), "models");
+  std::sort(models.begin(), models.end());
+  std::printf("controller     ok, %zu models: %s\n", models.size(), joined(models).c_str());
+  bool ok = !models.empty();
+  for (const auto& m : models) {
+    const auto reply = c.call(http::verb::post, "/get_worker_address",
+                              json::serialize(json::object{{"model", m}}));
+    json::value h;
+    const auto* o = object_of(reply, h);
+    const auto* a = o ? o->if_contains("address") : nullptr;
+    const std::string address = a && a->is_string() ? std::string(a->as_string()) : "";
+    std::printf("  %-22s %s\n", m.c_str(), address.empty() ? "NO WORKER" : address.c_str());
+    ok = ok && !address.empty();
+  }
+  return ok;
+}
+
+// A FastChat worker: its status, then one generation per model. Returns success.
+bool check_worker(const config::Endpoint& at, const std::string& prompt, int timeout) {
+  Client c(at, "", timeout);
+  json::value holder;
+  const auto status = c.call(http::verb::post, "/worker_get_status", "{}");
+  const auto* o = object_of(status, holder);
+  const auto models = strings_at(o, "model_names");
+  if (status.status != 200 || models.empty()) {
+    std::printf("worker         %s\n", describe(status).c_str());
+    return false;
+  }
+  const auto* queue = o->if_contains("queue_length");
+  std::printf("worker         ok, queue %s, %zu models: %s\n",
+              queue ? json::serialize(*queue).c_str() : "?", models.size(), joined(models).c_str());
+  bool ok = true;
+  for (const auto& m : models) {
+    const json::object body{
+        {"model", m}, {"prompt", prompt}, {"max_new_tokens", 32}, {"echo", false}};
+    const auto started = std::chrono::steady_clock::now();
+    const auto reply = c.call(http::verb::post, "/worker_generate", json::serialize(body));
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
+    json::value h;
+    const auto* answer = object_of(reply, h);
+    const auto* code = answer ? answer->if_contains("error_code") : nullptr;
+    const bool answered = reply.status == 200 && code && code->is_int64() && code->as_int64() == 0;
+    std::string note;
+    if (!answered) {
+      const auto* text = answer ? answer->if_contains("text") : nullptr;
+      note = text && text->is_string() ? std::string(text->as_string()).substr(0, 200)
+                                       : describe(reply);
+    }
+    std::printf("  %-22s %-8s %10.1f ms  %s\n", m.c_str(), answered ? "ok" : "FAILED", ms,
+                note.c_str());
+    ok = ok && answered;
+  }
+  return ok;
+}
+
 }  // namespace
 
 int check(const CheckOptions& options) {
-  auto endpoint = config::parse_endpoint(options.url);
-  if (!endpoint) {
-    std::cerr << "check: --url: " << endpoint.error().message << "\n";
-    return 2;
+  bool pieces_ok = true;
+  if (!options.controller.empty()) {
+    auto at = endpoint_of("--controller", options.controller);
+    if (!at) return 2;
+    pieces_ok = check_controller(*at, options.timeout_seconds) && pieces_ok;
   }
-  if (endpoint->tls) {
-    std::cerr << "check: only http:// URLs are supported; run it next to the gateway\n";
-    return 2;
+  if (!options.worker.empty()) {
+    auto at = endpoint_of("--worker", options.worker);
+    if (!at) return 2;
+    pieces_ok = check_worker(*at, options.prompt, options.timeout_seconds) && pieces_ok;
   }
+  if (!options.gateway) return pieces_ok ? 0 : 1;
+  if (!options.controller.empty() || !options.worker.empty()) std::printf("\n");
+  auto endpoint = endpoint_of("--url", options.url);
+  if (!endpoint) return 2;
   std::string key = options.key;
   if (key.empty()) {
     if (const char* k = std::getenv("SHEPHERD_API_KEY")) key = k;
@@ -167,7 +280,7 @@ int check(const CheckOptions& options) {
   }
   std::printf("\nsummary        %d/%zu models answered, average latency %.1f ms\n", successes,
               names.size(), successes ? total_ms / successes : 0.0);
-  return successes == static_cast<int>(names.size()) && !names.empty() ? 0 : 1;
+  return pieces_ok && successes == static_cast<int>(names.size()) && !names.empty() ? 0 : 1;
 }
 
 }  // namespace shepherd::app

@@ -26,6 +26,11 @@ int serve(const ServeOptions& options);
 
 struct CheckOptions {
   std::string url = "http://127.0.0.1:8000";
+  bool gateway = true;  // check the gateway at `url` (off when only FastChat pieces are named)
+  // FastChat's pieces of the topology, checked before the gateway when set: a controller (its
+  // models, each with a worker) and a worker (its status and one generation per model).
+  std::string controller;
+  std::string worker;
   std::string key;  // empty: SHEPHERD_API_KEY from the environment, if set
   std::string prompt = "Say hello in one short sentence.";
   int timeout_seconds = 60;

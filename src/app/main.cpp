@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--url", check.url, "gateway base URL");
   check_cmd->add_option("--key", check.key, "API key (default: $SHEPHERD_API_KEY)");
   check_cmd->add_option("--timeout", check.timeout_seconds, "seconds per request");
+  check_cmd->add_option("--controller", check.controller,
+                        "also check a FastChat controller (e.g. http://127.0.0.1:21001)");
+  check_cmd->add_option("--worker", check.worker,
+                        "also check a FastChat worker (e.g. http://127.0.0.1:21002)");
 
   app::ControllerCommand controller;
   if (const char* e = std::getenv("FASTCHAT_CONTROLLER_HEART_BEAT_EXPIRATION")) {
@@ -165,7 +169,12 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   if (*serve_cmd) return app::serve(serve);
-  if (*check_cmd) return app::check(check);
+  if (*check_cmd) {
+    // Naming only FastChat pieces checks only them; --url adds the gateway back.
+    check.gateway =
+        check_cmd->count("--url") > 0 || (check.controller.empty() && check.worker.empty());
+    return app::check(check);
+  }
   if (*controller_cmd) return app::controller_command(controller);
   if (*worker_cmd) return app::worker_command(worker);
   if (*validate_cmd) return app::validate_config(config_file);

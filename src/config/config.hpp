@@ -78,8 +78,11 @@ struct FastChatProviderConfig {
   std::string conv_template;
   std::vector<std::pair<std::string, std::string>> conv_templates;  // model → template
   std::string version = "0.2.36";  // how the workers number sep_style: 0.2.36 or head
-  bool discover = true;            // serve the models the controller (or worker) lists
-  Millis refresh{5'000};           // how often they are listed
+  // base_url is a worker, not a controller: non-streamed requests then go to /worker_generate
+  // (one answer, as FastChat's API server asks a worker), which a controller does not proxy.
+  bool worker = false;
+  bool discover = true;   // serve the models the controller (or worker) lists
+  Millis refresh{5'000};  // how often they are listed
 };
 
 struct ProviderConfig {

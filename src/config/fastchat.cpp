@@ -103,7 +103,15 @@ void parse_worker(const YAML::Node& node, const Config& config, FastChatWorkerCo
 void parse_fastchat_provider(const YAML::Node& node, const std::string& path,
                              FastChatProviderConfig& f) {
   require_map(node, path);
-  check_keys(node, path, {"conv_template", "conv_templates", "version", "discover", "refresh"});
+  check_keys(node, path,
+             {"conv_template", "conv_templates", "version", "discover", "refresh", "target"});
+  if (auto n = node["target"]) {
+    const auto target = scalar(n, path + ".target");
+    if (target != "controller" && target != "worker") {
+      fail(path + ".target", "expected controller or worker, got '" + target + "'");
+    }
+    f.worker = target == "worker";
+  }
   if (auto n = node["conv_template"]) f.conv_template = scalar(n, path + ".conv_template");
   if (auto n = node["conv_templates"]) {
     require_map(n, path + ".conv_templates");

@@ -35,8 +35,10 @@ base::Error failure(const config::Endpoint& at, std::string_view step, const net
 
 // The client TLS context: the system trust store, TLS 1.2 or newer (net/tls.hpp).
 asio::ssl::context& client_tls() {
-  static const std::unique_ptr<asio::ssl::context> context =
-      net::make_client_tls_context(config::ProviderConfig{});
+  // A named default (not a temporary): GCC 12's release build warns about the temporary's
+  // strings otherwise.
+  static const config::ProviderConfig defaults;
+  static const std::unique_ptr<asio::ssl::context> context = net::make_client_tls_context(defaults);
   return *context;
 }
 

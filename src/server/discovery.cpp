@@ -26,15 +26,17 @@ std::string base_of(const config::ProviderConfig& p) {
 }
 
 // The model names `base` serves: a controller's /list_models, or a worker's status.
-net::Task<std::optional<std::vector<std::string>>> list_models(std::string base) {
-  // Each argument a local moved in: GCC 12 mishandles temporaries inside a co_await.
-  std::string url = base;
-  std::string path = "/list_models";
-  std::string body = "{}";
-  auto reply =
-      co_await fc::post_json(std::move(url), std::move(path), std::move(body), kCallTimeout);
-  if (reply && reply->status == 200) {
-    if (auto list = fc::parse_model_list(reply->body)) co_return std::move(list->models);
+net::Task<std::optional<std::vector<std::string>>> list_models(std::string base, bool worker) {
+  if (!worker) {
+    // Each argument a local moved in: GCC 12 mishandles temporaries inside a co_await.
+    std::string url = base;
+    std::string path = "/list_models";
+    std::string body = "{}";
+    auto reply =
+        co_await fc::post_json(std::move(url), std::move(path), std::move(body), kCallTimeout);
+    if (reply && reply->status == 200) {
+      if (auto list = fc::parse_model_list(reply->body)) co_return std::move(list->models);
+    }
   }
   // A worker has no /list_models: its status names its models.
   std::string status_path = "/worker_get_status";
@@ -100,7 +102,7 @@ net::Task<void> discover_models(config::ProviderConfig provider, std::function<b
   std::optional<std::vector<std::string>> last;
   while (alive()) {
     std::string url = base;
-    auto names = co_await list_models(std::move(url));
+    auto names = co_await list_models(std::move(url), provider.fastchat.worker);
     if (!alive()) break;
     if (names) {
       std::sort(names->begin(), names->end());

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
-import { cleanup, closedPort, gatewayConfig, mockContent, pollUntil, readSSE, request, shepherdStats, startMock, startShepherd } from '../support/harness.mjs';
+import { cleanup, closedPort, gatewayConfig, mockContent, pollUntil, readSSE, request, runCli, shepherdStats, startMock, startShepherd } from '../support/harness.mjs';
 import { frame, startController, startFakeWorker, startWorker } from '../support/fastchat.mjs';
 
 const closers = [];
@@ -72,6 +72,19 @@ describe('FastChat workers as a provider', { timeout: 90000 }, () => {
     );
   });
 
+  test('target: worker asks a worker for one answer when the client wants one', async () => {
+    const w = await fakeWorker({ status: { model_names: ['vicuna-7b'] }, chunks: PARIS, conv: VICUNA });
+    const shepherd = await gateway(w.url, { target: 'worker' });
+    await pollUntil(() => listed(shepherd), (ids) => ids.includes('vicuna-7b'), { what: 'the model to appear' });
+    const r = await chat(shepherd, { model: 'vicuna-7b', messages: [{ role: 'user', content: 'Hi' }] });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json().choices[0].message.content, 'Paris is the capital.');
+    assert.equal(r.json().usage.completion_tokens, 5);
+    assert.equal(w.calls['/worker_generate'], 1);
+    assert.equal(w.calls['/worker_generate_stream'], undefined);
+    assert.equal(w.calls['/list_models'], undefined, 'a worker is listed by its status');
+  });
+
   test('a stream gets deltas of the cumulative text and the final usage', async () => {
     const w = await fakeWorker({ status: { model_names: ['vicuna-7b'] }, chunks: PARIS, conv: VICUNA });
     const shepherd = await gateway(w.url);
@@ -92,7 +105,7 @@ describe('FastChat workers as a provider', { timeout: 90000 }, () => {
   test('the whole FastChat topology: gateway, controller and worker, all Shepherd, to the mock', async () => {
     const mock = await startMock({ chunks: 4 });
     const controller = await startController();
-    await startWorker(['--upstream', mock.baseURL, '--model', 'relay=gpt-4.1', '--controller-address', controller.url, '--conv-template', 'vicuna_v1.1', '--heart-beat-interval', '0.2']);
+    const worker = await startWorker(['--upstream', mock.baseURL, '--model', 'relay=gpt-4.1', '--controller-address', controller.url, '--conv-template', 'vicuna_v1.1', '--heart-beat-interval', '0.2']);
     const shepherd = await gateway(controller.url);
     await pollUntil(() => listed(shepherd), (ids) => ids.includes('relay'), { what: 'the worker model to appear' });
     const r = await chat(shepherd, { model: 'relay', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }, { role: 'user', content: '2+2?' }] });
@@ -107,9 +120,35 @@ describe('FastChat workers as a provider', { timeout: 90000 }, () => {
       { role: 'assistant', content: 'Hello!' },
       { role: 'user', content: '2+2?' },
     ]);
+    // Streamed, with the usage the worker relayed from the upstream.
+    const streamed = await fetch(`${shepherd.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'relay', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Hi' }] }),
+    });
+    const sse = await readSSE(streamed.body);
+    assert.ok(sse.done);
+    assert.equal(
+      sse.chunks.map((c) => c.choices?.[0]?.delta?.content ?? '').join(''),
+      mockContent(4),
+    );
+    assert.equal(sse.chunks.at(-1).usage.completion_tokens, 4);
     const stats = await shepherdStats(shepherd);
-    assert.equal(stats.totals.requests, 1);
+    assert.equal(stats.totals.requests, 2);
     assert.equal(stats.totals.errors, 0);
+    // shepherd check walks the whole topology: controller, worker, gateway.
+    const check = await runCli(['check', '--controller', controller.url, '--worker', worker.url, '--url', shepherd.url]);
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    assert.match(check.stdout, /^controller +ok, 1 models: relay$/m);
+    assert.match(check.stdout, new RegExp(`^  relay +${worker.address}$`, 'm'));
+    assert.match(check.stdout, /^worker +ok, queue 0, 1 models: relay$/m);
+    assert.match(check.stdout, /^  relay +ok +[\d.]+ ms/m);
+    assert.match(check.stdout, /^summary +1\/1 models answered/m);
+    // Without the worker the check fails and says where.
+    await worker.proc.stop();
+    const broken = await runCli(['check', '--worker', worker.url]);
+    assert.equal(broken.code, 1);
+    assert.match(broken.stdout, /^worker +connection failed/m);
   });
 
   test('a worker dying mid-stream: the client gets an error event, the outcome is recorded, the worker leaves the rotation', async () => {

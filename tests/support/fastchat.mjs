@@ -45,6 +45,10 @@ export async function startFakeWorker({ status, chunks = [], conv, dieAfter, pau
       } else if (req.url === '/worker_get_conv_template' && worker.conv) {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ conv: worker.conv }));
+      } else if (req.url === '/worker_generate') {
+        // The last chunk alone, FastAPI style.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(JSON.parse(worker.chunks.at(-1).replace(/\0$/, ''))));
       } else if (req.url === '/worker_generate_stream') {
         res.writeHead(200);
         for (const [i, c] of worker.chunks.entries()) {
