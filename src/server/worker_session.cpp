@@ -3,7 +3,7 @@
 // OpenAI chat body (fastchat/worker_request.hpp), waits for a slot of the concurrency limit, then
 // takes serve_chat() like every request, answered in the worker's dialect.
 #include "fastchat/worker_codec.hpp"
-#include "fastchat/worker_dialect.hpp"
+#include "ingress/fastchat_worker.hpp"
 #include "pipeline/stages.hpp"
 #include "server/loop.hpp"
 #include "server/worker.hpp"
@@ -21,9 +21,9 @@ enum WorkerRoute : int { kOther, kGenerate, kGenerateStream };
 Routed route_worker(const net::Request& request) {
   const std::string_view target = request.path();
   if (target == "/worker_generate_stream") {
-    return {&fastchat::worker_stream_dialect(), kGenerateStream};
+    return {&ingress::fastchat_worker_stream_dialect(), kGenerateStream};
   }
-  if (target == "/worker_generate") return {&fastchat::worker_answer_dialect(), kGenerate};
+  if (target == "/worker_generate") return {&ingress::fastchat_worker_answer_dialect(), kGenerate};
   return {};
 }
 

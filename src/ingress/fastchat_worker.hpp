@@ -1,8 +1,8 @@
 // The ingress dialect of `shepherd worker`'s two generate routes (docs/fastchat-protocol.md §2):
 // /worker_generate_stream (streamed) and /worker_generate (one answer). The worker's shell turns
-// FastChat's generate parameters into an OpenAI chat body (worker_request.hpp), so requests are
-// validated as OpenAI chat requests; answers are written by worker_codec(): NUL-framed chunks
-// with the cumulative text, or the last chunk alone.
+// FastChat's generate parameters into an OpenAI chat body (fastchat/worker_request.hpp), so
+// requests are validated as OpenAI chat requests; answers are written by fastchat::worker_codec():
+// NUL-framed chunks with the cumulative text, or the last chunk alone.
 //
 // Errors are answered as FastChat's workers answer them: HTTP 200 with an error chunk (text and
 // error_code), NUL-terminated on the streaming route, because FastChat's API server reads the
@@ -12,11 +12,11 @@
 
 #include "ingress/dialect.hpp"
 
-namespace shepherd::fastchat {
+namespace shepherd::ingress {
 
-class WorkerDialect final : public ingress::Dialect {
+class FastChatWorker final : public Dialect {
  public:
-  explicit WorkerDialect(bool stream) : stream_(stream) {}
+  explicit FastChatWorker(bool stream) : stream_(stream) {}
 
   std::string_view name() const override;
   const translate::Codec& codec() const override;
@@ -35,7 +35,7 @@ class WorkerDialect final : public ingress::Dialect {
 };
 
 // The dialects of /worker_generate_stream and /worker_generate.
-const WorkerDialect& worker_stream_dialect();
-const WorkerDialect& worker_answer_dialect();
+const FastChatWorker& fastchat_worker_stream_dialect();
+const FastChatWorker& fastchat_worker_answer_dialect();
 
-}  // namespace shepherd::fastchat
+}  // namespace shepherd::ingress
