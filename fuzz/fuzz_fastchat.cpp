@@ -1,7 +1,8 @@
 // FastChat's bodies as a controller or worker receives them: every parser must refuse bad input
 // with an error, never crash; a NUL-framed stream split at a point the input chooses must give
 // the frames it gives whole; a conversation template read from a worker must render and read
-// back prompts without crashing.
+// back prompts without crashing; a generate request read by `shepherd worker` and a worker's
+// answer read by the `kind: fastchat` provider must do the same.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -9,6 +10,8 @@
 
 #include "fastchat/conversation.hpp"
 #include "fastchat/protocol.hpp"
+#include "fastchat/worker_request.hpp"
+#include "providers/fastchat/generate_codec.hpp"
 
 namespace {
 
@@ -40,7 +43,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)parse_model_details(body);
   (void)parse_embeddings_request(body);
   (void)parse_embeddings_answer(body);
-  if (auto params = parse_generate_params(body)) (void)write_generate_params(*params);
+  if (auto params = parse_generate_params(body)) {
+    (void)write_generate_params(*params);
+    for (const char* name : {"chatml", "vicuna_v1.1", "llama-3", "zero_shot"}) {
+      (void)chat_body(*params, *find_template(name), data[0] & 2);
+    }
+  }
+  // The provider's side: the body as a whole answer, and its frames as a stream.
+  const auto& codec = shepherd::providers::fastchat::generate_codec();
+  (void)codec.decode_response(body);
+  (void)codec.error_message(body);
+  auto decoder = codec.stream_decoder();
+  std::vector<shepherd::translate::Delta> deltas;
+  for (const auto& f : frames(body, body.size())) {
+    if (!decoder->feed({}, f, deltas)) break;
+  }
   if (auto chunk = parse_generate_chunk(body)) (void)write_generate_chunk(*chunk);
   // The first byte picks the split point and the numbering.
   const std::size_t split = body.empty() ? 0 : data[0] % (body.size() + 1);

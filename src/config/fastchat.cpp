@@ -142,7 +142,10 @@ Config with_discovered(
     const std::vector<std::pair<std::string, std::vector<std::string>>>& discovered) {
   Config out = base;
   std::size_t added = 0;
-  for (const auto& [provider, names] : discovered) {
+  for (const auto& entry : discovered) {
+    // Named, not a structured binding: clang's C++20 cannot capture a binding in a lambda.
+    const std::string& provider = entry.first;
+    const auto& names = entry.second;
     auto it = std::find_if(out.providers.begin(), out.providers.end(),
                            [&](const ProviderConfig& p) { return p.name == provider; });
     if (it == out.providers.end() || it->kind != "fastchat") continue;
