@@ -67,8 +67,13 @@ TEST(WorkerCodec, StreamsCumulativeTextThenTheProvidersUsageAndFinishReason) {
   std::string out;
   encoder->encode(of(Delta::Kind::kStart), out);
   encoder->encode(text("Par"), out);
+  EXPECT_EQ(out, "") << "text is held until the batch of deltas ends";
+  encoder->flush(out);             // one upstream read's deltas end here
   encoder->encode(text(""), out);  // nothing to say
-  encoder->encode(text("is 🗼"), out);
+  encoder->encode(text("is "), out);
+  encoder->encode(text("🗼"), out);
+  encoder->flush(out);  // two deltas of one read: one chunk
+  encoder->flush(out);  // nothing new: no chunk
   auto finish = of(Delta::Kind::kFinish);
   finish.stop_reason = translate::StopReason::kEndTurn;
   encoder->encode(finish, out);
@@ -90,7 +95,7 @@ TEST(WorkerCodec, StreamsCumulativeTextThenTheProvidersUsageAndFinishReason) {
   const auto estimate = translate::estimate_tokens(req);
   ASSERT_TRUE(got[1].usage);
   EXPECT_EQ(got[1].usage->prompt_tokens, estimate);
-  EXPECT_EQ(got[1].usage->completion_tokens, 2);
+  EXPECT_EQ(got[1].usage->completion_tokens, 3);
   ASSERT_TRUE(got[2].usage);
   EXPECT_EQ(got[2].usage->prompt_tokens, 41);
   EXPECT_EQ(got[2].usage->completion_tokens, 3);

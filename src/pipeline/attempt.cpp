@@ -241,6 +241,8 @@ void take_stream_bytes(RequestContext& rc, Attempt& a, std::string& bytes) {
       auto on_event = [&](const api::SseEvent& ev) { on_frame(ev.event, ev.data); };
       if (auto s = a.sse.feed(bytes, on_event); !s.ok() && !a.failure) a.failure = s.error();
     }
+    // The events of this read are in: a coalescing encoder writes what it held.
+    if (a.tr->encoder) a.tr->encoder->flush(a.pending);
     bytes.clear();
     return;
   }
@@ -289,6 +291,7 @@ void end_stream_body(RequestContext& rc, Attempt& a) {
   if (a.nul ? a.nul->pending() : a.sse.mid_event()) return;
   a.tr->decoder->end(a.tr->deltas);
   take_deltas(rc, a);
+  if (a.tr->encoder) a.tr->encoder->flush(a.pending);
 }
 
 void stream_error_event(RequestContext& rc, Attempt& a, const Error& error, std::string& out) {

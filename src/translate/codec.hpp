@@ -52,6 +52,10 @@ class StreamEncoder {
   virtual void encode(const Delta& delta, std::string& out) = 0;
   // The error event that ends a stream after its commit point (the encoder is not used again).
   virtual void error(const base::Error& error, std::string& out) = 0;
+  // Called after the deltas of one upstream read have been encoded, before they are written: an
+  // encoder that coalesces (FastChat's cumulative chunks, one per batch rather than one per
+  // delta) appends what it holds. Nothing by default.
+  virtual void flush(std::string& out) { (void)out; }
 };
 
 class Codec {

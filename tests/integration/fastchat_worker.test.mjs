@@ -81,12 +81,13 @@ describe('shepherd worker', { timeout: 90000 }, () => {
   });
 
   test('worker_generate_stream: NUL-framed chunks of cumulative text, then usage and the finish reason', async () => {
-    const { mock, worker } = await relay({ chunks: 6 });
+    // The mock's chunks 20 ms apart: each reaches the worker in a read of its own.
+    const { mock, worker } = await relay({ chunks: 6, chunkDelayMs: 20 });
     const r = await worker.call('/worker_generate_stream', generate('fast'));
     assert.equal(r.status, 200);
     const { chunks, raw, terminated } = frames(r.text);
     assert.ok(terminated, 'every frame ends with a NUL');
-    assert.ok(chunks.length >= 3, r.text);
+    assert.equal(chunks.length, 7, r.text);  // one per token, then the final chunk
     // json.dumps as FastChat's worker prints it: keys in its order, ", " and ": " separators.
     for (const piece of raw) assert.match(piece, /^\{"text": ".*", "error_code": 0, "usage": \{"prompt_tokens": \d+, "completion_tokens": \d+, "total_tokens": \d+\}, "finish_reason": (null|"stop"), "logprobs": null\}$/s);
     for (let i = 1; i < chunks.length; i++) assert.ok(chunks[i].text.startsWith(chunks[i - 1].text), 'the text is cumulative');
