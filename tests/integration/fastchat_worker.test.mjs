@@ -170,6 +170,22 @@ describe('shepherd worker', { timeout: 90000 }, () => {
     assert.equal((await worker.call('/worker_get_status', {})).json().queue_length, 0);
   });
 
+  test('SIGTERM: the running request finishes, a waiting one is sent away with 42903, the worker exits', async () => {
+    const { worker } = await relay({ firstTokenDelayMs: 400, chunks: 3 }, ['--limit-worker-concurrency', '1']);
+    const running = worker.call('/worker_generate_stream', generate('fast'));
+    await pollUntil(async () => (await worker.call('/worker_get_status', {})).json().queue_length, (q) => q === 1, { what: 'one request running' });
+    const waiting = worker.call('/worker_generate', generate('fast'));
+    await pollUntil(async () => (await worker.call('/worker_get_status', {})).json().queue_length, (q) => q === 2, { what: 'one request waiting' });
+    worker.proc.child.kill('SIGTERM');
+    const sentAway = await waiting;
+    assert.equal(sentAway.json().error_code, 42903, sentAway.text);
+    const done = frames((await running).text);
+    assert.equal(done.chunks.at(-1).finish_reason, 'stop');
+    assert.equal(done.chunks.at(-1).text, mockContent(3));
+    const { code } = await worker.proc.waitExit(10000);
+    assert.equal(code, 0);
+  });
+
   test('registers with FastChat bodies, sends heartbeats with the queue length, registers again when forgotten', async () => {
     const controller = later(await startFakeController());
     const mock = await startMock();
