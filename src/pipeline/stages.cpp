@@ -219,7 +219,8 @@ Task<void> serve_refused(RequestContext& rc, const base::Error& error) {
 }
 
 Task<void> serve_chat(RequestContext& rc, net::Request& request) {
-  rc.started = Clock::now();
+  // A route that made the request wait first (the FastChat worker's queue) set the start.
+  if (rc.started == Clock::time_point{}) rc.started = Clock::now();
   rc.keys = rc.loop.keys;
   if (!rc.open_route) {
     auto caller = identify(*rc.view, rc.keys.get(), request);

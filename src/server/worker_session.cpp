@@ -39,6 +39,7 @@ Task<void> serve_generate(Server::Worker& worker, pipeline::RequestContext& rc,
     co_return co_await pipeline::respond_wrong_method(rc.conn, rc.dialect, request.path(), "POST",
                                                       rc.write_timeout());
   }
+  // The request's latency (metrics, audit) counts its wait for a slot.
   rc.started = net::Clock::now();
   rc.open_route = true;
   auto params = fastchat::parse_generate_params(request.body);

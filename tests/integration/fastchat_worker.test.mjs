@@ -168,6 +168,9 @@ describe('shepherd worker', { timeout: 90000 }, () => {
     const answers = await Promise.all(pending);
     for (const a of answers) assert.equal(frames(a.text).chunks.at(-1).finish_reason, 'stop');
     assert.equal((await worker.call('/worker_get_status', {})).json().queue_length, 0);
+    // Latency counts the wait for a slot: about 0.6, 1.2 and 1.8 s, not 0.6 s each.
+    const stats = (await request(`${worker.url}/stats`)).json();
+    assert.ok(stats.totals.avg_latency_ms > 900, `average ${stats.totals.avg_latency_ms} ms`);
   });
 
   test('SIGTERM: the running request finishes, a waiting one is sent away with 42903, the worker exits', async () => {
