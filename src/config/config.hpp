@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "config/fastchat.hpp"
+#include "config/governance.hpp"
 
 namespace shepherd::config {
 
@@ -69,20 +71,6 @@ struct HealthCheckConfig {
       Kind::kOff;  // kModels: GET {base_url}/models; kConnect: TCP connect (+ TLS handshake)
   Millis interval{30'000};
   Millis timeout{5'000};
-};
-
-// The settings of a `kind: fastchat` provider (docs/config.md "FastChat workers as a provider").
-struct FastChatProviderConfig {
-  // The conversation template that renders prompts, by FastChat's name, for every model and per
-  // model; empty: the one the serving worker advertises (/worker_get_conv_template), else chatml.
-  std::string conv_template;
-  std::vector<std::pair<std::string, std::string>> conv_templates;  // model → template
-  std::string version = "0.2.36";  // how the workers number sep_style: 0.2.36 or head
-  // base_url is a worker, not a controller: non-streamed requests then go to /worker_generate
-  // (one answer, as FastChat's API server asks a worker), which a controller does not proxy.
-  bool worker = false;
-  bool discover = true;   // serve the models the controller (or worker) lists
-  Millis refresh{5'000};  // how often they are listed
 };
 
 struct ProviderConfig {
@@ -180,82 +168,6 @@ struct RoutingConfig {
   // `queue_wait`.
   std::size_t queue_size = 100;
   Millis queue_wait{5'000};
-};
-
-// Where virtual keys and audit records are kept (docs/config.md "Storage").
-struct StorageConfig {
-  // "sqlite://PATH" (relative to base_dir), "sqlite::memory:", or a PostgreSQL URL (resolved
-  // when given as env:/file:, since it may carry a password).
-  std::string url = "sqlite://shepherd.db";
-  // The config file's folder; the working directory for a config without a file.
-  std::string base_dir;
-};
-
-// Virtual keys (docs/config.md "Keys, limits and budgets").
-struct KeysConfig {
-  // Resolved HMAC secret the stored keys are hashed under; empty: virtual keys are off.
-  std::string secret;
-  // How often each instance looks for key changes made elsewhere (another instance, the CLI).
-  Millis refresh{500};
-  // Completion tokens a budget reserves for a request that names no max_tokens.
-  std::uint64_t reserve_completion_tokens = 4096;
-};
-
-// The audit log (docs/config.md "Audit log").
-struct AuditConfig {
-  bool enabled = true;
-  bool bodies = false;                  // every request's bodies (keys may ask for theirs alone)
-  Millis retention{30LL * 86'400'000};  // never below 24 h
-  Millis flush_interval{200};           // what a kill -9 may lose at most
-  std::size_t queue = 100'000;          // records waiting for the writer; beyond: dropped, counted
-  std::string spool;  // records waiting for a store that is down; default beside the store
-};
-
-// Shared limits across instances (docs/config.md "Several instances").
-struct RedisConfig {
-  std::string url;  // empty: limits are counted in this process only
-  Millis timeout{50};
-};
-
-// FastChat's processes that `serve` runs beside the gateway (docs/decisions/fastchat.md).
-struct FastChatControllerConfig {
-  bool enabled = false;  // fastchat.controller is present
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 21001;
-  std::string dispatch = "shortest_queue";  // lottery | shortest_queue
-  Millis heart_beat_expiration{90'000};
-};
-// A FastChat worker in front of the configured models (docs/decisions/fastchat.md).
-struct FastChatWorkerConfig {
-  bool enabled = false;  // fastchat.worker is present
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 21002;
-  // The URL the worker registers under, as the controller and API servers reach it; empty:
-  // http://host:port (with the bound port).
-  std::string address;
-  // The controller to register with; empty: the worker does not register (FastChat's
-  // --no-register).
-  std::string controller = "http://127.0.0.1:21001";
-  // Whether `controller` was set: when not, `serve` registers the worker with its own controller
-  // (fastchat.controller) if it runs one.
-  bool controller_given = false;
-  // The model names the worker serves (each a model or alias of `models`); empty: every model.
-  std::vector<std::string> models;
-  // The conversation template of the prompts it receives, by FastChat's name, and per model.
-  std::string conv_template = "chatml";
-  std::vector<std::pair<std::string, std::string>> conv_templates;  // model → template
-  // How /worker_get_conv_template numbers sep_style: as fschat 0.2.36 does ("0.2.36"), or as
-  // FastChat after it ("head"). The API servers that read the template must use the same.
-  std::string fastchat_version = "0.2.36";
-  int limit_concurrency = 5;      // requests run at once; more wait in the queue
-  Millis queue_timeout{120'000};  // the longest a request waits for its turn
-  // /model_details' context_length for a model whose deployments give no max_context.
-  std::uint64_t context_length = 8192;
-  Millis heart_beat_interval{45'000};
-};
-struct FastChatConfig {
-  FastChatControllerConfig controller;
-  FastChatWorkerConfig worker;
 };
 
 struct Config {
