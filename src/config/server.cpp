@@ -1,0 +1,76 @@
+// The server section: listener, keys, CORS, limits and timeouts.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <string>
+#include <tuple>
+
+#include "config/parse_util.hpp"
+
+namespace shepherd::config::detail {
+
+namespace {
+
+void parse_listen(const std::string& s, const std::string& path, ServerConfig& server) {
+  std::tie(server.host, server.port) = host_port(s, path);
+}
+
+}  // namespace
+
+void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& server) {
+  const std::string path = "server";
+  check_keys(node, path,
+             {"listen", "threads", "api_keys", "master_key", "cors", "limits", "timeouts"});
+  if (auto n = node["master_key"]) server.master_key = secret(n, "server.master_key", env);
+  if (auto n = node["listen"]) parse_listen(scalar(n, "server.listen"), "server.listen", server);
+  if (auto n = node["threads"])
+    server.threads = static_cast<int>(integer(n, "server.threads", 0, 256));
+  if (auto n = node["api_keys"]) {
+    if (!n.IsSequence()) fail("server.api_keys", "expected a list of env:NAME or file:PATH");
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      server.api_keys.push_back(secret(n[i], "server.api_keys[" + std::to_string(i) + "]", env));
+    }
+  }
+  if (auto cors = node["cors"]) {
+    check_keys(cors, "server.cors", {"origins", "credentials"});
+    if (auto o = cors["origins"]) {
+      if (!o.IsSequence()) fail("server.cors.origins", "expected a list of origins");
+      for (std::size_t i = 0; i < o.size(); ++i) {
+        const auto p = "server.cors.origins[" + std::to_string(i) + "]";
+        auto origin = scalar(o[i], p);
+        if (origin != "*" && origin.rfind("http://", 0) != 0 && origin.rfind("https://", 0) != 0) {
+          fail(p, "expected \"*\" or an origin like https://app.example.com, got '" + origin + "'");
+        }
+        while (origin.size() > 1 && origin.back() == '/') origin.pop_back();
+        server.cors_origins.push_back(origin);
+      }
+    }
+    if (auto c = cors["credentials"])
+      server.cors_credentials = boolean(c, "server.cors.credentials");
+    const bool wildcard = std::find(server.cors_origins.begin(), server.cors_origins.end(), "*") !=
+                          server.cors_origins.end();
+    if (server.cors_credentials && wildcard) {
+      fail("server.cors.credentials",
+           "credentials need explicit origins; remove \"*\" from server.cors.origins");
+    }
+  }
+  if (auto limits = node["limits"]) {
+    check_keys(limits, "server.limits", {"max_body", "max_headers", "max_json_depth"});
+    if (auto n = limits["max_body"]) server.max_body_bytes = size(n, "server.limits.max_body");
+    if (auto n = limits["max_headers"]) {
+      server.max_header_bytes = size(n, "server.limits.max_headers");
+    }
+    if (auto n = limits["max_json_depth"]) {
+      server.max_json_depth = static_cast<int>(integer(n, "server.limits.max_json_depth", 2, 1000));
+    }
+  }
+  if (auto t = node["timeouts"]) {
+    check_keys(t, "server.timeouts", {"request", "keepalive", "drain"});
+    if (auto n = t["request"]) server.request_timeout = duration(n, "server.timeouts.request");
+    if (auto n = t["keepalive"])
+      server.keepalive_timeout = duration(n, "server.timeouts.keepalive");
+    if (auto n = t["drain"]) server.drain_timeout = duration(n, "server.timeouts.drain");
+  }
+}
+
+}  // namespace shepherd::config::detail
