@@ -55,10 +55,13 @@ Task<void> serve_generate(Server::Worker& worker, pipeline::RequestContext& rc,
   const auto deadline = rc.started + worker.queue_timeout;
   const bool admitted = co_await worker.gate.acquire(deadline);
   if (!admitted) {
-    auto e = base::make_error(ErrorCode::kUnavailable,
-                              "the worker is busy: every one of its " +
-                                  std::to_string(worker.gate.limit()) +
-                                  " slots stayed taken while the request waited; try again");
+    // Sent away before its deadline: the gate closed, the worker is stopping.
+    const bool stopping = net::Clock::now() < deadline;
+    auto e = base::make_error(
+        ErrorCode::kUnavailable,
+        stopping ? std::string("the worker is stopping; send the request to another worker")
+                 : "the worker is busy: every one of its " + std::to_string(worker.gate.limit()) +
+                       " slots stayed taken while the request waited; try again");
     e.retry_after = 1;
     co_return co_await pipeline::serve_refused(rc, e);
   }

@@ -173,6 +173,22 @@ describe('shepherd worker', { timeout: 90000 }, () => {
     assert.ok(stats.totals.avg_latency_ms > 900, `average ${stats.totals.avg_latency_ms} ms`);
   });
 
+  test('a request that waits longer than queue_timeout for a slot gets 42903', async () => {
+    const mock = await startMock({ firstTokenDelayMs: 800, chunks: 2 });
+    const config = writeConfig(makeTempDir(), {
+      providers: { up: openaiProvider(mock) },
+      models: { fast: { deployments: [{ provider: 'up', model: 'gpt-4.1' }] } },
+      fastchat: { worker: { controller: 'none', limit_concurrency: 1, queue_timeout: '200ms' } },
+    });
+    const worker = await startWorker(['--config', config]);
+    const running = worker.call('/worker_generate', generate('fast'));
+    await pollUntil(async () => (await worker.call('/worker_get_status', {})).json().queue_length, (q) => q === 1, { what: 'one request running' });
+    const late = await worker.call('/worker_generate', generate('fast'));
+    assert.equal(late.json().error_code, 42903, late.text);
+    assert.match(late.json().text, /the worker is busy: every one of its 1 slots stayed taken/);
+    assert.equal((await running).json().error_code, 0);
+  });
+
   test('SIGTERM: the running request finishes, a waiting one is sent away with 42903, the worker exits', async () => {
     const { worker } = await relay({ firstTokenDelayMs: 400, chunks: 3 }, ['--limit-worker-concurrency', '1']);
     const running = worker.call('/worker_generate_stream', generate('fast'));
@@ -182,6 +198,7 @@ describe('shepherd worker', { timeout: 90000 }, () => {
     worker.proc.child.kill('SIGTERM');
     const sentAway = await waiting;
     assert.equal(sentAway.json().error_code, 42903, sentAway.text);
+    assert.match(sentAway.json().text, /the worker is stopping/);
     const done = frames((await running).text);
     assert.equal(done.chunks.at(-1).finish_reason, 'stop');
     assert.equal(done.chunks.at(-1).text, mockContent(3));
