@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "app/commands.hpp"
+#include "base/text.hpp"
 #include "config/config.hpp"
 
 namespace shepherd::app {
@@ -117,12 +118,6 @@ std::vector<std::string> strings_at(const json::object* o, std::string_view key)
   return out;
 }
 
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 // A FastChat controller: it answers, lists models, and has a worker for each. Returns success.
 bool check_controller(const config::Endpoint& at, int timeout) {
   Client c(at, "", timeout);
@@ -135,7 +130,7 @@ bool check_controller(const config::Endpoint& at, int timeout) {
   const auto list = c.call(http::verb::post, "/list_models", "{}");
   auto models = strings_at(object_of(list, holder), "models");
   std::sort(models.begin(), models.end());
-  std::printf("controller     ok, %zu models: %s\n", models.size(), joined(models).c_str());
+  std::printf("controller     ok, %zu models: %s\n", models.size(), base::join(models).c_str());
   bool ok = !models.empty();
   for (const auto& m : models) {
     const auto reply = c.call(http::verb::post, "/get_worker_address",
@@ -163,7 +158,8 @@ bool check_worker(const config::Endpoint& at, const std::string& prompt, int tim
   }
   const auto* queue = o->if_contains("queue_length");
   std::printf("worker         ok, queue %s, %zu models: %s\n",
-              queue ? json::serialize(*queue).c_str() : "?", models.size(), joined(models).c_str());
+              queue ? json::serialize(*queue).c_str() : "?", models.size(),
+              base::join(models).c_str());
   bool ok = true;
   for (const auto& m : models) {
     const json::object body{

@@ -63,4 +63,13 @@ std::string_view json_short_escape(unsigned char c) {
   }
 }
 
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out.append(separator);
+    out.append(items[i]);
+  }
+  return out;
+}
+
 }  // namespace shepherd::base

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace shepherd::base {
 
@@ -23,5 +24,8 @@ std::string utf8_safe(std::string_view text);
 // JSON's two-character escape for `c` (RFC 8259 §7: \" \\ \n \r \t \b \f), or "" when it has
 // none (other control characters take \u00XX).
 std::string_view json_short_escape(unsigned char c);
+
+// `items` joined with `separator` ("a, b, c"), for messages and logs.
+std::string join(const std::vector<std::string>& items, std::string_view separator = ", ");
 
 }  // namespace shepherd::base

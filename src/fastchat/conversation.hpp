@@ -65,6 +65,11 @@ enum class SepNumbering {
   kHead,
 };
 
+// The numbering of a FastChat version as the config names it: "head", else fschat 0.2.36's.
+inline SepNumbering sep_numbering(std::string_view fastchat_version) {
+  return fastchat_version == "head" ? SepNumbering::kHead : SepNumbering::kTag0236;
+}
+
 // The wire number of `style`; nullopt when that numbering has none for it.
 std::optional<int> sep_style_number(SepStyle style, SepNumbering numbering);
 // The style a wire number stands for; nullopt when the number is unknown to that numbering.

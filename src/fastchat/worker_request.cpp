@@ -4,6 +4,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "base/text.hpp"
+
 namespace shepherd::fastchat {
 
 namespace {
@@ -45,7 +47,7 @@ base::Result<WorkerCatalog> WorkerCatalog::make(const config::Config& config) {
     for (const auto& m : config.models) names.push_back(m.name);
   }
   WorkerCatalog catalog;
-  catalog.numbering_ = w.fastchat_version == "head" ? SepNumbering::kHead : SepNumbering::kTag0236;
+  catalog.numbering_ = sep_numbering(w.fastchat_version);
   for (const auto& name : names) {
     std::string template_name = w.conv_template;
     std::string setting = "fastchat.worker.conv_template";
@@ -102,12 +104,9 @@ WorkerStatus WorkerCatalog::status(std::int64_t queue_length) const {
 }
 
 std::string WorkerCatalog::unknown_model_message(std::string_view model) const {
-  std::string names;
-  for (const auto& m : models_) {
-    if (!names.empty()) names += "&&";
-    names += m.name;
-  }
-  return "Only " + names + " allowed now, your model " + std::string(model);
+  std::vector<std::string> names;
+  for (const auto& m : models_) names.push_back(m.name);
+  return "Only " + base::join(names, "&&") + " allowed now, your model " + std::string(model);
 }
 
 base::Result<std::string> chat_body(const GenerateParams& params, const Conversation& conv,

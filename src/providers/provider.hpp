@@ -102,12 +102,16 @@ class Adapter {
   // The complete request of an active health check, which spends no tokens.
   virtual std::string probe_request(const config::ProviderConfig& provider) const = 0;
 
+  // The same-wire hooks below (chat_body, read_answer, read_event, is_preamble) are asked only
+  // when a client speaks the provider's wire format. An adapter no client speaks (Gemini,
+  // FastChat) keeps their defaults: the body as it is, the answer read through the codec, plain
+  // events.
+  //
   // Same wire, chat: the body sent upstream for `request` (whose bytes are `body`) to deployment
   // model `upstream_model`: `body` itself when nothing has to change, else `scratch` filled in.
   // `request` must have been validated by the ingress dialect.
   virtual std::string_view chat_body(const api::ChatRequest& request, std::string_view body,
-                                     std::string_view upstream_model,
-                                     std::string& scratch) const = 0;
+                                     std::string_view upstream_model, std::string& scratch) const;
   // Completions and embeddings (OpenAI requests): the body sent upstream, in `scratch` when it
   // differs from `body`. kBadRequest when the provider cannot serve `op`.
   virtual base::Result<std::string_view> operation_body(Operation op,
@@ -123,22 +127,23 @@ class Adapter {
                                                 std::int64_t prompt_tokens) const;
 
   // Same wire: a complete answer. An error (kUpstreamUnreachable, retryable) when malformed.
-  virtual base::Result<Answer> read_answer(std::string_view body) const = 0;
+  virtual base::Result<Answer> read_answer(std::string_view body) const;
   // Same wire: one stream event. An error when it is malformed.
-  virtual base::Result<Event> read_event(const api::SseEvent& event) const = 0;
+  virtual base::Result<Event> read_event(const api::SseEvent& event) const;
   // Same wire: whether an ordinary event only opens the answer (OpenAI's role chunk, Anthropic's
   // message_start): the pipeline holds such events back until the first real one, so a slow
   // first token can still be retried or hedged. Asked only until the first real event.
-  virtual bool is_preamble(const api::SseEvent& event) const = 0;
+  virtual bool is_preamble(const api::SseEvent& event) const;
 
   // A non-2xx status with its (bounded) body and Retry-After value, at wall-clock `now`.
   StatusFailure read_status(const config::ProviderConfig& provider, int status,
                             std::string_view body, std::string_view retry_after,
                             std::time_t now) const;
-  // How long the upstream says its quota is spent (from rate-limit headers), or nullopt. Called
-  // on every answer: must not allocate unless such a header is present.
+  // How long the upstream says its quota is spent (from rate-limit headers), or nullopt (the
+  // default, for providers that send no such headers). Called on every answer: must not
+  // allocate unless such a header is present.
   virtual std::optional<std::chrono::milliseconds> exhausted_for(std::span<const Header> headers,
-                                                                 std::time_t now) const = 0;
+                                                                 std::time_t now) const;
 
  protected:
   // Whether a 4xx `body` says the request is longer than the model's context.

@@ -82,6 +82,28 @@ base::Result<std::string_view> Adapter::operation_body(Operation op, const api::
   return cannot_serve(kind(), op);
 }
 
+std::string_view Adapter::chat_body(const api::ChatRequest&, std::string_view body,
+                                    std::string_view, std::string&) const {
+  return body;
+}
+
+base::Result<Answer> Adapter::read_answer(std::string_view body) const {
+  auto response = codec().decode_response(body);
+  if (!response) return std::move(response).error();
+  Answer answer;
+  if (response->usage) answer.usage = usage_of(*response->usage);
+  return answer;
+}
+
+base::Result<Event> Adapter::read_event(const api::SseEvent&) const { return Event{}; }
+
+bool Adapter::is_preamble(const api::SseEvent&) const { return false; }
+
+std::optional<std::chrono::milliseconds> Adapter::exhausted_for(std::span<const Header>,
+                                                                std::time_t) const {
+  return std::nullopt;
+}
+
 base::Result<Answer> Adapter::operation_answer(Operation, std::string& answer, std::string_view,
                                                std::int64_t) const {
   return read_answer(answer);

@@ -25,28 +25,31 @@ std::string base_of(const config::ProviderConfig& p) {
   return url;
 }
 
+// POSTs `body` to `base` + `path` within kCallTimeout: the answer's body when it is a 200.
+net::Task<std::optional<std::string>> post(std::string_view base, std::string_view path,
+                                           std::string_view body) {
+  // The strings are made here, not in the callers' co_await: GCC 12 mishandles temporaries there.
+  std::string url(base), target(path), payload(body);
+  auto reply =
+      co_await fc::post_json(std::move(url), std::move(target), std::move(payload), kCallTimeout);
+  if (!reply || reply->status != 200) co_return std::nullopt;
+  co_return std::move(reply->body);
+}
+
 // The model names `base` serves: a controller's /list_models, or a worker's status.
 net::Task<std::optional<std::vector<std::string>>> list_models(std::string base, bool worker) {
   if (!worker) {
-    // Each argument a local moved in: GCC 12 mishandles temporaries inside a co_await.
-    std::string url = base;
-    std::string path = "/list_models";
-    std::string body = "{}";
-    auto reply =
-        co_await fc::post_json(std::move(url), std::move(path), std::move(body), kCallTimeout);
-    if (reply && reply->status == 200) {
-      if (auto list = fc::parse_model_list(reply->body)) co_return std::move(list->models);
+    const auto listed = co_await post(base, "/list_models", "{}");
+    if (listed) {
+      if (auto list = fc::parse_model_list(*listed)) co_return std::move(list->models);
     }
   }
   // A worker has no /list_models: its status names its models.
-  std::string status_path = "/worker_get_status";
-  std::string status_body = "{}";
-  auto status = co_await fc::post_json(std::move(base), std::move(status_path),
-                                       std::move(status_body), kCallTimeout);
-  if (status && status->status == 200) {
-    if (auto s = fc::parse_worker_status(status->body)) co_return std::move(s->model_names);
-  }
-  co_return std::nullopt;
+  const auto status_body = co_await post(base, "/worker_get_status", "{}");
+  if (!status_body) co_return std::nullopt;
+  auto status = fc::parse_worker_status(*status_body);
+  if (!status) co_return std::nullopt;
+  co_return std::move(status->model_names);
 }
 
 // Learns the template of the worker that serves `model` behind `base` (a controller names the
@@ -55,28 +58,17 @@ net::Task<void> learn_template(const config::ProviderConfig& provider, std::stri
                                std::string model) {
   const auto request = fc::write_model_request(fc::ModelRequest{model});
   std::string worker = base;
-  std::string address_path = "/get_worker_address";
-  std::string address_body = request;
-  auto address = co_await fc::post_json(std::move(base), std::move(address_path),
-                                        std::move(address_body), kCallTimeout);
-  if (address && address->status == 200) {
-    if (auto a = fc::parse_worker_address(address->body); a && !a->address.empty()) {
-      worker = a->address;
-    }
+  const auto address = co_await post(base, "/get_worker_address", request);
+  if (address) {
+    if (auto a = fc::parse_worker_address(*address); a && !a->address.empty()) worker = a->address;
   }
-  std::string worker_url = worker;
-  std::string path = "/worker_get_conv_template";
-  std::string body = request;
-  auto reply =
-      co_await fc::post_json(std::move(worker_url), std::move(path), std::move(body), kCallTimeout);
-  if (!reply || reply->status != 200) {
+  const auto body = co_await post(worker, "/worker_get_conv_template", request);
+  if (!body) {
     spdlog::warn("provider {}: no conversation template for {} from {}", provider.name, model,
                  worker);
     co_return;
   }
-  const auto numbering =
-      provider.fastchat.version == "head" ? fc::SepNumbering::kHead : fc::SepNumbering::kTag0236;
-  auto conv = fc::parse_conv_template(reply->body, numbering);
+  auto conv = fc::parse_conv_template(*body, fc::sep_numbering(provider.fastchat.version));
   if (!conv) {
     spdlog::warn("provider {}: the conversation template of {} from {} is unusable: {}",
                  provider.name, model, worker, conv.error().message);

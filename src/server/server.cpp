@@ -6,6 +6,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "base/text.hpp"
 #include "providers/fastchat/fastchat_adapter.hpp"
 #include "server/control.hpp"
 #include "server/loop.hpp"
@@ -27,12 +28,6 @@ std::vector<std::string> secret_values(const config::Config& c) {
   }
   std::sort(out.begin(), out.end(),
             [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-  return out;
-}
-
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
   return out;
 }
 
@@ -135,7 +130,7 @@ void Server::set_discovered(const std::string& provider, std::vector<std::string
   auto version = apply_locked(history_[current_].base, history_[current_].previous);
   if (version) {
     spdlog::info("provider {}: FastChat workers serve {}; configuration version {}", provider,
-                 it->second.empty() ? std::string("no model") : join(it->second), *version);
+                 it->second.empty() ? std::string("no model") : base::join(it->second), *version);
   }
 }
 

@@ -85,28 +85,6 @@ std::string FastChatAdapter::probe_request(const config::ProviderConfig& provide
          "Content-Length: 2\r\n\r\n{}";
 }
 
-std::string_view FastChatAdapter::chat_body(const api::ChatRequest&, std::string_view body,
-                                            std::string_view, std::string&) const {
-  return body;  // no client speaks this wire format: never asked
-}
-
-base::Result<Answer> FastChatAdapter::read_answer(std::string_view body) const {
-  auto response = codec().decode_response(body);
-  if (!response) return std::move(response).error();
-  Answer answer;
-  if (response->usage) answer.usage = usage_of(*response->usage);
-  return answer;
-}
-
-base::Result<Event> FastChatAdapter::read_event(const api::SseEvent&) const { return Event{}; }
-
-bool FastChatAdapter::is_preamble(const api::SseEvent&) const { return false; }
-
-std::optional<std::chrono::milliseconds> FastChatAdapter::exhausted_for(std::span<const Header>,
-                                                                        std::time_t) const {
-  return std::nullopt;
-}
-
 bool FastChatAdapter::context_exceeded(int, std::string_view) const {
   return false;  // a worker reports a context overflow in a 200 chunk (error code 40303)
 }

@@ -35,11 +35,6 @@ std::string GeminiAdapter::probe_request(const config::ProviderConfig& provider)
   return basic_head(provider, "GET", "/models", "application/json", credentials(provider)) + "\r\n";
 }
 
-std::string_view GeminiAdapter::chat_body(const api::ChatRequest&, std::string_view body,
-                                          std::string_view, std::string&) const {
-  return body;  // no client speaks Gemini: never asked
-}
-
 base::Result<std::string_view> GeminiAdapter::operation_body(Operation op, const api::ChatRequest&,
                                                              std::string_view body,
                                                              std::string_view upstream_model,
@@ -60,23 +55,6 @@ base::Result<Answer> GeminiAdapter::operation_answer(Operation, std::string& ans
   if (!body) return std::move(body).error();
   answer = std::move(*body);
   return Answer{api::Usage{prompt_tokens, 0, prompt_tokens, 0, 0}};
-}
-
-base::Result<Answer> GeminiAdapter::read_answer(std::string_view body) const {
-  auto response = codec().decode_response(body);
-  if (!response) return std::move(response).error();
-  Answer answer;
-  if (response->usage) answer.usage = usage_of(*response->usage);
-  return answer;
-}
-
-base::Result<Event> GeminiAdapter::read_event(const api::SseEvent&) const { return Event{}; }
-
-bool GeminiAdapter::is_preamble(const api::SseEvent&) const { return false; }
-
-std::optional<std::chrono::milliseconds> GeminiAdapter::exhausted_for(std::span<const Header>,
-                                                                      std::time_t) const {
-  return std::nullopt;  // Gemini sends no rate-limit headers; its 429s say when to come back
 }
 
 bool GeminiAdapter::context_exceeded(int status, std::string_view body) const {

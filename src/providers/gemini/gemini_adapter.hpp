@@ -2,7 +2,8 @@
 // the API root with its version (https://generativelanguage.googleapis.com/v1beta); chat requests
 // go to {base_url}/models/{model}:generateContent or :streamGenerateContent?alt=sse, embeddings
 // to :batchEmbedContents, with the key in `x-goog-api-key`. No client speaks Gemini to Shepherd,
-// so every request is translated by the codec.
+// so every request is translated by the codec (the same-wire hooks keep their defaults). Gemini
+// sends no rate-limit headers; its 429s say in the body when to come back.
 #pragma once
 
 #include "providers/provider.hpp"
@@ -18,19 +19,12 @@ class GeminiAdapter final : public Adapter {
   std::string request_head(const config::ProviderConfig& provider, Operation op,
                            std::string_view upstream_model, bool stream) const override;
   std::string probe_request(const config::ProviderConfig& provider) const override;
-  std::string_view chat_body(const api::ChatRequest& request, std::string_view body,
-                             std::string_view upstream_model, std::string& scratch) const override;
   base::Result<std::string_view> operation_body(Operation op, const api::ChatRequest& request,
                                                 std::string_view body,
                                                 std::string_view upstream_model, int max_depth,
                                                 std::string& scratch) const override;
   base::Result<Answer> operation_answer(Operation op, std::string& answer, std::string_view served,
                                         std::int64_t prompt_tokens) const override;
-  base::Result<Answer> read_answer(std::string_view body) const override;
-  base::Result<Event> read_event(const api::SseEvent& event) const override;
-  bool is_preamble(const api::SseEvent& event) const override;
-  std::optional<std::chrono::milliseconds> exhausted_for(std::span<const Header> headers,
-                                                         std::time_t now) const override;
 
  protected:
   bool context_exceeded(int status, std::string_view body) const override;
