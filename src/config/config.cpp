@@ -208,7 +208,8 @@ void parse_models(const YAML::Node& node, Config& config) {
         d.id = m.name + "@" + d.provider;
         const auto same = std::count_if(m.deployments.begin(), m.deployments.end(),
                                         [&](const auto& o) { return o.provider == d.provider; });
-        if (same > 1) d.id += "-" + std::to_string(i + 1);
+        // Appended, not built with `+`: GCC 12 warns (-Wrestrict) about the temporary otherwise.
+        if (same > 1) d.id.append("-").append(std::to_string(i + 1));
       }
       if (std::find(ids.begin(), ids.end(), d.id) != ids.end()) {
         fail(path + ".deployments[" + std::to_string(i) + "].id",
