@@ -7,6 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
+#include "config/tls.hpp"
+
 namespace shepherd::server {
 class Server;
 }
@@ -16,11 +19,21 @@ struct Config;
 
 namespace shepherd::app {
 
+// FastChat's --ssl: HTTPS on the listener, with the certificate and key from --ssl-certfile and
+// --ssl-keyfile, else from FastChat's SSL_CERTFILE and SSL_KEYFILE environment variables.
+struct SslFlags {
+  bool ssl = false;
+  std::string certfile, keyfile;
+};
+// The listener's TLS settings (not enabled without --ssl); an error when --ssl lacks a file.
+base::Result<config::ListenerTlsConfig> ssl_settings(const SslFlags& flags);
+
 struct ServeOptions {
   std::string config_path;  // empty: SHEPHERD_CONFIG, then ./shepherd.yaml, then the default
   bool demo = false;        // without a config: serve an in-process mock upstream's models
   std::string listen;       // overrides server.listen
   std::optional<int> threads;
+  SslFlags ssl;  // overrides server.tls
 };
 int serve(const ServeOptions& options);
 
@@ -45,6 +58,7 @@ struct ControllerCommand {
   std::uint16_t port = 21001;
   std::string dispatch_method = "shortest_queue";
   double expiration_seconds = 90;  // FASTCHAT_CONTROLLER_HEART_BEAT_EXPIRATION, else 90
+  SslFlags ssl;
 };
 int controller_command(const ControllerCommand& command);
 
@@ -67,6 +81,7 @@ struct WorkerCommand {
   std::optional<double> heart_beat_seconds;
   bool no_register = false;
   std::optional<int> threads;
+  SslFlags ssl;
 };
 int worker_command(const WorkerCommand& command);
 

@@ -9,6 +9,18 @@
 #include "app/commands.hpp"
 #include "mock/mock_upstream.hpp"
 
+namespace {
+
+// FastChat's --ssl, with the files by flag as well as by its environment variables.
+void add_ssl_flags(CLI::App* command, shepherd::app::SslFlags& flags) {
+  command->add_flag("--ssl", flags.ssl,
+                    "serve HTTPS with --ssl-certfile/--ssl-keyfile, else SSL_CERTFILE/SSL_KEYFILE");
+  command->add_option("--ssl-certfile", flags.certfile, "PEM certificate chain (with --ssl)");
+  command->add_option("--ssl-keyfile", flags.keyfile, "PEM private key (with --ssl)");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace shepherd;
   CLI::App cli{"Shepherd: a fast LLM API gateway (OpenAI-compatible)"};
@@ -24,6 +36,7 @@ int main(int argc, char** argv) {
                       "Without a config file, serve the models of a built-in mock upstream");
   serve_cmd->add_option("--listen", serve.listen, "host:port, overrides server.listen");
   serve_cmd->add_option("--threads", serve.threads, "event-loop threads, overrides server.threads");
+  add_ssl_flags(serve_cmd, serve.ssl);
 
   mock::MockOptions mock;
   std::string mock_listen = "127.0.0.1:9000";
@@ -65,6 +78,7 @@ int main(int argc, char** argv) {
                              "lottery or shortest_queue");
   controller_cmd->add_option("--heart-beat-expiration", controller.expiration_seconds,
                              "seconds without a heartbeat before a worker is dropped");
+  add_ssl_flags(controller_cmd, controller.ssl);
   app::WorkerCommand worker;
   auto* worker_cmd = cli.add_subcommand(
       "worker", "Run a FastChat worker in front of an upstream (registers with a controller)");
@@ -103,6 +117,7 @@ int main(int argc, char** argv) {
     worker.heart_beat_seconds = std::atof(e);
   }
   worker_cmd->add_option("--threads", worker.threads, "event-loop threads");
+  add_ssl_flags(worker_cmd, worker.ssl);
 
   std::string config_file;
   auto* config_cmd = cli.add_subcommand("config", "Configuration tools");

@@ -13,6 +13,7 @@
 #include "fastchat/controller.hpp"
 #include "fastchat/worker_request.hpp"
 #include "mock/mock_upstream.hpp"
+#include "net/tls.hpp"
 #include "providers/fastchat/fastchat_adapter.hpp"
 #include "server/server.hpp"
 
@@ -76,10 +77,12 @@ std::string find_config(const ServeOptions& options) {
 
 }  // namespace
 
+const char* scheme(const config::ListenerTlsConfig& tls) { return tls.enabled() ? "https" : "http"; }
+
 void print_worker(server::Server& server, const config::Config& config) {
   const auto& w = config.fastchat.worker;
   std::printf(
-      "worker listening on http://%s:%u as %s (%s)\n", w.host.c_str(),
+      "worker listening on %s://%s:%u as %s (%s)\n", scheme(w.tls), w.host.c_str(),
       static_cast<unsigned>(server.worker_port()), server.worker_address().c_str(),
       w.controller.empty() ? "not registering" : ("registering with " + w.controller).c_str());
 }
@@ -117,6 +120,14 @@ int serve(const ServeOptions& options) {
     config.server.port = listen->server.port;
   }
   if (options.threads) config.server.threads = *options.threads;
+  if (options.ssl.ssl) {
+    auto tls = ssl_settings(options.ssl);
+    if (!tls) {
+      std::cerr << "shepherd: " << tls.error().message << "\n";
+      return 2;
+    }
+    config.server.tls = *tls;
+  }
 
   spdlog::info("configuration: {}", config.source);
   if (config.providers.empty()) spdlog::warn("{}", kNoProviderHelp);
@@ -135,6 +146,8 @@ int serve(const ServeOptions& options) {
     o.port = c.port;
     o.dispatch = *fastchat::parse_dispatch_method(c.dispatch);
     o.expiration = c.heart_beat_expiration;
+    o.tls = c.tls;
+    o.tls_setting = "fastchat.controller.tls";
     controller.emplace(std::move(o));
     try {
       controller->start();
@@ -143,12 +156,14 @@ int serve(const ServeOptions& options) {
       return 1;
     }
     if (auto& w = config.fastchat.worker; w.enabled && !w.controller_given) {
-      w.controller = "http://" + c.host + ":" + std::to_string(controller->port());
+      w.controller = c.tls.enabled() ? "https://" : "http://";
+      w.controller.append(c.host).append(":").append(std::to_string(controller->port()));
     }
   }
   auto shared = std::make_shared<const config::Config>(std::move(config));
   // SIGHUP and POST /admin/config/reload read the file again (a demo or default has none).
   server::Server server(shared, path);
+  if (controller) server.attach_controller_tls(&controller->tls());
   try {
     server.start();
   } catch (const std::exception& e) {
@@ -156,12 +171,13 @@ int serve(const ServeOptions& options) {
     if (controller) controller->stop();
     return 1;
   }
-  std::printf("shepherd listening on http://%s:%u (%d threads, %zu models)\n",
-              shared->server.host.c_str(), server.port(), server.threads(), shared->models.size());
+  std::printf("shepherd listening on %s://%s:%u (%d threads, %zu models)\n",
+              scheme(shared->server.tls), shared->server.host.c_str(), server.port(),
+              server.threads(), shared->models.size());
   if (controller) {
     const auto& c = shared->fastchat.controller;
-    std::printf("controller listening on http://%s:%u (dispatch %s)\n", c.host.c_str(),
-                static_cast<unsigned>(controller->port()), c.dispatch.c_str());
+    std::printf("controller listening on %s://%s:%u (dispatch %s)\n", scheme(c.tls),
+                c.host.c_str(), static_cast<unsigned>(controller->port()), c.dispatch.c_str());
   }
   if (server.worker()) print_worker(server, *shared);
   std::fflush(stdout);
@@ -204,6 +220,13 @@ int validate_config(const std::string& path) {
   }
   if (loaded && loaded->fastchat.worker.enabled) {
     if (auto c = fastchat::WorkerCatalog::make(*loaded); !c) loaded = c.error();
+  }
+  // The listeners' certificates and keys load, and match.
+  for (auto [tls, setting] : {std::pair{&loaded->server.tls, "server.tls"},
+                              std::pair{&loaded->fastchat.controller.tls, "fastchat.controller.tls"},
+                              std::pair{&loaded->fastchat.worker.tls, "fastchat.worker.tls"}}) {
+    if (!loaded || !tls->enabled()) continue;
+    if (auto c = net::make_server_tls_context(*tls, setting); !c) loaded = c.error();
   }
   if (!loaded) {
     std::cerr << loaded.error().message << "\n";

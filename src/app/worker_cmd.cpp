@@ -103,6 +103,14 @@ int worker_command(const WorkerCommand& command) {
     return 2;
   }
   apply_flags(command, config.fastchat.worker);
+  if (command.ssl.ssl) {
+    auto tls = ssl_settings(command.ssl);
+    if (!tls) {
+      std::cerr << "shepherd worker: " << tls.error().message << "\n";
+      return 2;
+    }
+    config.fastchat.worker.tls = *tls;
+  }
   for (const auto& name : config.fastchat.worker.models) {
     if (!config.find_model(name)) {
       std::cerr << "shepherd worker: --model-names: unknown model '" << name

@@ -41,6 +41,7 @@ struct ServerConfig {
   Millis drain_timeout{30'000};
   // Resolved master key for the admin API (secret value). Empty: admin routes answer 403.
   std::string master_key;
+  ListenerTlsConfig tls;  // HTTPS on `listen`
 };
 
 struct PoolConfig {

@@ -26,7 +26,8 @@ void parse_controller(const YAML::Node& node, FastChatControllerConfig& c) {
   const std::string path = "fastchat.controller";
   c.enabled = true;
   if (node.IsNull()) return;  // `controller:` alone: every default
-  check_keys(node, path, {"listen", "dispatch", "heart_beat_expiration"});
+  check_keys(node, path, {"listen", "dispatch", "heart_beat_expiration", "tls"});
+  if (auto n = node["tls"]) parse_listener_tls(n, path + ".tls", c.tls);
   if (auto n = node["listen"]) {
     std::tie(c.host, c.port) = host_port(scalar(n, path + ".listen"), path + ".listen");
   }
@@ -48,7 +49,8 @@ void parse_worker(const YAML::Node& node, const Config& config, FastChatWorkerCo
   check_keys(node, path,
              {"listen", "address", "controller", "models", "conv_template", "conv_templates",
               "limit_concurrency", "queue_timeout", "context_length", "heart_beat_interval",
-              "fastchat_version"});
+              "fastchat_version", "tls"});
+  if (auto n = node["tls"]) parse_listener_tls(n, path + ".tls", w.tls);
   if (auto n = node["listen"]) {
     std::tie(w.host, w.port) = host_port(scalar(n, path + ".listen"), path + ".listen");
   }

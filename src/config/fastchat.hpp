@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "config/tls.hpp"
+
 namespace shepherd::config {
 
 using Millis = std::chrono::milliseconds;
@@ -34,6 +36,7 @@ struct FastChatControllerConfig {
   std::uint16_t port = 21001;
   std::string dispatch = "shortest_queue";  // lottery | shortest_queue
   Millis heart_beat_expiration{90'000};
+  ListenerTlsConfig tls;  // FastChat's --ssl
 };
 // A FastChat worker in front of the configured models (docs/decisions/fastchat.md).
 struct FastChatWorkerConfig {
@@ -62,6 +65,7 @@ struct FastChatWorkerConfig {
   // /model_details' context_length for a model whose deployments give no max_context.
   std::uint64_t context_length = 8192;
   Millis heart_beat_interval{45'000};
+  ListenerTlsConfig tls;  // FastChat's --ssl
 };
 struct FastChatConfig {
   FastChatControllerConfig controller;

@@ -38,6 +38,8 @@ std::string secret(const YAML::Node& node, const std::string& path, const EnvLoo
 // The sections storage, keys, audit and redis of `root` (governance.cpp).
 void parse_governance(const YAML::Node& root, const EnvLookup& env, Config& config);
 // The server section (server.cpp).
+// A listener's `tls` section at `path` (server.tls and the FastChat listeners').
+void parse_listener_tls(const YAML::Node& node, const std::string& path, ListenerTlsConfig& tls);
 void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& server);
 // The fastchat section (fastchat.cpp).
 void parse_fastchat(const YAML::Node& node, Config& config);

@@ -2,6 +2,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <fstream>
 #include <string>
 #include <tuple>
 
@@ -17,10 +18,29 @@ void parse_listen(const std::string& s, const std::string& path, ServerConfig& s
 
 }  // namespace
 
+void parse_listener_tls(const YAML::Node& node, const std::string& path, ListenerTlsConfig& tls) {
+  check_keys(node, path, {"cert", "key", "min_version"});
+  if (!node["cert"] || !node["key"]) {
+    fail(path, "needs both cert and key (PEM files: the certificate chain and its private key)");
+  }
+  for (auto [name, file] : {std::pair{"cert", &tls.cert}, std::pair{"key", &tls.key}}) {
+    const auto p = path + "." + name;
+    *file = scalar(node[name], p);
+    if (!std::ifstream(*file)) fail(p, "cannot read " + *file);
+  }
+  if (auto n = node["min_version"]) {
+    tls.min_version = scalar(n, path + ".min_version");
+    if (tls.min_version != "1.2" && tls.min_version != "1.3") {
+      fail(path + ".min_version", "expected 1.2 or 1.3, got '" + tls.min_version + "'");
+    }
+  }
+}
+
 void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& server) {
   const std::string path = "server";
   check_keys(node, path,
-             {"listen", "threads", "api_keys", "master_key", "cors", "limits", "timeouts"});
+             {"listen", "threads", "api_keys", "master_key", "cors", "limits", "timeouts", "tls"});
+  if (auto n = node["tls"]) parse_listener_tls(n, "server.tls", server.tls);
   if (auto n = node["master_key"]) server.master_key = secret(n, "server.master_key", env);
   if (auto n = node["listen"]) parse_listen(scalar(n, "server.listen"), "server.listen", server);
   if (auto n = node["threads"])

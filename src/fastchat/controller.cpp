@@ -43,6 +43,7 @@ struct Controller::Impl {
   asio::io_context ioc{1};
   net::ConnectionSet connections;
   std::optional<net::Acceptor> acceptor;
+  net::ServerTls tls;
   std::optional<net::Timer> sweep_timer;
   std::thread thread;
   std::uint16_t port = 0;
@@ -284,6 +285,9 @@ void Controller::start() {
   net::error_code ec;
   const auto address = asio::ip::make_address(i.options.host, ec);
   if (ec) throw std::runtime_error("controller: '" + i.options.host + "' is not an IP address");
+  if (auto tls = i.tls.load(i.options.tls, i.options.tls_setting); !tls) {
+    throw std::runtime_error(tls.error().message);
+  }
   try {
     i.acceptor.emplace(net::open_acceptor(i.ioc, net::tcp::endpoint(address, i.options.port)));
   } catch (const boost::system::system_error& e) {
@@ -292,10 +296,12 @@ void Controller::start() {
   }
   i.port = i.acceptor->local_endpoint().port();
   asio::co_spawn(i.ioc,
-                 net::accept_loop(*i.acceptor, i.connections,
-                                  [p = &i](std::shared_ptr<net::ClientConnection> c) {
-                                    return p->serve(std::move(c));
-                                  }),
+                 net::accept_loop(
+                     *i.acceptor, i.connections,
+                     [p = &i](std::shared_ptr<net::ClientConnection> c) {
+                       return p->serve(std::move(c));
+                     },
+                     &i.tls),
                  asio::detached);
   i.sweep_timer.emplace(i.ioc);
   i.sweep();
@@ -303,6 +309,8 @@ void Controller::start() {
 }
 
 std::uint16_t Controller::port() const { return impl_->port; }
+
+net::ServerTls& Controller::tls() { return impl_->tls; }
 
 void Controller::stop() {
   auto& i = *impl_;

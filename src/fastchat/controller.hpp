@@ -24,7 +24,9 @@
 #include <string>
 #include <thread>
 
+#include "config/tls.hpp"
 #include "fastchat/registry.hpp"
+#include "net/tls.hpp"
 
 namespace shepherd::fastchat {
 
@@ -39,6 +41,8 @@ struct ControllerOptions {
   std::chrono::milliseconds stream_timeout{100'000};  // the stream proxy, per read
   std::function<Registry::Time()> clock;              // empty: steady_clock
   std::function<double()> random;                     // [0, 1) for lottery; empty: mt19937
+  config::ListenerTlsConfig tls;  // HTTPS (FastChat's --ssl) when enabled
+  std::string tls_setting = "--ssl";  // where `tls` came from, for errors
 };
 
 class Controller {
@@ -49,9 +53,11 @@ class Controller {
   Controller& operator=(const Controller&) = delete;
 
   // Binds and starts serving on a thread of its own. Throws std::runtime_error when it cannot
-  // listen.
+  // listen or its certificate cannot be loaded.
   void start();
   std::uint16_t port() const;
+  // The TLS context new connections get (null: plain HTTP); replace it to use new certificates.
+  net::ServerTls& tls();
   // Closes the listener and the connections and ends the thread; idempotent.
   void stop();
 

@@ -21,18 +21,19 @@ std::string_view reason(int status) {
 
 }  // namespace
 
-ClientConnection::ClientConnection(Socket socket, ConnectionSet& set)
-    : socket_(std::move(socket)), set_(set) {
+ClientConnection::ClientConnection(Socket socket, ConnectionSet& set,
+                                   std::shared_ptr<asio::ssl::context> tls)
+    : tls_(std::move(tls)), stream_(std::move(socket), tls_.get()), set_(set) {
   set_.add(this);
   error_code ec;
-  socket_.set_option(tcp::no_delay(true), ec);
-  socket_.non_blocking(true, ec);  // for write_all()
+  this->socket().set_option(tcp::no_delay(true), ec);
+  this->socket().non_blocking(true, ec);  // for write_all()
 }
 
 const std::string& ClientConnection::remote_address() {
   if (!remote_address_) {
     error_code ec;
-    const auto endpoint = socket_.remote_endpoint(ec);
+    const auto endpoint = socket().remote_endpoint(ec);
     remote_address_ = ec ? std::string() : endpoint.address().to_string();
   }
   return *remote_address_;
@@ -43,6 +44,10 @@ ClientConnection::~ClientConnection() { set_.remove(this); }
 Task<ReadResult> ClientConnection::read_request(Request& request, const ReadLimits& limits) {
   idle_ = true;
   request_headers_.clear();
+  if (stream_.tls() && !handshaken_) {
+    const bool ok = co_await handshake(limits);
+    if (!ok) co_return ReadResult{ReadStatus::kClosed, {}};
+  }
   if (buffer_.size() == 0) {
     // Wait for the next request no longer than the keep-alive timeout.
     set_deadline(limits.keepalive);
@@ -50,14 +55,14 @@ Task<ReadResult> ClientConnection::read_request(Request& request, const ReadLimi
       // The answer went out a moment ago and the client cannot have sent its next request yet:
       // reading now would cost a system call that finds nothing. The other connections' work
       // runs first.
-      co_await asio::post(socket_.get_executor(), asio::use_awaitable_t<Executor>{});
+      co_await asio::post(socket().get_executor(), asio::use_awaitable_t<Executor>{});
       // A shutdown or a deadline meanwhile found no read to cancel.
       if (!keep_alive_ || timed_out_) {
         clear_deadline();
         co_return ReadResult{ReadStatus::kClosed, {}};
       }
     }
-    auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kFirstRead), kUseTuple);
+    auto [ec, n] = co_await read_some(kFirstRead);
     clear_deadline();
     if (ec) co_return ReadResult{ReadStatus::kClosed, {}};
     buffer_.commit(n);
@@ -69,10 +74,10 @@ Task<ReadResult> ClientConnection::read_request(Request& request, const ReadLimi
   parser.body_limit(limits.max_body_bytes);
   // The whole request (headers and body) must arrive within the request timeout.
   set_deadline(limits.request);
-  auto rec = co_await read_parsed(socket_, buffer_, parser, ReadUntil::kHeader);
+  auto rec = co_await read_until(parser, ReadUntil::kHeader);
   if (!rec && request.expect_continue && !parser.is_done()) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    auto [wec, wn] = co_await asio::async_write(socket_, asio::buffer(kContinue), kUseTuple);
+    const auto wec = co_await stream_.write(asio::buffer(kContinue));
     if (wec) {
       clear_deadline();
       keep_alive_ = false;
@@ -80,7 +85,7 @@ Task<ReadResult> ClientConnection::read_request(Request& request, const ReadLimi
     }
   }
   if (!rec) {
-    rec = co_await read_parsed(socket_, buffer_, parser, ReadUntil::kMessage);
+    rec = co_await read_until(parser, ReadUntil::kMessage);
   }
   clear_deadline();
   if (timed_out_) rec = beast::error::timeout;
@@ -97,6 +102,37 @@ Task<ReadResult> ClientConnection::read_request(Request& request, const ReadLimi
     co_return ReadResult{ReadStatus::kClosed, {}};
   }
   co_return ReadResult{ReadStatus::kMalformed, rec.message()};
+}
+
+Task<bool> ClientConnection::handshake(const ReadLimits& limits) {
+  handshaken_ = true;
+  set_deadline(limits.request);
+  auto [ec, n] = co_await socket().async_read_some(buffer_.prepare(kFirstRead), kUseTuple);
+  if (ec || timed_out_) {
+    clear_deadline();
+    co_return false;
+  }
+  buffer_.commit(n);
+  // Every TLS connection opens with a handshake record, content type 22. Anything else is most
+  // likely plain HTTP: it gets an answer it can show, not a TLS alert or a hang.
+  if (static_cast<const unsigned char*>(buffer_.data().data())[0] != 22) {
+    static constexpr std::string_view kBody =
+        R"({"error":{"message":"This port speaks HTTPS: send the request to https:// instead.",)"
+        R"("type":"invalid_request_error","param":null,"code":"https_required"}})"
+        "\n";
+    keep_alive_ = false;
+    const auto head = this->head(400, "application/json", kBody.size());
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(head.data(), head.size()),
+                                           asio::buffer(kBody)};
+    co_await write_all(socket(), bufs);
+    clear_deadline();
+    co_return false;
+  }
+  auto [hec, used] = co_await stream_.ssl().async_handshake(asio::ssl::stream_base::server,
+                                                             buffer_.data(), kUseTuple);
+  buffer_.consume(buffer_.size());  // the handshake took it all, whatever it used
+  clear_deadline();
+  co_return !hec && !timed_out_;
 }
 
 std::string_view ClientConnection::head(int status, std::string_view content_type,
@@ -133,7 +169,7 @@ Task<void> ClientConnection::write(std::string_view head, std::string_view body,
   set_deadline(timeout);
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head.data(), head.size()),
                                          asio::buffer(body.data(), body.size())};
-  const auto ec = co_await write_all(socket_, bufs);
+  const auto ec = co_await stream_.write(bufs);
   clear_deadline();
   answered_ = true;
   if (ec) {
@@ -157,7 +193,7 @@ void ClientConnection::end_watch() {
   if (armed_) {
     armed_ = false;
     error_code ec;
-    socket_.cancel(ec);
+    socket().cancel(ec);
   }
 }
 
@@ -169,7 +205,7 @@ void ClientConnection::sweep(Clock::time_point now) {
     armed_ = false;
     ++watch_gen_;
     error_code ec;
-    socket_.cancel(ec);
+    socket().cancel(ec);
   }
   if (!cancel_) return;
   cancel_->check_deadline(now);
@@ -179,11 +215,11 @@ void ClientConnection::sweep(Clock::time_point now) {
 void ClientConnection::arm_watch() {
   armed_ = true;
   const auto gen = watch_gen_;
-  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
+  socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
     if (ec || gen != self->watch_gen_ || !self->cancel_) return;
     self->armed_ = false;
     char byte;
-    const auto n = ::recv(self->socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const auto n = ::recv(self->socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
       self->cancel_->cancel();  // the client closed: cancel the upstream call now
     } else if (n < 0) {
@@ -197,7 +233,7 @@ void ClientConnection::shutdown() {
   keep_alive_ = false;
   if (idle_) {
     error_code ec;
-    socket_.cancel(ec);
+    socket().cancel(ec);
   }
 }
 
@@ -205,13 +241,13 @@ void ClientConnection::abort() {
   keep_alive_ = false;
   if (cancel_) cancel_->cancel();
   error_code ec;
-  socket_.close(ec);
+  socket().close(ec);
 }
 
 void ClientConnection::close() {
   error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
-  socket_.close(ec);
+  socket().shutdown(tcp::socket::shutdown_send, ec);
+  socket().close(ec);
 }
 
 }  // namespace shepherd::net

@@ -1,4 +1,4 @@
-// One HTTP/1.1 client connection: reads requests within limits (header and body size, the
+// One HTTP/1.1 client connection, plain or TLS: reads requests within limits (header and body size, the
 // keep-alive and request timeouts), writes answers (whole, or chunked as a stream goes), keeps
 // the connection alive between requests, and watches for the client leaving while an upstream
 // call runs. It knows bytes and HTTP, nothing of any API dialect.
@@ -13,8 +13,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include "net/asio.hpp"
+#include "net/byte_stream.hpp"
 #include "net/http_message.hpp"
 #include "net/upstream.hpp"
 
@@ -47,13 +49,16 @@ struct ReadResult {
 
 class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
  public:
-  ClientConnection(Socket socket, ConnectionSet& set);
+  // TLS with `tls` (the handshake comes with the first read_request()), else plain HTTP.
+  ClientConnection(Socket socket, ConnectionSet& set,
+                   std::shared_ptr<asio::ssl::context> tls = nullptr);
   ~ClientConnection();
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
 
   // Waits for the next request and reads it whole into `request`. Answers
-  // `Expect: 100-continue` itself.
+  // `Expect: 100-continue` itself. On a TLS connection the first call makes the handshake within
+  // the request timeout, and a client speaking plain HTTP gets a 400 that says to use https.
   Task<ReadResult> read_request(Request& request, const ReadLimits& limits);
 
   // The client's address ("203.0.113.7" or "2001:db8::1"), looked up once per connection; ""
@@ -115,8 +120,18 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   }
   void clear_deadline() { deadline_ = Clock::time_point::max(); }
   void arm_watch();
+  Task<bool> handshake(const ReadLimits& limits);
+  // Reads into buffer_ (not coroutines: they pick the plain or TLS read).
+  Task<std::tuple<error_code, std::size_t>> read_some(std::size_t n) {
+    return stream_.visit([&](auto& s) { return s.async_read_some(buffer_.prepare(n), kUseTuple); });
+  }
+  Task<error_code> read_until(RequestParser& parser, ReadUntil until) {
+    return stream_.visit([&](auto& s) { return read_parsed(s, buffer_, parser, until); });
+  }
+  Socket& socket() { return stream_.socket(); }
 
-  Socket socket_;
+  std::shared_ptr<asio::ssl::context> tls_;  // kept while the connection lives
+  ByteStream stream_;
   ConnectionSet& set_;
   // Deadline of the client I/O step under way (the same scheme as UpstreamConnection).
   Clock::time_point deadline_ = Clock::time_point::max();
@@ -126,6 +141,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   bool idle_ = true;
   bool write_failed_ = false;
   bool answered_ = false;  // something was written since the last request was read
+  bool handshaken_ = false;
   std::optional<std::string> remote_address_;
   std::string request_headers_;
   std::string head_;

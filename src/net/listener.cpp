@@ -40,7 +40,8 @@ Acceptor open_acceptor(asio::io_context& ioc, const tcp::endpoint& endpoint) {
   return acceptor;
 }
 
-Task<void> accept_loop(Acceptor& acceptor, ConnectionSet& connections, ServeConnection serve) {
+Task<void> accept_loop(Acceptor& acceptor, ConnectionSet& connections, ServeConnection serve,
+                       const ServerTls* tls) {
   auto executor = acceptor.get_executor();
   while (!connections.stopping()) {
     auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
@@ -52,7 +53,8 @@ Task<void> accept_loop(Acceptor& acceptor, ConnectionSet& connections, ServeConn
       co_await t.async_wait(kUseTuple);
       continue;
     }
-    auto connection = std::make_shared<ClientConnection>(std::move(socket), connections);
+    auto connection = std::make_shared<ClientConnection>(std::move(socket), connections,
+                                                         tls ? tls->current() : nullptr);
     asio::co_spawn(executor, serve(std::move(connection)), asio::detached);
   }
 }

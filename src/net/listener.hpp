@@ -8,6 +8,7 @@
 
 #include "net/asio.hpp"
 #include "net/http_connection.hpp"
+#include "net/tls.hpp"
 
 namespace shepherd::net {
 
@@ -39,8 +40,10 @@ class ConnectionSet {
 Acceptor open_acceptor(asio::io_context& ioc, const tcp::endpoint& endpoint);
 
 // Accepts until the acceptor closes; `serve` runs each connection (its coroutine is spawned on
-// the acceptor's loop and owns the connection).
+// the acceptor's loop and owns the connection). Each connection speaks TLS with the context
+// `tls` holds when it is accepted, when it holds one.
 using ServeConnection = std::function<Task<void>(std::shared_ptr<ClientConnection>)>;
-Task<void> accept_loop(Acceptor& acceptor, ConnectionSet& connections, ServeConnection serve);
+Task<void> accept_loop(Acceptor& acceptor, ConnectionSet& connections, ServeConnection serve,
+                       const ServerTls* tls = nullptr);
 
 }  // namespace shepherd::net

@@ -26,14 +26,6 @@ constexpr auto kSurplusIdle = std::chrono::seconds(2);
 
 }  // namespace
 
-UpstreamConnection::UpstreamConnection(Executor executor, asio::ssl::context* tls) {
-  if (tls) {
-    ssl_.emplace(executor, *tls);
-  } else {
-    plain_.emplace(executor);
-  }
-}
-
 void UpstreamConnection::cancel() {
   cancelled = true;
   stopped_ = true;

@@ -13,17 +13,17 @@
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "net/asio.hpp"
+#include "net/byte_stream.hpp"
 #include "net/http_message.hpp"
 
 namespace shepherd::net {
 
-class UpstreamConnection {
+// The plain or TLS stream (ByteStream) to one upstream, with the exchange under way on it.
+class UpstreamConnection : public ByteStream {
  public:
-  UpstreamConnection(Executor executor, asio::ssl::context* tls);
+  UpstreamConnection(Executor executor, asio::ssl::context* tls)
+      : ByteStream(Socket(executor), tls) {}
 
-  bool tls() const { return ssl_.has_value(); }
-  Socket& socket() { return ssl_ ? ssl_->next_layer() : *plain_; }
-  TlsStream& ssl() { return *ssl_; }
   // Cancels every pending operation (the client went away); the connection is not reusable.
   void cancel();
 
@@ -38,25 +38,9 @@ class UpstreamConnection {
     return timed_out ? error_code(beast::error::timeout) : ec;
   }
 
-  // Calls f(stream) with the plain or TLS stream; both branches must return the same type.
-  template <typename F>
-  auto visit(F&& f) {
-    return ssl_ ? f(*ssl_) : f(*plain_);
-  }
-
   // The response of the exchange under way, read through `parser` (emplace it first): up to the
   // end of the header, the whole message, or until some body bytes (or the end) are in
   // response.body. Errors as read_parsed() reports them; pass them through result().
-  // Sends `buffers` (the request), directly when the socket takes them at once.
-  template <typename Buffers>
-  Task<error_code> write(Buffers buffers) {
-    if (!ssl_) return write_all(*plain_, buffers);
-    return [](TlsStream& s, Buffers b) -> Task<error_code> {
-      auto [ec, n] = co_await asio::async_write(s, b, kUseTuple);
-      co_return ec;
-    }(*ssl_, buffers);
-  }
-
   // Called right after the request was sent: the first read is deferred (read_parsed()).
   Task<error_code> read_header() { return read(ReadUntil::kHeader, true); }
   Task<error_code> read_message() { return read(ReadUntil::kMessage); }
@@ -71,8 +55,6 @@ class UpstreamConnection {
   Clock::time_point idle_since{};
 
  private:
-  std::optional<Socket> plain_;
-  std::optional<TlsStream> ssl_;
   Clock::time_point deadline_ = Clock::time_point::max();
   bool stopped_ = false;  // cancel() or a deadline fired: a deferred read must not start
 

@@ -78,9 +78,43 @@ base::Result<std::uint64_t> Server::apply(std::shared_ptr<const config::Config> 
                       history_.empty() ? std::nullopt : std::optional<std::size_t>(current_));
 }
 
+base::Result<Server::TlsContexts> Server::read_tls(const config::Config& c) const {
+  TlsContexts out;
+  // The API listener follows the config, TLS on or off. The FastChat listeners' TLS is fixed at
+  // start, as their addresses are: only their files are read again.
+  auto read = [](const config::ListenerTlsConfig& tls, std::string_view path,
+                 std::shared_ptr<net::asio::ssl::context>& into) -> base::Status {
+    auto context = net::make_server_tls_context(tls, path);
+    if (!context) return std::move(context).error();
+    into = std::move(context).value();
+    return base::Ok{};
+  };
+  if (c.server.tls.enabled()) {
+    if (auto r = read(c.server.tls, "server.tls", out.api); !r) return std::move(r).error();
+  } else {
+    out.api_plain = true;
+  }
+  if (worker_tls_.current() && c.fastchat.worker.tls.enabled()) {
+    auto r = read(c.fastchat.worker.tls, "fastchat.worker.tls", out.worker);
+    if (!r) return std::move(r).error();
+  }
+  if (controller_tls_ && controller_tls_->current() && c.fastchat.controller.tls.enabled()) {
+    auto r = read(c.fastchat.controller.tls, "fastchat.controller.tls", out.controller);
+    if (!r) return std::move(r).error();
+  }
+  return out;
+}
+
 base::Result<std::uint64_t> Server::apply_locked(std::shared_ptr<const config::Config> base,
-                                                 std::optional<std::size_t> previous) {
+                                                 std::optional<std::size_t> previous,
+                                                 bool read_tls) {
   if (auto s = providers::fastchat::check_templates(*base); !s) return std::move(s).error();
+  std::optional<TlsContexts> tls;
+  if (read_tls) {
+    auto contexts = this->read_tls(*base);
+    if (!contexts) return std::move(contexts).error();
+    tls = std::move(contexts).value();
+  }
   auto config =
       discovered_.empty()
           ? base
@@ -98,6 +132,12 @@ base::Result<std::uint64_t> Server::apply_locked(std::shared_ptr<const config::C
   history_.push_back(Applied{snap, std::move(base), std::time(nullptr), previous});
   current_ = history_.size() - 1;
   publish(snap);
+  if (tls) {
+    // From the next connection on; those open keep theirs.
+    if (tls->api || tls->api_plain) api_tls_.set(std::move(tls->api));
+    if (tls->worker) worker_tls_.set(std::move(tls->worker));
+    if (tls->controller) controller_tls_->set(std::move(tls->controller));
+  }
   return snap->version;
 }
 
@@ -127,7 +167,7 @@ void Server::set_discovered(const std::string& provider, std::vector<std::string
   if (history_.empty() || stopping_) return;
   // The current config as written, with the new lists: a version of its own (the admin API's
   // version list says the models came from FastChat workers).
-  auto version = apply_locked(history_[current_].base, history_[current_].previous);
+  auto version = apply_locked(history_[current_].base, history_[current_].previous, false);
   if (version) {
     spdlog::info("provider {}: FastChat workers serve {}; configuration version {}", provider,
                  it->second.empty() ? std::string("no model") : base::join(it->second), *version);
@@ -225,10 +265,16 @@ void Server::start_worker(const config::Config& c) {
   auto catalog = fastchat::WorkerCatalog::make(c);
   if (!catalog) throw std::runtime_error(catalog.error().message);
   worker_ = std::make_unique<Worker>(std::move(catalog).value(), w);
+  if (auto tls = worker_tls_.load(w.tls, "fastchat.worker.tls"); !tls) {
+    throw std::runtime_error(tls.error().message);
+  }
   worker_port_ =
       open_listeners(loops_, &Loop::worker_acceptor, w.host, w.port, "fastchat.worker.listen");
-  worker_->address =
-      w.address.empty() ? "http://" + w.host + ":" + std::to_string(worker_port_) : w.address;
+  worker_->address = w.address;
+  if (worker_->address.empty()) {
+    worker_->address = w.tls.enabled() ? "https://" : "http://";
+    worker_->address.append(w.host).append(":").append(std::to_string(worker_port_));
+  }
   if (w.controller.empty()) return;
   fastchat::RegistrationOptions o;
   o.controller = w.controller;
@@ -272,18 +318,22 @@ void Server::start() {
     net::asio::co_spawn(loop->ioc, governance_->run_loop(loop->context.index), net::asio::detached);
     if (loop->acceptor) {
       net::asio::co_spawn(loop->ioc,
-                          net::accept_loop(*loop->acceptor, loop->context.connections,
-                                           [l](std::shared_ptr<net::ClientConnection> c) {
-                                             return serve_connection(*l, std::move(c));
-                                           }),
+                          net::accept_loop(
+                              *loop->acceptor, loop->context.connections,
+                              [l](std::shared_ptr<net::ClientConnection> c) {
+                                return serve_connection(*l, std::move(c));
+                              },
+                              &api_tls_),
                           net::asio::detached);
     }
     if (loop->worker_acceptor) {
       net::asio::co_spawn(loop->ioc,
-                          net::accept_loop(*loop->worker_acceptor, loop->context.connections,
-                                           [l](std::shared_ptr<net::ClientConnection> c) {
-                                             return serve_worker_connection(*l, std::move(c));
-                                           }),
+                          net::accept_loop(
+                              *loop->worker_acceptor, loop->context.connections,
+                              [l](std::shared_ptr<net::ClientConnection> c) {
+                                return serve_worker_connection(*l, std::move(c));
+                              },
+                              &worker_tls_),
                           net::asio::detached);
     }
     loop->sweep_timer.emplace(loop->ioc);

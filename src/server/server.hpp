@@ -18,6 +18,7 @@
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "governance/governance.hpp"
+#include "net/tls.hpp"
 #include "observability/metrics.hpp"
 #include "pipeline/context.hpp"
 
@@ -75,12 +76,25 @@ class Server final : public admin::ConfigControl {
   void set_discovered(const std::string& provider, std::vector<std::string> models);
   std::shared_ptr<const Snapshot> snapshot() const;
 
+  // The TLS context of a FastChat controller that `serve` runs beside the gateway: a reload reads
+  // its certificate files again with the gateway's own. Call before start().
+  void attach_controller_tls(net::ServerTls* tls) { controller_tls_ = tls; }
+
   struct Loop;
   class Control;
 
  private:
+  // `read_tls`: read the listeners' certificate files again (a reload, a rollback), which is
+  // done before the version is applied, so that a file that cannot be loaded refuses it.
   base::Result<std::uint64_t> apply_locked(std::shared_ptr<const config::Config> config,
-                                           std::optional<std::size_t> previous);
+                                           std::optional<std::size_t> previous,
+                                           bool read_tls = true);
+  // The listeners' TLS contexts for `c`'s settings, read from its files; null: unchanged.
+  struct TlsContexts {
+    std::shared_ptr<net::asio::ssl::context> api, worker, controller;
+    bool api_plain = false;  // the API listener turns TLS off
+  };
+  base::Result<TlsContexts> read_tls(const config::Config& c) const;
   void publish(std::shared_ptr<const Snapshot> snapshot);
   void start_api_listeners(const config::ServerConfig& s);
   void start_worker(const config::Config& c);
@@ -96,6 +110,9 @@ class Server final : public admin::ConfigControl {
   std::unique_ptr<Worker> worker_;
   std::uint16_t worker_port_ = 0;
   std::atomic<bool> stopping_{false};
+  net::ServerTls api_tls_;
+  net::ServerTls worker_tls_;
+  net::ServerTls* controller_tls_ = nullptr;
 
   mutable std::mutex mu_;  // guards the fields below
   struct Applied {
