@@ -222,11 +222,17 @@ int validate_config(const std::string& path) {
     if (auto c = fastchat::WorkerCatalog::make(*loaded); !c) loaded = c.error();
   }
   // The listeners' certificates and keys load, and match.
-  for (auto [tls, setting] : {std::pair{&loaded->server.tls, "server.tls"},
-                              std::pair{&loaded->fastchat.controller.tls, "fastchat.controller.tls"},
-                              std::pair{&loaded->fastchat.worker.tls, "fastchat.worker.tls"}}) {
-    if (!loaded || !tls->enabled()) continue;
-    if (auto c = net::make_server_tls_context(*tls, setting); !c) loaded = c.error();
+  if (loaded) {
+    const auto& c = *loaded;
+    for (auto [tls, setting] : {std::pair{&c.server.tls, "server.tls"},
+                                std::pair{&c.fastchat.controller.tls, "fastchat.controller.tls"},
+                                std::pair{&c.fastchat.worker.tls, "fastchat.worker.tls"}}) {
+      if (!tls->enabled()) continue;
+      if (auto context = net::make_server_tls_context(*tls, setting); !context) {
+        loaded = context.error();
+        break;
+      }
+    }
   }
   if (!loaded) {
     std::cerr << loaded.error().message << "\n";

@@ -100,7 +100,7 @@ net::Task<base::Result<int>> exchange(S& stream, const config::Endpoint& at,
 net::Task<base::Result<int>> call(std::string base_url, std::string path, std::string body,
                                   std::chrono::milliseconds first_byte,
                                   std::chrono::milliseconds idle, const BodySink* sink,
-                                  Reply* reply, CallHandle* handle) {
+                                  Reply* reply, CallHandle* handle, asio::ssl::context* tls_context) {
   auto at = config::parse_endpoint(base_url);
   if (!at) {
     co_return base::make_error(ErrorCode::kUpstreamUnreachable,
@@ -131,7 +131,7 @@ net::Task<base::Result<int>> call(std::string base_url, std::string path, std::s
     plain.socket().shutdown(net::tcp::socket::shutdown_both, ignored);
     co_return status;
   }
-  TlsStream tls(std::move(plain), client_tls());
+  TlsStream tls(std::move(plain), tls_context ? *tls_context : client_tls());
   lowest = &beast::get_lowest_layer(tls);
   if (!net::prepare_client_tls(tls.native_handle(), at->host, true)) {
     co_return base::make_error(ErrorCode::kUpstreamUnreachable,
@@ -147,10 +147,11 @@ net::Task<base::Result<int>> call(std::string base_url, std::string path, std::s
 }  // namespace
 
 net::Task<base::Result<Reply>> post_json(std::string base_url, std::string path, std::string body,
-                                         std::chrono::milliseconds timeout, CallHandle* handle) {
+                                         std::chrono::milliseconds timeout, CallHandle* handle,
+                                         asio::ssl::context* tls) {
   Reply reply;
   auto status = co_await call(std::move(base_url), std::move(path), std::move(body), timeout,
-                              timeout, nullptr, &reply, handle);
+                              timeout, nullptr, &reply, handle, tls);
   if (!status) co_return std::move(status).error();
   co_return reply;
 }
@@ -158,9 +159,9 @@ net::Task<base::Result<Reply>> post_json(std::string base_url, std::string path,
 net::Task<base::Result<int>> post_stream(std::string base_url, std::string path, std::string body,
                                          std::chrono::milliseconds first_byte,
                                          std::chrono::milliseconds idle, BodySink sink,
-                                         CallHandle* handle) {
+                                         CallHandle* handle, asio::ssl::context* tls) {
   co_return co_await call(std::move(base_url), std::move(path), std::move(body), first_byte, idle,
-                          &sink, nullptr, handle);
+                          &sink, nullptr, handle, tls);
 }
 
 }  // namespace shepherd::fastchat

@@ -27,10 +27,13 @@ struct Reply {
 };
 
 // POSTs `body` (JSON) to `base_url` + `path` and reads the whole answer, all within `timeout`.
-// Errors: kUpstreamUnreachable (malformed URL, DNS, refused, TLS, reset), kUpstreamTimeout.
+// Errors: kUpstreamUnreachable (malformed URL, DNS, refused, TLS, reset), kUpstreamTimeout. An
+// https server is verified with `tls` (a provider's settings, net/tls.hpp), by default with the
+// system trust store (and OpenSSL's SSL_CERT_FILE).
 net::Task<base::Result<Reply>> post_json(std::string base_url, std::string path, std::string body,
                                          std::chrono::milliseconds timeout,
-                                         CallHandle* handle = nullptr);
+                                         CallHandle* handle = nullptr,
+                                         net::asio::ssl::context* tls = nullptr);
 
 // Receives the pieces of a streamed answer's body as they arrive (and may wait, e.g. to pass
 // them on); returning false stops reading (the connection is closed).
@@ -41,6 +44,7 @@ using BodySink = std::function<net::Task<bool>(std::string_view piece)>;
 net::Task<base::Result<int>> post_stream(std::string base_url, std::string path, std::string body,
                                          std::chrono::milliseconds first_byte,
                                          std::chrono::milliseconds idle, BodySink sink,
-                                         CallHandle* handle = nullptr);
+                                         CallHandle* handle = nullptr,
+                                         net::asio::ssl::context* tls = nullptr);
 
 }  // namespace shepherd::fastchat

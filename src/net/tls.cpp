@@ -1,5 +1,7 @@
 #include "net/tls.hpp"
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <cstring>
@@ -80,13 +82,15 @@ base::Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(
                                 tls.cert + ": " + ec.message());
   }
   ctx->use_private_key_file(tls.key, asio::ssl::context::pem, ec);
+  if (ec && ec.category() == asio::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH) {
+    return base::make_error(base::ErrorCode::kBadRequest, where + ": the key in " + tls.key +
+                                                              " does not match the certificate in " +
+                                                              tls.cert);
+  }
   if (ec) {
     return base::make_error(base::ErrorCode::kBadRequest, where + ".key: cannot load the private key from " + tls.key +
                                 ": " + ec.message());
-  }
-  if (SSL_CTX_check_private_key(native) != 1) {
-    return base::make_error(base::ErrorCode::kBadRequest, where + ": the key in " + tls.key +
-                                " does not match the certificate in " + tls.cert);
   }
   return ctx;
 }

@@ -297,7 +297,7 @@ export async function startShepherd(config, { env = {}, dir, args = [] } = {}) {
   const port = Number(proc.match[3]);
   assert.ok(port > 0, `shepherd port parsed from ${JSON.stringify(proc.stdout)}`);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${proc.match[1]}://127.0.0.1:${port}`,
     port,
     proc,
     child: proc.child,
