@@ -77,7 +77,9 @@ std::string find_config(const ServeOptions& options) {
 
 }  // namespace
 
-const char* scheme(const config::ListenerTlsConfig& tls) { return tls.enabled() ? "https" : "http"; }
+const char* scheme(const config::ListenerTlsConfig& tls) {
+  return tls.enabled() ? "https" : "http";
+}
 
 void print_worker(server::Server& server, const config::Config& config) {
   const auto& w = config.fastchat.worker;
@@ -176,8 +178,8 @@ int serve(const ServeOptions& options) {
               server.threads(), shared->models.size());
   if (controller) {
     const auto& c = shared->fastchat.controller;
-    std::printf("controller listening on %s://%s:%u (dispatch %s)\n", scheme(c.tls),
-                c.host.c_str(), static_cast<unsigned>(controller->port()), c.dispatch.c_str());
+    std::printf("controller listening on %s://%s:%u (dispatch %s)\n", scheme(c.tls), c.host.c_str(),
+                static_cast<unsigned>(controller->port()), c.dispatch.c_str());
   }
   if (server.worker()) print_worker(server, *shared);
   std::fflush(stdout);

@@ -10,6 +10,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 namespace shepherd::config {
 namespace {
@@ -648,6 +649,45 @@ TEST(ParseConfig, FastChatControllerErrorsNameTheKey) {
     ASSERT_FALSE(r.ok()) << yaml;
     EXPECT_NE(r.error().message.find(path), std::string::npos) << r.error().message;
   }
+}
+
+TEST(ParseConfig, ListenerTlsOnEveryListener) {
+  // Any readable files pass parsing; whether they hold a certificate is checked when loaded.
+  const auto dir = std::filesystem::temp_directory_path() / "shepherd-config-tls";
+  std::filesystem::create_directories(dir);
+  const auto cert = (dir / "cert.pem").string();
+  const auto key = (dir / "key.pem").string();
+  std::ofstream(cert) << "cert";
+  std::ofstream(key) << "key";
+  const auto files = "{cert: " + cert + ", key: " + key;
+  const auto r = parse(std::string(kMinimal) + "server:\n  tls: " + files +
+                       ", min_version: '1.3'}\nfastchat:\n  controller: {tls: " + files +
+                       "}}\n  worker: {tls: " + files + "}}\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->server.tls.enabled());
+  EXPECT_EQ(r->server.tls.cert, cert);
+  EXPECT_EQ(r->server.tls.key, key);
+  EXPECT_EQ(r->server.tls.min_version, "1.3");
+  EXPECT_EQ(r->fastchat.controller.tls.min_version, "1.2");
+  EXPECT_EQ(r->fastchat.worker.tls.key, key);
+  EXPECT_FALSE(parse(kMinimal)->server.tls.enabled());
+  for (const auto& [yaml, path, reason] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"server:\n  tls: " + files + ", min_version: '1.1'}\n", "server.tls.min_version",
+            "1.2 or 1.3"},
+           {"server:\n  tls: {cert: " + cert + "}\n", "server.tls", "both cert and key"},
+           {"server:\n  tls: {cert: " + cert + ", key: /nonexistent-shepherd/key.pem}\n",
+            "server.tls.key", "cannot read"},
+           {"server:\n  tls: " + files + ", ciphers: all}\n", "server.tls.ciphers", "unknown key"},
+           {"fastchat:\n  worker: {tls: {key: " + key + "}}\n", "fastchat.worker.tls",
+            "both cert and key"},
+       }) {
+    const auto bad = parse(std::string(kMinimal) + yaml);
+    ASSERT_FALSE(bad.ok()) << yaml;
+    EXPECT_NE(bad.error().message.find(path + ": "), std::string::npos) << bad.error().message;
+    EXPECT_NE(bad.error().message.find(reason), std::string::npos) << bad.error().message;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ParseConfig, EveryStrategyNameReadsBack) {

@@ -7,8 +7,8 @@
 namespace shepherd::config {
 
 struct ListenerTlsConfig {
-  std::string cert;  // PEM file: the certificate, then any intermediates
-  std::string key;   // PEM file: its private key
+  std::string cert;                 // PEM file: the certificate, then any intermediates
+  std::string key;                  // PEM file: its private key
   std::string min_version = "1.2";  // "1.2" or "1.3"
   bool enabled() const { return !cert.empty(); }
 };

@@ -295,14 +295,13 @@ void Controller::start() {
                              std::to_string(i.options.port) + ": " + e.code().message());
   }
   i.port = i.acceptor->local_endpoint().port();
-  asio::co_spawn(i.ioc,
-                 net::accept_loop(
-                     *i.acceptor, i.connections,
-                     [p = &i](std::shared_ptr<net::ClientConnection> c) {
-                       return p->serve(std::move(c));
-                     },
-                     &i.tls),
-                 asio::detached);
+  asio::co_spawn(
+      i.ioc,
+      net::accept_loop(
+          *i.acceptor, i.connections,
+          [p = &i](std::shared_ptr<net::ClientConnection> c) { return p->serve(std::move(c)); },
+          &i.tls),
+      asio::detached);
   i.sweep_timer.emplace(i.ioc);
   i.sweep();
   i.thread = std::thread([p = &i] { p->ioc.run(); });

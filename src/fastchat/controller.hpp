@@ -41,8 +41,8 @@ struct ControllerOptions {
   std::chrono::milliseconds stream_timeout{100'000};  // the stream proxy, per read
   std::function<Registry::Time()> clock;              // empty: steady_clock
   std::function<double()> random;                     // [0, 1) for lottery; empty: mt19937
-  config::ListenerTlsConfig tls;  // HTTPS (FastChat's --ssl) when enabled
-  std::string tls_setting = "--ssl";  // where `tls` came from, for errors
+  config::ListenerTlsConfig tls;                      // HTTPS (FastChat's --ssl) when enabled
+  std::string tls_setting = "--ssl";                  // where `tls` came from, for errors
 };
 
 class Controller {

@@ -100,7 +100,8 @@ net::Task<base::Result<int>> exchange(S& stream, const config::Endpoint& at,
 net::Task<base::Result<int>> call(std::string base_url, std::string path, std::string body,
                                   std::chrono::milliseconds first_byte,
                                   std::chrono::milliseconds idle, const BodySink* sink,
-                                  Reply* reply, CallHandle* handle, asio::ssl::context* tls_context) {
+                                  Reply* reply, CallHandle* handle,
+                                  asio::ssl::context* tls_context) {
   auto at = config::parse_endpoint(base_url);
   if (!at) {
     co_return base::make_error(ErrorCode::kUpstreamUnreachable,

@@ -129,7 +129,7 @@ Task<bool> ClientConnection::handshake(const ReadLimits& limits) {
     co_return false;
   }
   auto [hec, used] = co_await stream_.ssl().async_handshake(asio::ssl::stream_base::server,
-                                                             buffer_.data(), kUseTuple);
+                                                            buffer_.data(), kUseTuple);
   buffer_.consume(buffer_.size());  // the handshake took it all, whatever it used
   clear_deadline();
   co_return !hec && !timed_out_;

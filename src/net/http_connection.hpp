@@ -1,5 +1,5 @@
-// One HTTP/1.1 client connection, plain or TLS: reads requests within limits (header and body size, the
-// keep-alive and request timeouts), writes answers (whole, or chunked as a stream goes), keeps
+// One HTTP/1.1 client connection, plain or TLS: reads requests within limits (header and body size,
+// the keep-alive and request timeouts), writes answers (whole, or chunked as a stream goes), keeps
 // the connection alive between requests, and watches for the client leaving while an upstream
 // call runs. It knows bytes and HTTP, nothing of any API dialect.
 //

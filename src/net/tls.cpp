@@ -78,19 +78,21 @@ base::Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(
   error_code ec;
   ctx->use_certificate_chain_file(tls.cert, ec);
   if (ec) {
-    return base::make_error(base::ErrorCode::kBadRequest, where + ".cert: cannot load the certificate chain from " +
-                                tls.cert + ": " + ec.message());
+    return base::make_error(
+        base::ErrorCode::kBadRequest,
+        where + ".cert: cannot load the certificate chain from " + tls.cert + ": " + ec.message());
   }
   ctx->use_private_key_file(tls.key, asio::ssl::context::pem, ec);
   if (ec && ec.category() == asio::error::get_ssl_category() &&
       ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH) {
-    return base::make_error(base::ErrorCode::kBadRequest, where + ": the key in " + tls.key +
-                                                              " does not match the certificate in " +
-                                                              tls.cert);
+    return base::make_error(
+        base::ErrorCode::kBadRequest,
+        where + ": the key in " + tls.key + " does not match the certificate in " + tls.cert);
   }
   if (ec) {
-    return base::make_error(base::ErrorCode::kBadRequest, where + ".key: cannot load the private key from " + tls.key +
-                                ": " + ec.message());
+    return base::make_error(
+        base::ErrorCode::kBadRequest,
+        where + ".key: cannot load the private key from " + tls.key + ": " + ec.message());
   }
   return ctx;
 }

@@ -9,9 +9,8 @@
 #include <string_view>
 
 #include "base/result.hpp"
-#include "config/tls.hpp"
-
 #include "config/config.hpp"
+#include "config/tls.hpp"
 #include "net/asio.hpp"
 
 namespace shepherd::net {
