@@ -10,6 +10,7 @@ packages=(
   libpq-dev postgresql
   googletest libgtest-dev libgmock-dev
   libhiredis-dev redis-server
+  prometheus
   nodejs npm
 )
 if [[ "${1:-}" == "--bench" ]]; then packages+=(nginx-light wrk util-linux); fi

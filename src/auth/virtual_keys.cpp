@@ -8,6 +8,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "base/slots.hpp"
+
 namespace shepherd::auth {
 
 namespace {
@@ -133,6 +135,7 @@ KeyTable::KeyTable(const std::vector<storage::KeyRecord>& records) {
     k.expires_at = r.expires_at;
     k.revoked = r.revoked_at.has_value();
     k.log_bodies = r.log_bodies;
+    k.metric_slot = base::key_slots().slot(r.id);
     keys_.emplace(r.hash, std::move(k));
   }
   by_id_.reserve(keys_.size());

@@ -53,6 +53,7 @@ struct VirtualKey {
   std::optional<storage::Millis> expires_at;
   bool revoked = false;
   bool log_bodies = false;
+  std::size_t metric_slot = 0;  // in base::key_slots(): its per-key metrics
 
   bool allows(std::string_view model) const;
 };

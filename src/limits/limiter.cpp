@@ -149,6 +149,7 @@ Ticket LocalCounters::admit(const std::string& key_id, const KeyLimits& limits,
           ticket.reserved_micros = reserve;
           ticket.period = s.period;
           ticket.budgeted = true;
+          ticket.spent_micros = s.spent;
         }
       }
     }

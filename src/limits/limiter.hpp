@@ -58,6 +58,7 @@ struct Ticket {
   std::int64_t reserved_micros = 0;
   Millis period = 0;      // the budget period the reservation belongs to
   bool budgeted = false;  // the key had a budget: settling adds the cost to `period`'s spend
+  std::int64_t spent_micros = 0;  // budgeted: the period's settled spend at admission
   // RedisLimiter's: counted by the fallback counters (Redis could not be reached), and the
   // generation of the instance's Redis fields that holds the slot and reservation.
   bool local = false;

@@ -221,6 +221,7 @@ net::Task<Ticket> RedisLimiter::admit(std::string key_id, KeyLimits limits,
         ticket.budgeted = true;
         ticket.reserved_micros = reserve;
         ticket.period = period;
+        ticket.spent_micros = reply->elements[1].integer;
       }
       ticket.incarnation = incarnation;
       break;

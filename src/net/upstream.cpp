@@ -62,8 +62,9 @@ base::Error upstream_io_error(const config::ProviderConfig& provider, const char
   return e;
 }
 
-UpstreamPool::UpstreamPool(Executor executor, const config::ProviderConfig& provider)
-    : executor_(std::move(executor)), provider_(provider) {
+UpstreamPool::UpstreamPool(Executor executor, const config::ProviderConfig& provider,
+                           std::shared_ptr<base::PoolGauge> gauge)
+    : executor_(std::move(executor)), provider_(provider), gauge_(std::move(gauge)) {
   if (provider_.endpoint.tls) tls_ = make_client_tls_context(provider_);
 }
 
@@ -77,6 +78,7 @@ void UpstreamPool::close_all() {
   idle_.clear();
   for (auto* w : waiters_) w->cancel();
   waiters_.clear();
+  publish();
 }
 
 bool UpstreamPool::still_open(UpstreamConnection& connection) {
@@ -95,6 +97,7 @@ void UpstreamPool::trim(Clock::time_point now) {
     idle_.front()->socket().close(ec);
     idle_.pop_front();
   }
+  publish();
 }
 
 ConnectionPtr UpstreamPool::take_idle() {
@@ -104,9 +107,11 @@ ConnectionPtr UpstreamPool::take_idle() {
     if (coarse_now() - c->idle_since < kCheckIdleAfter || still_open(*c)) {
       c->reused = true;
       ++active_;
+      publish();
       return c;
     }
   }
+  publish();  // connections the upstream had closed are gone
   return nullptr;
 }
 
@@ -134,6 +139,7 @@ Task<base::Result<ConnectionPtr>> UpstreamPool::acquire(Clock::time_point deadli
     if (!idle_.empty()) co_return co_await acquire(deadline, cancel);
   }
   ++active_;
+  publish();
   auto result = co_await connect(deadline, cancel);
   if (!result) {
     cancel.active = nullptr;
@@ -218,6 +224,7 @@ void UpstreamPool::release(ConnectionPtr connection, bool reusable) {
     connection->socket().shutdown(tcp::socket::shutdown_both, ec);
     connection->socket().close(ec);
   }
+  publish();
   if (!waiters_.empty()) {
     waiters_.front()->cancel();
     waiters_.pop_front();

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/gauge.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "net/asio.hpp"
@@ -93,7 +94,9 @@ struct CancelState {
 
 class UpstreamPool {
  public:
-  UpstreamPool(Executor executor, const config::ProviderConfig& provider);
+  // `gauge` (optional) is kept up to date with the pool's connections in use and idle.
+  UpstreamPool(Executor executor, const config::ProviderConfig& provider,
+               std::shared_ptr<base::PoolGauge> gauge = nullptr);
   ~UpstreamPool();
 
   const config::ProviderConfig& provider() const { return provider_; }
@@ -122,6 +125,11 @@ class UpstreamPool {
   Task<base::Result<ConnectionPtr>> connect(Clock::time_point deadline, CancelState& cancel);
   Task<base::Result<std::vector<tcp::endpoint>>> resolve(Clock::time_point deadline);
   static bool still_open(UpstreamConnection& connection);
+  void publish() {
+    if (!gauge_) return;
+    gauge_->in_use.store(static_cast<std::int64_t>(active_), std::memory_order_relaxed);
+    gauge_->idle.store(static_cast<std::int64_t>(idle_.size()), std::memory_order_relaxed);
+  }
 
   Executor executor_;
   const config::ProviderConfig provider_;  // a copy: the pool may outlive its config snapshot
@@ -129,6 +137,7 @@ class UpstreamPool {
   std::deque<ConnectionPtr> idle_;
   std::size_t active_ = 0;
   std::deque<Timer*> waiters_;
+  std::shared_ptr<base::PoolGauge> gauge_;
   std::vector<tcp::endpoint> endpoints_;
   Clock::time_point endpoints_expire_{};
 };

@@ -5,6 +5,13 @@
 #include <cmath>
 #include <cstdio>
 
+#include "api/json_text.hpp"
+#include "base/slots.hpp"
+
+#ifndef SHEPHERD_VERSION
+#define SHEPHERD_VERSION "unknown"
+#endif
+
 namespace shepherd::observability {
 namespace {
 
@@ -39,6 +46,41 @@ std::string number(double v) {
   return buf;
 }
 
+template <typename Buckets>
+void observe(Buckets& buckets, std::chrono::nanoseconds d) {
+  const double seconds = static_cast<double>(std::max<std::int64_t>(0, d.count())) / 1e9;
+  std::size_t b = 0;
+  while (b < kLatencyBuckets.size() && seconds > kLatencyBuckets[b]) ++b;
+  buckets[b].fetch_add(1, kRelaxed);
+}
+
+using BucketCounts = std::array<std::uint64_t, kLatencyBuckets.size() + 1>;
+
+// The _bucket, _sum and _count lines of one histogram series.
+void histogram(std::string& out, std::string_view name, const std::string& labels,
+               const BucketCounts& buckets, std::uint64_t sum_ns, std::uint64_t count) {
+  std::uint64_t cumulative = 0;
+  auto bucket = [&](std::string_view le) {
+    out.append(name).append("_bucket{").append(labels).append(",le=\"").append(le).append("\"} ");
+    out.append(std::to_string(cumulative)).append("\n");
+  };
+  for (std::size_t b = 0; b < kLatencyBuckets.size(); ++b) {
+    cumulative += buckets[b];
+    bucket(number(kLatencyBuckets[b]));
+  }
+  cumulative += buckets.back();
+  bucket("+Inf");
+  out.append(name).append("_sum{").append(labels).append("} ");
+  out.append(number(static_cast<double>(sum_ns) / 1e9)).append("\n");
+  out.append(name).append("_count{").append(labels).append("} ");
+  out.append(std::to_string(count)).append("\n");
+}
+
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
+  out.append(name).append(" ").append(type).append("\n");
+}
+
 }  // namespace
 
 struct Metrics::Totals {
@@ -47,11 +89,18 @@ struct Metrics::Totals {
   std::uint64_t cost_nano = 0, latency_ns = 0, attempts = 0, fallbacks = 0, hedges = 0;
   std::uint64_t unpriced = 0, estimated = 0;
   std::array<std::uint64_t, kTrackedStatuses.size() + 1> status{};
-  std::array<std::uint64_t, kLatencyBuckets.size() + 1> buckets{};
+  BucketCounts buckets{};
+  std::uint64_t first_byte_ns = 0, first_byte_count = 0;
+  BucketCounts first_byte_buckets{};
 };
 
-Metrics::Metrics(int threads) : routes_(std::make_unique<Route[]>(kMaxRoutes)) {
-  for (int t = 0; t < threads; ++t) shards_.push_back(std::make_unique<Counters[]>(kMaxRoutes));
+Metrics::Metrics(int threads)
+    : routes_(std::make_unique<Route[]>(kMaxRoutes)),
+      key_slot_count_(base::key_slots().overflow() + 1) {
+  for (int t = 0; t < threads; ++t) {
+    shards_.push_back(std::make_unique<Counters[]>(kMaxRoutes));
+    key_shards_.push_back(std::make_unique<KeyCounters[]>(key_slot_count_));
+  }
 }
 
 base::Result<RouteTable> Metrics::add_routes(const config::Config& config) {
@@ -99,10 +148,27 @@ bool Metrics::record(int thread, std::size_t route, const Outcome& o) {
   c.status[status_index(o.status)].fetch_add(1, kRelaxed);
   const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, o.latency.count()));
   c.latency_ns.fetch_add(ns, kRelaxed);
-  const double seconds = static_cast<double>(ns) / 1e9;
-  std::size_t b = 0;
-  while (b < kLatencyBuckets.size() && seconds > kLatencyBuckets[b]) ++b;
-  c.buckets[b].fetch_add(1, kRelaxed);
+  observe(c.buckets, o.latency);
+  if (o.first_byte) {
+    c.first_byte_ns.fetch_add(
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, o.first_byte->count())), kRelaxed);
+    c.first_byte_count.fetch_add(1, kRelaxed);
+    observe(c.first_byte_buckets, *o.first_byte);
+  }
+  KeyCounters* key = o.key_slot && o.key_slot < key_slot_count_
+                         ? &key_shards_[static_cast<std::size_t>(thread)][o.key_slot]
+                         : nullptr;
+  if (key) {
+    key->requests.fetch_add(1, kRelaxed);
+    if (!o.ok) key->errors.fetch_add(1, kRelaxed);
+    if (o.usage) key->tokens.fetch_add(static_cast<std::uint64_t>(o.usage->total_tokens), kRelaxed);
+    if (o.budget_used) {
+      key->budget_period.store(o.budget_period, kRelaxed);
+      key->budget_ppm.store(
+          static_cast<std::uint64_t>(std::llround(std::clamp(*o.budget_used, 0.0, 1e6) * 1e6)),
+          kRelaxed);
+    }
+  }
   if (o.usage_estimated) c.estimated.fetch_add(1, kRelaxed);
   if (o.usage) {
     c.prompt_tokens.fetch_add(static_cast<std::uint64_t>(o.usage->prompt_tokens), kRelaxed);
@@ -120,6 +186,7 @@ bool Metrics::record(int thread, std::size_t route, const Outcome& o) {
     // Clamped: a nonsensical usage report must not overflow the counter's conversion.
     const double nano = std::clamp(usd * 1e9, 0.0, 1e18);
     c.cost_nano_usd.fetch_add(static_cast<std::uint64_t>(std::llround(nano)), kRelaxed);
+    if (key) key->cost_nano_usd.fetch_add(static_cast<std::uint64_t>(std::llround(nano)), kRelaxed);
   }
   return false;
 }
@@ -144,12 +211,18 @@ Metrics::Totals Metrics::sum(std::size_t route) const {
     t.estimated += c.estimated.load(kRelaxed);
     for (std::size_t i = 0; i < t.status.size(); ++i) t.status[i] += c.status[i].load(kRelaxed);
     for (std::size_t i = 0; i < t.buckets.size(); ++i) t.buckets[i] += c.buckets[i].load(kRelaxed);
+    t.first_byte_ns += c.first_byte_ns.load(kRelaxed);
+    t.first_byte_count += c.first_byte_count.load(kRelaxed);
+    for (std::size_t i = 0; i < t.first_byte_buckets.size(); ++i) {
+      t.first_byte_buckets[i] += c.first_byte_buckets[i].load(kRelaxed);
+    }
   }
   return t;
 }
 
 std::string Metrics::prometheus_text() const {
   std::string requests, tokens, cost, errors, disconnects, hist, attempts, fallbacks, hedges;
+  std::string first_byte;
   std::string unpriced, estimated;
   const auto n = route_count();
   for (std::size_t r = 0; r < n; ++r) {
@@ -189,19 +262,12 @@ std::string Metrics::prometheus_text() const {
               std::to_string(t.reasoning) + "\n";
     cost += "shepherd_cost_usd_total{" + labels + "} " +
             number(static_cast<double>(t.cost_nano) / 1e9) + "\n";
-    std::uint64_t cumulative = 0;
-    for (std::size_t b = 0; b < kLatencyBuckets.size(); ++b) {
-      cumulative += t.buckets[b];
-      hist += "shepherd_request_duration_seconds_bucket{" + labels + ",le=\"" +
-              number(kLatencyBuckets[b]) + "\"} " + std::to_string(cumulative) + "\n";
+    histogram(hist, "shepherd_request_duration_seconds", labels, t.buckets, t.latency_ns,
+              t.requests);
+    if (r != kNoRoute) {
+      histogram(first_byte, "shepherd_time_to_first_token_seconds", labels, t.first_byte_buckets,
+                t.first_byte_ns, t.first_byte_count);
     }
-    cumulative += t.buckets.back();
-    hist += "shepherd_request_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " +
-            std::to_string(cumulative) + "\n";
-    hist += "shepherd_request_duration_seconds_sum{" + labels + "} " +
-            number(static_cast<double>(t.latency_ns) / 1e9) + "\n";
-    hist += "shepherd_request_duration_seconds_count{" + labels + "} " +
-            std::to_string(t.requests) + "\n";
   }
   const double uptime =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
@@ -243,10 +309,155 @@ std::string Metrics::prometheus_text() const {
          "started.\n"
          "# TYPE shepherd_hedged_requests_total counter\n" +
          hedges +
+         "# HELP shepherd_time_to_first_token_seconds Time from request to the first byte of "
+         "the answer: a stream's first event, or a whole answer's head.\n"
+         "# TYPE shepherd_time_to_first_token_seconds histogram\n" +
+         first_byte +
          "# HELP shepherd_uptime_seconds Seconds since start.\n"
          "# TYPE shepherd_uptime_seconds gauge\n"
          "shepherd_uptime_seconds " +
-         number(uptime) + "\n";
+         number(uptime) + "\n" + key_text() + pool_text() +
+         "# HELP shepherd_config_reloads_total Config reloads (SIGHUP or the admin API), by "
+         "outcome.\n"
+         "# TYPE shepherd_config_reloads_total counter\n"
+         "shepherd_config_reloads_total{outcome=\"applied\"} " +
+         std::to_string(reloads_applied_.load(kRelaxed)) +
+         "\nshepherd_config_reloads_total{outcome=\"refused\"} " +
+         std::to_string(reloads_refused_.load(kRelaxed)) +
+         "\n# HELP shepherd_build_info The running build.\n"
+         "# TYPE shepherd_build_info gauge\n"
+         "shepherd_build_info{version=\"" SHEPHERD_VERSION "\"} 1\n";
+}
+
+std::string Metrics::key_text() const {
+  struct Key {
+    std::size_t slot = 0;
+    std::uint64_t requests = 0, errors = 0, tokens = 0, cost_nano = 0;
+    std::int64_t budget_period = 0;
+    std::uint64_t budget_ppm = 0;
+    bool budgeted = false;
+  };
+  std::vector<Key> keys;
+  for (std::size_t slot = 1; slot < key_slot_count_; ++slot) {
+    Key k{slot};
+    for (const auto& shard : key_shards_) {
+      const auto& c = shard[slot];
+      if (!c.used()) continue;
+      k.requests += c.requests.load(kRelaxed);
+      k.errors += c.errors.load(kRelaxed);
+      k.tokens += c.tokens.load(kRelaxed);
+      k.cost_nano += c.cost_nano_usd.load(kRelaxed);
+      // The latest period wins; within it, the larger use (the shards saw different requests).
+      const auto period = c.budget_period.load(kRelaxed);
+      const auto ppm = c.budget_ppm.load(kRelaxed);
+      if (ppm == 0 && period == 0) continue;
+      if (!k.budgeted || period > k.budget_period ||
+          (period == k.budget_period && ppm > k.budget_ppm)) {
+        k.budget_period = period;
+        k.budget_ppm = ppm;
+      }
+      k.budgeted = true;
+    }
+    if (k.requests) keys.push_back(k);
+  }
+  const auto& names = base::key_slots();
+  auto name = [&](const Key& k) {
+    return k.slot == names.overflow() ? std::string("other") : label(names.name(k.slot));
+  };
+  // The busiest keys by name; the rest (and keys past the slot table's capacity) as "other".
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+    return a.requests != b.requests ? a.requests > b.requests : a.slot < b.slot;
+  });
+  Key other{names.overflow()};
+  std::string requests, errors, tokens, cost;
+  auto line = [](std::string& out, std::string_view metric, const std::string& key,
+                 const std::string& value) {
+    out.append(metric).append("{key=\"").append(key).append("\"} ").append(value).append("\n");
+  };
+  auto emit = [&](const Key& k) {
+    const auto n = name(k);
+    line(requests, "shepherd_key_requests_total", n, std::to_string(k.requests));
+    line(errors, "shepherd_key_errors_total", n, std::to_string(k.errors));
+    line(tokens, "shepherd_key_tokens_total", n, std::to_string(k.tokens));
+    line(cost, "shepherd_key_cost_usd_total", n, number(static_cast<double>(k.cost_nano) / 1e9));
+  };
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (i < kTopKeys && keys[i].slot != names.overflow()) {
+      emit(keys[i]);
+      continue;
+    }
+    other.requests += keys[i].requests;
+    other.errors += keys[i].errors;
+    other.tokens += keys[i].tokens;
+    other.cost_nano += keys[i].cost_nano;
+  }
+  if (other.requests) emit(other);
+  // Budgets: the keys closest to spending theirs.
+  std::vector<Key> budgeted;
+  for (const auto& k : keys) {
+    if (k.budgeted && k.slot != names.overflow()) budgeted.push_back(k);
+  }
+  std::sort(budgeted.begin(), budgeted.end(),
+            [](const Key& a, const Key& b) { return a.budget_ppm > b.budget_ppm; });
+  if (budgeted.size() > kTopKeys) budgeted.resize(kTopKeys);
+  std::string budget;
+  for (const auto& k : budgeted) {
+    line(budget, "shepherd_key_budget_used_ratio", name(k),
+         number(static_cast<double>(k.budget_ppm) / 1e6));
+  }
+  std::string out;
+  header(out, "shepherd_key_requests_total", "counter",
+         "Requests by virtual key (the busiest keys; the rest as key=\"other\").");
+  out += requests;
+  header(out, "shepherd_key_errors_total", "counter",
+         "Requests by virtual key that did not end in a complete answer.");
+  out += errors;
+  header(out, "shepherd_key_tokens_total", "counter",
+         "Tokens (prompt and completion) by virtual key.");
+  out += tokens;
+  header(out, "shepherd_key_cost_usd_total", "counter",
+         "Cost by virtual key, at the configured prices.");
+  out += cost;
+  header(out, "shepherd_key_budget_used_ratio", "gauge",
+         "Share of its budget a key has spent in the current period, as of its last request (the "
+         "keys closest to their budget).");
+  out += budget;
+  return out;
+}
+
+std::shared_ptr<base::PoolGauge> Metrics::pool_gauge(const std::string& provider) {
+  auto gauge = std::make_shared<base::PoolGauge>();
+  std::lock_guard lock(gauges_mu_);
+  std::erase_if(pool_gauges_, [](const auto& g) { return g.second.expired(); });
+  pool_gauges_.emplace_back(provider, gauge);
+  return gauge;
+}
+
+std::string Metrics::pool_text() const {
+  std::vector<std::pair<std::string, std::pair<std::int64_t, std::int64_t>>> sums;
+  {
+    std::lock_guard lock(gauges_mu_);
+    for (const auto& [provider, weak] : pool_gauges_) {
+      const auto gauge = weak.lock();
+      if (!gauge) continue;
+      auto it = std::find_if(sums.begin(), sums.end(),
+                             [&](const auto& s) { return s.first == provider; });
+      if (it == sums.end()) it = sums.insert(sums.end(), {provider, {0, 0}});
+      it->second.first += gauge->in_use.load(kRelaxed);
+      it->second.second += gauge->idle.load(kRelaxed);
+    }
+  }
+  std::string out;
+  header(out, "shepherd_upstream_connections", "gauge",
+         "Upstream connections by provider: open (in use or idle) and idle.");
+  for (const auto& [provider, counts] : sums) {
+    const auto p = label(provider);
+    out.append("shepherd_upstream_connections{provider=\"").append(p).append("\",state=\"open\"} ");
+    out.append(std::to_string(counts.first + counts.second)).append("\n");
+    out.append("shepherd_upstream_connections{provider=\"").append(p).append("\",state=\"idle\"} ");
+    out.append(std::to_string(counts.second)).append("\n");
+  }
+  return out;
 }
 
 std::string Metrics::stats_json() const {
@@ -270,35 +481,45 @@ std::string Metrics::stats_json() const {
         {"errors", t.errors},
         {"client_disconnects", t.disconnects},
         {"success_rate",
-         t.requests ? static_cast<double>(ok) / static_cast<double>(t.requests) : 1.0},
-        {"avg_latency_ms",
-         t.requests ? static_cast<double>(t.latency_ns) / 1e6 / static_cast<double>(t.requests)
-                    : 0.0},
+         api::rounded(t.requests ? static_cast<double>(ok) / static_cast<double>(t.requests) : 1.0,
+                      4)},
+        {"avg_latency_ms", api::rounded(t.requests ? static_cast<double>(t.latency_ns) / 1e6 /
+                                                         static_cast<double>(t.requests)
+                                                   : 0.0,
+                                        3)},
+        {"avg_time_to_first_token_ms",
+         api::rounded(t.first_byte_count ? static_cast<double>(t.first_byte_ns) / 1e6 /
+                                               static_cast<double>(t.first_byte_count)
+                                         : 0.0,
+                      3)},
         {"prompt_tokens", t.prompt},
         {"completion_tokens", t.completion},
         {"cached_tokens", t.cached},
         {"reasoning_tokens", t.reasoning},
         {"total_tokens", t.prompt + t.completion},
-        {"cost_usd", static_cast<double>(t.cost_nano) / 1e9},
+        {"cost_usd", api::rounded(static_cast<double>(t.cost_nano) / 1e9, 9)},
     });
   }
   const auto refused = sum(kNoRoute);
   json::object totals{
       {"requests", all_requests},
       {"errors", all_errors},
-      {"success_rate", all_requests ? static_cast<double>(all_requests - all_errors) /
-                                          static_cast<double>(all_requests)
-                                    : 1.0},
-      {"avg_latency_ms",
-       all_requests ? static_cast<double>(all_latency) / 1e6 / static_cast<double>(all_requests)
-                    : 0.0},
+      {"success_rate", api::rounded(all_requests ? static_cast<double>(all_requests - all_errors) /
+                                                       static_cast<double>(all_requests)
+                                                 : 1.0,
+                                    4)},
+      {"avg_latency_ms", api::rounded(all_requests ? static_cast<double>(all_latency) / 1e6 /
+                                                         static_cast<double>(all_requests)
+                                                   : 0.0,
+                                      3)},
       {"total_tokens", all_tokens},
       {"refused_before_routing", refused.requests},
   };
   const double uptime =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  return json::serialize(json::object{
-      {"uptime_seconds", uptime}, {"totals", std::move(totals)}, {"routes", std::move(rows)}});
+  return api::json_text(json::object{{"uptime_seconds", api::rounded(uptime, 2)},
+                                     {"totals", std::move(totals)},
+                                     {"routes", std::move(rows)}});
 }
 
 }  // namespace shepherd::observability

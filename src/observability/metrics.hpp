@@ -1,7 +1,8 @@
-// Request metrics: counters, token and cost totals and a latency histogram per route (model ×
-// deployment). Each event-loop thread writes only its own shard (relaxed atomics, no sharing on
-// the hot path); readers sum the shards. Served as Prometheus text (/metrics) and as the
-// original worker's statistics (/stats).
+// Request metrics: counters, token and cost totals, latency and time-to-first-byte histograms per
+// route (model × deployment), and per virtual key. Each event-loop thread writes only its own
+// shard (relaxed atomics, no sharing on the hot path); readers sum the shards. Served as
+// Prometheus text (/metrics) and as the original worker's statistics (/stats). Also: the
+// upstream pools' connections, config reloads and the build.
 #pragma once
 
 #include <array>
@@ -9,9 +10,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "base/gauge.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "metering/cost.hpp"
@@ -42,6 +47,9 @@ class Metrics {
 
   static constexpr std::size_t kNoRoute = 0;
   static constexpr std::size_t kMaxRoutes = 1024;
+  // Per-key series name at most this many keys (the busiest; by budget used for the budget
+  // gauge), and sum the rest under key="other", so that their number stays bounded.
+  static constexpr std::size_t kTopKeys = 20;
 
   // The routes of `config`: a deployment seen before (same model, id and provider) keeps its
   // counters across reloads; its prices become those of `config`. Called by one thread at a time,
@@ -61,6 +69,13 @@ class Metrics {
     int attempts = 0;       // upstream attempts, retries and hedges included
     bool fallback = false;  // served by a fallback model
     bool hedged = false;    // a hedged second attempt was started
+    // Arrival to the first byte of the answer sent (the head of a whole answer, a stream's first
+    // event); none when nothing was sent.
+    std::optional<std::chrono::nanoseconds> first_byte;
+    std::size_t key_slot = 0;  // the virtual key's base::key_slots() slot; 0: none
+    // A budgeted key: its period's spend after this request, over the budget; and the period.
+    std::optional<double> budget_used;
+    std::int64_t budget_period = 0;
   };
   // Called on thread `thread` (0-based event-loop index) when a request completes. Returns
   // true the first time a request with usage is recorded on a route whose deployment has no
@@ -69,6 +84,14 @@ class Metrics {
 
   std::string prometheus_text() const;
   std::string stats_json() const;
+
+  // The gauge of a new upstream pool of `provider` (kept up to date by the pool, summed per
+  // provider into shepherd_upstream_connections while the pool lives). Any thread.
+  std::shared_ptr<base::PoolGauge> pool_gauge(const std::string& provider);
+  // A config reload was applied, or refused. Any thread.
+  void count_reload(bool applied) {
+    (applied ? reloads_applied_ : reloads_refused_).fetch_add(1, std::memory_order_relaxed);
+  }
 
  private:
   struct Counters {
@@ -81,6 +104,15 @@ class Metrics {
     std::atomic<std::uint64_t> estimated{0};  // requests whose usage is Shepherd's estimate
     std::array<std::atomic<std::uint64_t>, kTrackedStatuses.size() + 1> status{};
     std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size() + 1> buckets{};
+    std::atomic<std::uint64_t> first_byte_ns{0}, first_byte_count{0};
+    std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size() + 1> first_byte_buckets{};
+  };
+  struct KeyCounters {
+    std::atomic<std::uint64_t> requests{0}, errors{0}, tokens{0}, cost_nano_usd{0};
+    // The last budget use seen on this shard: millionths of the budget, in period budget_period.
+    std::atomic<std::int64_t> budget_period{0};
+    std::atomic<std::uint64_t> budget_ppm{0};
+    bool used() const { return requests.load(std::memory_order_relaxed) != 0; }
   };
   struct Route {
     std::string model, deployment, provider;
@@ -97,6 +129,15 @@ class Metrics {
   // shards_[thread][route]
   std::vector<std::unique_ptr<Counters[]>> shards_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  // key_shards_[thread][slot], slots as base::key_slots() numbers them (overflow included).
+  std::vector<std::unique_ptr<KeyCounters[]>> key_shards_;
+  std::size_t key_slot_count_ = 0;
+  std::string key_text() const;
+
+  mutable std::mutex gauges_mu_;
+  mutable std::vector<std::pair<std::string, std::weak_ptr<base::PoolGauge>>> pool_gauges_;
+  std::string pool_text() const;
+  std::atomic<std::uint64_t> reloads_applied_{0}, reloads_refused_{0};
 };
 
 }  // namespace shepherd::observability

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/slots.hpp"
+
 namespace shepherd::observability {
 namespace {
 
@@ -650,6 +652,167 @@ TEST(Metrics, EscapesTheDeploymentLabel) {
   // The JSON keeps the id as it is.
   const auto stats = parse_stats(metrics.stats_json());
   EXPECT_EQ(str(route_stats(stats, 0).at("deployment")), "a\"b\\c\nd");
+}
+
+}  // namespace
+}  // namespace shepherd::observability
+
+namespace shepherd::observability {
+namespace {
+
+TEST(Metrics, TimeToFirstTokenIsAHistogramOfTheRequestsThatSentSomething) {
+  const auto config = test_config();
+  TestMetrics metrics(config, 2);
+  const auto route = metrics.route(0, 0);
+  auto sent = ok_outcome(900ms);
+  sent.first_byte = 2ms;
+  metrics.record(0, route, sent);
+  sent.first_byte = 300ms;
+  metrics.record(1, route, sent);
+  metrics.record(0, route, error_outcome(502));  // nothing sent: not observed
+  const auto text = metrics.prometheus_text();
+  const std::string family = "shepherd_time_to_first_token_seconds";
+  EXPECT_TRUE(has_line(text, "# TYPE " + family + " histogram")) << text;
+  const std::string bucket = family + "_bucket{" + kMP;
+  EXPECT_TRUE(has_line(text, bucket + ",le=\"0.001\"} 0")) << text;
+  EXPECT_TRUE(has_line(text, bucket + ",le=\"0.0025\"} 1"));
+  EXPECT_TRUE(has_line(text, bucket + ",le=\"0.25\"} 1"));
+  EXPECT_TRUE(has_line(text, bucket + ",le=\"0.5\"} 2"));
+  EXPECT_TRUE(has_line(text, bucket + ",le=\"+Inf\"} 2"));
+  EXPECT_EQ(sample(text, family + "_count{" + kMP + "}"), "2");
+  EXPECT_EQ(sample(text, family + "_sum{" + kMP + "}"), "0.302");
+  EXPECT_EQ(sample(text, family + "_count{" + kMQ + "}"), "0");
+  const auto stats = parse_stats(metrics.stats_json());
+  EXPECT_DOUBLE_EQ(dbl(route_stats(stats, 0).at("avg_time_to_first_token_ms")), 151);
+}
+
+TEST(Metrics, PerKeySeriesNameTheBusiestKeysAndSumTheRest) {
+  const auto config = test_config();
+  TestMetrics metrics(config, 2);
+  const auto route = metrics.route(0, 0);
+  // Ids unique to this test: the slot table is process-wide.
+  std::vector<std::size_t> slots;
+  for (std::size_t i = 0; i < Metrics::kTopKeys + 3; ++i) {
+    slots.push_back(base::key_slots().slot("key_ttest" + std::to_string(i)));
+  }
+  // Key i sends i + 1 requests (half on each shard); the three quietest go to "other".
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    for (std::size_t n = 0; n <= i; ++n) {
+      auto o = ok_outcome(1ms, api::Usage{10, 5, 15, 0, 0});
+      o.key_slot = slots[i];
+      metrics.record(static_cast<int>(n % 2), route, o);
+    }
+  }
+  auto failed = error_outcome(500);
+  failed.key_slot = slots.back();
+  metrics.record(1, route, failed);
+  const auto text = metrics.prometheus_text();
+  const auto last = std::to_string(slots.size() - 1);
+  EXPECT_EQ(sample(text, "shepherd_key_requests_total{key=\"key_ttest" + last + "\"}"),
+            std::to_string(slots.size() + 1))
+      << text;
+  EXPECT_EQ(sample(text, "shepherd_key_errors_total{key=\"key_ttest" + last + "\"}"), "1");
+  EXPECT_EQ(sample(text, "shepherd_key_tokens_total{key=\"key_ttest" + last + "\"}"),
+            std::to_string(15 * slots.size()));
+  EXPECT_FALSE(sample(text, "shepherd_key_requests_total{key=\"key_ttest0\"}").has_value());
+  EXPECT_FALSE(sample(text, "shepherd_key_requests_total{key=\"key_ttest2\"}").has_value());
+  EXPECT_TRUE(sample(text, "shepherd_key_requests_total{key=\"key_ttest3\"}").has_value());
+  EXPECT_EQ(sample(text, "shepherd_key_requests_total{key=\"other\"}"), "6");  // 1 + 2 + 3
+  // Cost at m@p's prices (2.5 and 10 per 1M): 10 * 2.5e-6 + 5 * 1e-5 = 7.5e-5 per request.
+  EXPECT_EQ(sample(text, "shepherd_key_cost_usd_total{key=\"other\"}"), "0.00045");
+  std::size_t named = 0;
+  for (const auto& line : lines(text)) {
+    if (line.rfind("shepherd_key_requests_total{", 0) == 0) ++named;
+  }
+  EXPECT_EQ(named, Metrics::kTopKeys + 1);
+}
+
+TEST(Metrics, BudgetUseIsTheLatestPeriodsLargestOnAnyShard) {
+  const auto config = test_config();
+  TestMetrics metrics(config, 2);
+  const auto route = metrics.route(0, 0);
+  const auto slot = base::key_slots().slot("key_tbudget");
+  auto o = ok_outcome(1ms);
+  o.key_slot = slot;
+  o.budget_period = 1000;
+  o.budget_used = 0.5;
+  metrics.record(0, route, o);
+  o.budget_used = 0.92;
+  metrics.record(1, route, o);
+  auto text = metrics.prometheus_text();
+  EXPECT_EQ(sample(text, "shepherd_key_budget_used_ratio{key=\"key_tbudget\"}"), "0.92") << text;
+  // A new period starts from its own use, whatever the other shard saw in the last one.
+  o.budget_period = 2000;
+  o.budget_used = 0.01;
+  metrics.record(0, route, o);
+  text = metrics.prometheus_text();
+  EXPECT_EQ(sample(text, "shepherd_key_budget_used_ratio{key=\"key_tbudget\"}"), "0.01");
+  // A key without a budget has no budget series.
+  const auto plain = base::key_slots().slot("key_tnobudget");
+  auto p = ok_outcome(1ms);
+  p.key_slot = plain;
+  metrics.record(0, route, p);
+  text = metrics.prometheus_text();
+  EXPECT_TRUE(sample(text, "shepherd_key_requests_total{key=\"key_tnobudget\"}").has_value());
+  EXPECT_FALSE(sample(text, "shepherd_key_budget_used_ratio{key=\"key_tnobudget\"}").has_value());
+}
+
+TEST(Metrics, UpstreamConnectionsAreSummedPerProviderWhileThePoolsLive) {
+  Metrics metrics(2);
+  auto a = metrics.pool_gauge("relay");
+  auto b = metrics.pool_gauge("relay");
+  auto c = metrics.pool_gauge("local");
+  a->in_use = 3;
+  a->idle = 2;
+  b->in_use = 1;
+  b->idle = 4;
+  c->idle = 1;
+  auto text = metrics.prometheus_text();
+  EXPECT_EQ(sample(text, R"(shepherd_upstream_connections{provider="relay",state="open"})"), "10")
+      << text;
+  EXPECT_EQ(sample(text, R"(shepherd_upstream_connections{provider="relay",state="idle"})"), "6");
+  EXPECT_EQ(sample(text, R"(shepherd_upstream_connections{provider="local",state="open"})"), "1");
+  b.reset();  // that pool is gone (a reload replaced its provider)
+  c.reset();
+  text = metrics.prometheus_text();
+  EXPECT_EQ(sample(text, R"(shepherd_upstream_connections{provider="relay",state="open"})"), "5");
+  EXPECT_FALSE(
+      sample(text, R"(shepherd_upstream_connections{provider="local",state="open"})").has_value());
+}
+
+TEST(Metrics, ReloadsAndBuildInfo) {
+  Metrics metrics(1);
+  metrics.count_reload(true);
+  metrics.count_reload(true);
+  metrics.count_reload(false);
+  const auto text = metrics.prometheus_text();
+  EXPECT_EQ(sample(text, R"(shepherd_config_reloads_total{outcome="applied"})"), "2");
+  EXPECT_EQ(sample(text, R"(shepherd_config_reloads_total{outcome="refused"})"), "1");
+  bool build = false;
+  for (const auto& line : lines(text)) {
+    if (line.rfind("shepherd_build_info{version=\"", 0) == 0 && line.ends_with("\"} 1")) {
+      build = true;
+    }
+  }
+  EXPECT_TRUE(build) << text;
+}
+
+TEST(Metrics, StatsNumbersReadAsPeopleWriteThem) {
+  const auto config = test_config();
+  TestMetrics metrics(config, 1);
+  const auto route = metrics.route(0, 0);
+  metrics.record(0, route, ok_outcome(1500us, api::Usage{10, 5, 15, 0, 0}));
+  metrics.record(0, route, ok_outcome(2ms));
+  metrics.record(0, route, error_outcome(502));
+  const auto text = metrics.stats_json();
+  // Boost.JSON alone writes 1 as 1E0; people read 1, 0.6667 and 1.5.
+  EXPECT_EQ(text.find("E0"), std::string::npos) << text;
+  EXPECT_EQ(text.find("E-"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"success_rate\":0.6667"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"avg_latency_ms\":1.5,"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"success_rate\":1,"), std::string::npos)
+      << text;  // a route without traffic
+  EXPECT_NE(text.find("\"cost_usd\":7.5e-05"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ bool same_connection(const config::ProviderConfig& a, const config::ProviderConf
 }  // namespace
 
 std::shared_ptr<const LoopView> LoopView::make(std::shared_ptr<const Snapshot> snap,
-                                               const LoopView* previous, net::Executor executor) {
+                                               const LoopView* previous, net::Executor executor,
+                                               observability::Metrics& metrics) {
   auto next = std::make_shared<LoopView>();
   const auto& config = *snap->config;
   for (const auto& p : config.providers) {
@@ -39,7 +40,9 @@ std::shared_ptr<const LoopView> LoopView::make(std::shared_ptr<const Snapshot> s
         if (same_connection(old.pool->provider(), p)) view.pool = old.pool;
       }
     }
-    if (!view.pool) view.pool = std::make_shared<net::UpstreamPool>(executor, p);
+    if (!view.pool) {
+      view.pool = std::make_shared<net::UpstreamPool>(executor, p, metrics.pool_gauge(p.name));
+    }
     if (!view.adapter->model_in_head()) {
       for (std::size_t op = 0; op < view.head_json.size(); ++op) {
         const auto o = static_cast<providers::Operation>(op);

@@ -66,9 +66,11 @@ struct LoopView {
   const routing::Router& router() const { return *snap->router; }
 
   // A view of `snap` for a loop running on `executor`: pools of `previous` whose providers
-  // connect the same way are kept (with their warm connections).
+  // connect the same way are kept (with their warm connections); new pools report their
+  // connections to `metrics`.
   static std::shared_ptr<const LoopView> make(std::shared_ptr<const Snapshot> snap,
-                                              const LoopView* previous, net::Executor executor);
+                                              const LoopView* previous, net::Executor executor,
+                                              observability::Metrics& metrics);
 };
 
 // What one event loop gives the requests it runs. Owned by the server; touched only on the

@@ -196,6 +196,15 @@ Task<void> record(RequestContext& rc) {
     co_await rc.loop.limiter->settle(rc.caller.key->id, rc.ticket, tokens, limits::to_micros(cost),
                                      base::unix_ms());
   }
+  if (rc.first_byte_sent) out.first_byte = *rc.first_byte_sent - rc.started;
+  if (const auto* key = rc.caller.key) {
+    out.key_slot = key->metric_slot;
+    if (rc.ticket.budgeted && key->limits.budget && key->limits.budget->usd > 0) {
+      out.budget_used =
+          (static_cast<double>(rc.ticket.spent_micros) / 1e6 + cost) / key->limits.budget->usd;
+      out.budget_period = rc.ticket.period;
+    }
+  }
   if (rc.loop.metrics.record(rc.loop.index, rc.route, out) && rc.served) {
     spdlog::warn(
         "deployment '{}' has no price: its traffic counts as costing nothing "

@@ -181,6 +181,7 @@ base::Result<std::uint64_t> Server::reload() {
   }
   auto loaded = config::load_config_file(config_path_, config::process_env());
   if (!loaded) {
+    metrics_->count_reload(false);
     spdlog::warn("config reload refused, the running version stays: {}", loaded.error().message);
     return std::move(loaded).error();
   }
@@ -198,7 +199,12 @@ base::Result<std::uint64_t> Server::reload() {
     config.server.threads = running.threads;
   }
   auto version = apply(std::make_shared<const config::Config>(std::move(config)));
-  if (version) spdlog::info("configuration version {} applied from {}", *version, config_path_);
+  metrics_->count_reload(version.ok());
+  if (version) {
+    spdlog::info("configuration version {} applied from {}", *version, config_path_);
+  } else {
+    spdlog::warn("config reload refused, the running version stays: {}", version.error().message);
+  }
   return version;
 }
 
@@ -371,7 +377,8 @@ void Server::wait() {
 // ---- Loop
 
 void Server::Loop::install(std::shared_ptr<const Snapshot> snap) {
-  context.view = pipeline::LoopView::make(std::move(snap), context.view.get(), ioc.get_executor());
+  context.view = pipeline::LoopView::make(std::move(snap), context.view.get(), ioc.get_executor(),
+                                          context.metrics);
 }
 
 void Server::Loop::sweep() {
