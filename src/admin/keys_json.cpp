@@ -228,6 +228,7 @@ base::Result<storage::AuditFilter> parse_audit_query(std::string_view query) {
   bool found = false;
   if (auto v = query_param(query, "model", found); found) f.model = v;
   if (auto v = query_param(query, "key", found); found) f.key_id = v;
+  if (auto v = query_param(query, "client_request_id", found); found) f.client_request_id = v;
   if (auto v = query_param(query, "status", found); found) {
     int status = 0;
     if (!digits(v, 0, v.size(), status) || status < 100 || status > 599) {

@@ -15,7 +15,8 @@ class Server;
 }
 namespace shepherd::config {
 struct Config;
-}
+struct LogConfig;
+}  // namespace shepherd::config
 
 namespace shepherd::app {
 
@@ -33,7 +34,8 @@ struct ServeOptions {
   bool demo = false;        // without a config: serve an in-process mock upstream's models
   std::string listen;       // overrides server.listen
   std::optional<int> threads;
-  SslFlags ssl;  // overrides server.tls
+  SslFlags ssl;                  // overrides server.tls
+  bool log_level_given = false;  // --log-level: it wins over log.level
 };
 int serve(const ServeOptions& options);
 
@@ -51,6 +53,9 @@ struct CheckOptions {
 int check(const CheckOptions& options);
 
 int validate_config(const std::string& path);
+
+// Applies log.level (unless --log-level was given) and log.format to spdlog (logging.cpp).
+void configure_logging(const config::LogConfig& log, bool level_given);
 
 // `shepherd controller`: FastChat's controller, with FastChat's flags (controller_cmd.cpp).
 struct ControllerCommand {
@@ -82,6 +87,7 @@ struct WorkerCommand {
   bool no_register = false;
   std::optional<int> threads;
   SslFlags ssl;
+  bool log_level_given = false;  // --log-level: it wins over log.level
 };
 int worker_command(const WorkerCommand& command);
 

@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
   keys_revoke->add_option("id", keys.id, "key id")->required();
 
   struct Filter {
-    std::string since, until, model, key, status, limit, by;
+    std::string since, until, model, key, status, limit, by, client_request_id;
   } filter;
   app::AuditOptions audit;
   auto* audit_cmd = cli.add_subcommand("audit", "Read the audit log (newest first, as JSON)");
@@ -176,12 +176,15 @@ int main(int argc, char** argv) {
   }
   audit_cmd->add_option("--model", filter.model, "only this model");
   audit_cmd->add_option("--key", filter.key, "only this key id");
+  audit_cmd->add_option("--client-request-id", filter.client_request_id,
+                        "only the request the client sent with this X-Request-Id");
   audit_cmd->add_option("--status", filter.status, "only this HTTP status");
   audit_cmd->add_option("--limit", filter.limit, "at most this many records (default 100)");
 
   CLI11_PARSE(cli, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_color_mt("shepherd"));
   spdlog::set_level(spdlog::level::from_str(log_level));
+  serve.log_level_given = worker.log_level_given = cli.get_option("--log-level")->count() > 0;
 
   if (*serve_cmd) return app::serve(serve);
   if (*check_cmd) {
@@ -203,6 +206,7 @@ int main(int argc, char** argv) {
                                       {"until", filter.until},
                                       {"model", filter.model},
                                       {"key", filter.key},
+                                      {"client_request_id", filter.client_request_id},
                                       {"status", filter.status},
                                       {"limit", filter.limit},
                                       {"by", filter.by}}) {

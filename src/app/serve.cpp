@@ -131,6 +131,7 @@ int serve(const ServeOptions& options) {
     config.server.tls = *tls;
   }
 
+  configure_logging(config.log, options.log_level_given);
   spdlog::info("configuration: {}", config.source);
   if (config.providers.empty()) spdlog::warn("{}", kNoProviderHelp);
   if (config.server.api_keys.empty() && config.keys.secret.empty()) {

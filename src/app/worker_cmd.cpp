@@ -119,6 +119,7 @@ int worker_command(const WorkerCommand& command) {
     }
   }
   if (command.threads) config.server.threads = *command.threads;
+  configure_logging(config.log, command.log_level_given);
   spdlog::info("configuration: {}", config.source);
   auto shared = std::make_shared<const config::Config>(std::move(config));
   // SIGHUP re-reads a config file; the worker's own settings apply at start.

@@ -38,8 +38,12 @@ class KeyHasher;
 // set, the static keys are hashed under it like virtual keys are, so that one HMAC of a
 // presented token serves both lookups.
 struct KeyDigests {
-  std::vector<Digest> api_keys;             // the static keys (server.api_keys)
-  std::optional<Digest> master;             // SHA-256; absent: the admin API is disabled
+  std::vector<Digest> api_keys;  // the static keys (server.api_keys)
+  std::optional<Digest> master;  // SHA-256; absent: the admin API is disabled
+  // SHA-256 of the tokens that may read /metrics and /stats (the master key, a metrics token);
+  // metrics_open: anyone may.
+  std::vector<Digest> metrics;
+  bool metrics_open = true;
   std::shared_ptr<const KeyHasher> hasher;  // null: virtual keys are off, api_keys are SHA-256
 
   // Open mode: no static keys and no virtual keys; anyone may call.

@@ -451,9 +451,10 @@ Result<Config> parse_config(std::string_view yaml, const EnvLookup& env, std::st
       throw ConfigError{"the configuration is empty; it needs at least providers and models"};
     }
     check_keys(root, "",
-               {"server", "routing", "providers", "models", "storage", "keys", "audit", "redis",
-                "fastchat"});
+               {"server", "log", "routing", "providers", "models", "storage", "keys", "audit",
+                "redis", "fastchat"});
     if (auto n = root["server"]) parse_server(n, env, config.server);
+    if (auto n = root["log"]) parse_log(n, config.log);
     parse_governance(root, env, config);
     if (auto n = root["routing"]) parse_routing(n, config.routing);
     if (auto providers = root["providers"]) {

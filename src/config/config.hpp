@@ -42,6 +42,11 @@ struct ServerConfig {
   // Resolved master key for the admin API (secret value). Empty: admin routes answer 403.
   std::string master_key;
   ListenerTlsConfig tls;  // HTTPS on `listen`
+  // Who may read /metrics and /stats: anyone (kOpen), the master key (kMasterKey), or the master
+  // key and `metrics_token` (kToken).
+  enum class MetricsAuth { kOpen, kMasterKey, kToken };
+  MetricsAuth metrics_auth = MetricsAuth::kOpen;
+  std::string metrics_token;  // resolved secret, for kToken
 };
 
 struct PoolConfig {
@@ -171,8 +176,16 @@ struct RoutingConfig {
   Millis queue_wait{5'000};
 };
 
+// Logs (docs/config.md "log"): spdlog's lines, and one access line per request.
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error
+  bool json = false;           // format: json (one object per line) or text
+  bool access = true;          // one line per request, as its audit record reads
+};
+
 struct Config {
   ServerConfig server;
+  LogConfig log;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   RoutingConfig routing;

@@ -1,8 +1,9 @@
-// The server section: listener, keys, CORS, limits and timeouts.
+// The server section (listener, keys, CORS, limits, timeouts, TLS) and the log section.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <tuple>
 
@@ -36,11 +37,53 @@ void parse_listener_tls(const YAML::Node& node, const std::string& path, Listene
   }
 }
 
+void parse_log(const YAML::Node& node, LogConfig& log) {
+  check_keys(node, "log", {"level", "format", "access"});
+  if (auto n = node["level"]) {
+    log.level = scalar(n, "log.level");
+    static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
+    if (std::find(std::begin(kLevels), std::end(kLevels), log.level) == std::end(kLevels)) {
+      fail("log.level", "expected trace, debug, info, warn or error, got '" + log.level + "'");
+    }
+  }
+  if (auto n = node["format"]) {
+    const auto format = scalar(n, "log.format");
+    if (format != "json" && format != "text") {
+      fail("log.format", "expected json or text, got '" + format + "'");
+    }
+    log.json = format == "json";
+  }
+  if (auto n = node["access"]) log.access = boolean(n, "log.access");
+}
+
 void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& server) {
   const std::string path = "server";
   check_keys(node, path,
-             {"listen", "threads", "api_keys", "master_key", "cors", "limits", "timeouts", "tls"});
+             {"listen", "threads", "api_keys", "master_key", "cors", "limits", "timeouts", "tls",
+              "metrics_auth", "metrics_token"});
   if (auto n = node["tls"]) parse_listener_tls(n, "server.tls", server.tls);
+  if (auto n = node["metrics_token"]) {
+    server.metrics_token = secret(n, "server.metrics_token", env);
+    server.metrics_auth = ServerConfig::MetricsAuth::kToken;
+  }
+  if (auto n = node["metrics_auth"]) {
+    const auto mode = scalar(n, "server.metrics_auth");
+    if (mode == "none") {
+      server.metrics_auth = ServerConfig::MetricsAuth::kOpen;
+    } else if (mode == "master_key") {
+      server.metrics_auth = ServerConfig::MetricsAuth::kMasterKey;
+    } else if (mode == "token") {
+      server.metrics_auth = ServerConfig::MetricsAuth::kToken;
+    } else {
+      fail("server.metrics_auth", "expected none, master_key or token, got '" + mode + "'");
+    }
+  }
+  if (server.metrics_auth == ServerConfig::MetricsAuth::kToken && server.metrics_token.empty()) {
+    fail("server.metrics_auth", "token needs server.metrics_token (env:NAME or file:PATH)");
+  }
+  if (server.metrics_auth == ServerConfig::MetricsAuth::kMasterKey && server.master_key.empty()) {
+    fail("server.metrics_auth", "master_key needs server.master_key");
+  }
   if (auto n = node["master_key"]) server.master_key = secret(n, "server.master_key", env);
   if (auto n = node["listen"]) parse_listen(scalar(n, "server.listen"), "server.listen", server);
   if (auto n = node["threads"])

@@ -12,6 +12,7 @@ RequestParser::RequestParser(HttpRequest& out) : BodyParser(out.body), out_(out)
   out_.anthropic_version = false;
   out_.origin.clear();
   out_.access_control_request_headers.clear();
+  out_.request_id.clear();
   out_.expect_continue = false;
   out_.keep_alive = true;
 }
@@ -48,6 +49,8 @@ void RequestParser::on_field_impl(http::field name, beast::string_view name_stri
         keep_first(seen_api_key_, out_.api_key);
       } else if (beast::iequals(name_string, "anthropic-version")) {
         out_.anthropic_version = true;
+      } else if (beast::iequals(name_string, "x-request-id")) {
+        keep_first(seen_request_id_, out_.request_id);
       }
       break;
     default:

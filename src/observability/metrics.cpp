@@ -437,11 +437,12 @@ std::string Metrics::pool_text() const {
   std::vector<std::pair<std::string, std::pair<std::int64_t, std::int64_t>>> sums;
   {
     std::lock_guard lock(gauges_mu_);
-    for (const auto& [provider, weak] : pool_gauges_) {
-      const auto gauge = weak.lock();
+    for (const auto& entry : pool_gauges_) {
+      const auto gauge = entry.second.lock();
       if (!gauge) continue;
+      const auto& provider = entry.first;
       auto it = std::find_if(sums.begin(), sums.end(),
-                             [&](const auto& s) { return s.first == provider; });
+                             [&provider](const auto& s) { return s.first == provider; });
       if (it == sums.end()) it = sums.insert(sums.end(), {provider, {0, 0}});
       it->second.first += gauge->in_use.load(kRelaxed);
       it->second.second += gauge->idle.load(kRelaxed);

@@ -1,7 +1,15 @@
-// The audit record of a request: what the record stage hands to the audit writer.
+// The audit record of a request: what the record stage hands to the audit writer, and the line
+// the access log writes of it.
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cctype>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 
+#include "api/json_text.hpp"
 #include "pipeline/stages.hpp"
+#include "storage/record_json.hpp"
 
 namespace shepherd::pipeline {
 
@@ -42,6 +50,7 @@ storage::AuditRecord audit_record(const RequestContext& rc, double cost_usd, dou
   const auto& out = rc.outcome;
   storage::AuditRecord r;
   r.request_id = rc.request_id;
+  if (!rc.client_request_id.empty()) r.client_request_id = rc.client_request_id;
   r.time = rc.arrived_ms;
   if (rc.caller.key) {
     r.key_id = rc.caller.key->id;
@@ -80,6 +89,52 @@ storage::AuditRecord audit_record(const RequestContext& rc, double cost_usd, dou
     if (!rc.response_body.empty()) r.response_body = redact(rc.response_body, secrets);
   }
   return r;
+}
+
+std::string access_line(const storage::AuditRecord& record, bool json) {
+  namespace bj = boost::json;
+  const auto now = std::chrono::system_clock::now();
+  const auto secs = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::tm utc{};
+  gmtime_r(&secs, &utc);
+  char time[32];
+  const auto n = std::strftime(time, sizeof time, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(time + n, sizeof time - n, ".%03dZ", static_cast<int>(ms.count()));
+  // The record's members in order, but the bodies and its arrival time (the line's time less
+  // latency_us).
+  const auto fields = storage::to_json(record);
+  auto logged = [](std::string_view k) {
+    return k != "time" && k != "request_body" && k != "response_body";
+  };
+  if (json) {
+    bj::object line{{"time", time}, {"level", "info"}, {"msg", "request"}};
+    for (const auto& member : fields) {
+      if (logged(member.key())) line.emplace(member.key(), member.value());
+    }
+    return api::json_text(line);
+  }
+  std::string line = time;
+  line.append(" info request");
+  for (const auto& member : fields) {
+    if (!logged(member.key())) continue;
+    const auto& v = member.value();
+    line.append(" ").append(member.key()).append("=");
+    if (v.is_string()) {
+      const auto s = std::string_view(v.get_string());
+      // Bare only when it cannot be mistaken for another field or line: a client's model name
+      // with a space or a newline in it is quoted and escaped.
+      const bool quote = s.empty() || std::any_of(s.begin(), s.end(), [](char c) {
+                           return !std::isalnum(static_cast<unsigned char>(c)) &&
+                                  std::string_view("._:@/+-").find(c) == std::string_view::npos;
+                         });
+      line.append(quote ? api::json_text(v) : std::string(s));
+    } else {
+      line.append(api::json_text(v));
+    }
+  }
+  return line;
 }
 
 }  // namespace shepherd::pipeline

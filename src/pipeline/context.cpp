@@ -53,8 +53,23 @@ std::shared_ptr<const LoopView> LoopView::make(std::shared_ptr<const Snapshot> s
     next->providers.push_back(std::move(view));
   }
   next->keys = auth::KeyDigests::of(config.server.api_keys, config.server.master_key, snap->hasher);
+  if (config.server.metrics_auth != config::ServerConfig::MetricsAuth::kOpen) {
+    next->keys.metrics_open = false;
+    if (next->keys.master) next->keys.metrics.push_back(*next->keys.master);
+    if (!config.server.metrics_token.empty()) {
+      next->keys.metrics.push_back(auth::sha256(config.server.metrics_token));
+    }
+  }
   next->snap = std::move(snap);
   return next;
+}
+
+bool well_formed_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           std::string_view("._:/+=-").find(c) != std::string_view::npos;
+  });
 }
 
 std::string new_request_id(LoopContext& loop, storage::Millis arrived_ms) {

@@ -23,6 +23,7 @@
 #include "net/http_connection.hpp"
 #include "net/listener.hpp"
 #include "net/upstream.hpp"
+#include "observability/access_log.hpp"
 #include "observability/metrics.hpp"
 #include "providers/provider.hpp"
 #include "routing/router.hpp"
@@ -101,7 +102,9 @@ struct LoopContext {
   // Per-key limits and budgets; the audit log (null when off). Owned by the server's governance.
   limits::Limiter* limiter = nullptr;
   storage::AuditWriter* audit = nullptr;
-  bool audit_bodies = false;  // audit.bodies: every request's bodies
+  bool audit_bodies = false;                       // audit.bodies: every request's bodies
+  observability::AccessLog* access_log = nullptr;  // log.access; null when off
+  bool access_json = false;                        // log.format: json
 };
 
 // Who is calling.
@@ -115,6 +118,10 @@ struct Caller {
 // storage/sql_common.hpp), then 16 hex digits of a random per-process salt mixed with the loop
 // index and a per-loop sequence.
 std::string new_request_id(LoopContext& loop, storage::Millis arrived_ms);
+// Whether a client's X-Request-Id is one Shepherd adopts: 1 to 128 characters, letters, digits
+// and ._:/+=- (UUIDs, ULIDs, W3C trace ids, base64). Anything else is ignored, so that what is
+// echoed and logged cannot carry a header, a line break or markup.
+bool well_formed_request_id(std::string_view id);
 
 // One request, from its first stage to its record.
 struct RequestContext {
@@ -126,7 +133,8 @@ struct RequestContext {
   net::ClientConnection& conn;
   std::shared_ptr<const LoopView> view;  // the snapshot this request uses, to its end
   const ingress::Dialect& dialect;       // the API the client speaks
-  std::string request_id;
+  std::string request_id;                // Shepherd's own: the audit record's key
+  std::string client_request_id;         // the client's X-Request-Id, when well-formed
   // The listener serves anyone (a FastChat worker's port: FastChat sends no key to workers), so
   // identify is skipped.
   bool open_route = false;

@@ -211,7 +211,12 @@ Task<void> record(RequestContext& rc) {
         "(shepherd_unpriced_requests_total counts it); set price.input and price.output",
         rc.served->id);
   }
-  if (rc.loop.audit) rc.loop.audit->submit(audit_record(rc, cost, list_cost));
+  if (!rc.loop.audit && !rc.loop.access_log) co_return;
+  auto audited = audit_record(rc, cost, list_cost);
+  if (rc.loop.access_log) {
+    rc.loop.access_log->append(rc.loop.index, access_line(audited, rc.loop.access_json));
+  }
+  if (rc.loop.audit) rc.loop.audit->submit(std::move(audited));
 }
 
 // Answers `error` as the outcome of the request: its status and class for the record stage.

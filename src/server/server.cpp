@@ -22,6 +22,7 @@ namespace {
 std::vector<std::string> secret_values(const config::Config& c) {
   std::vector<std::string> out = c.server.api_keys;
   if (!c.server.master_key.empty()) out.push_back(c.server.master_key);
+  if (!c.server.metrics_token.empty()) out.push_back(c.server.metrics_token);
   if (!c.keys.secret.empty()) out.push_back(c.keys.secret);
   for (const auto& p : c.providers) {
     if (!p.api_key.empty()) out.push_back(p.api_key);
@@ -53,6 +54,14 @@ Server::Server(std::shared_ptr<const config::Config> config, std::string config_
   };
   // Opens the store: a store that cannot be opened stops the start here, with the reason.
   governance_ = std::make_unique<governance::Governance>(*config, n);
+  // log.access applies at start, as the log's format does.
+  if (config->log.access) {
+    access_log_ = std::make_unique<observability::AccessLog>(n);
+    for (auto& loop : loops_) {
+      loop->context.access_log = access_log_.get();
+      loop->context.access_json = config->log.json;
+    }
+  }
   // The first version; the loops are not running yet, so it is installed directly.
   auto applied = apply(std::move(config));
   if (!applied) throw std::runtime_error(applied.error().message);
@@ -371,6 +380,7 @@ void Server::wait() {
   // Each loop ends its last requests, then its limiter (finish()); the audit queue is flushed
   // once that work (the last requests' records) is done.
   for (auto& loop : loops_) loop->finish();
+  if (access_log_) access_log_->stop();  // every line of the last requests
   governance_->stop();
 }
 
@@ -386,6 +396,7 @@ void Server::Loop::sweep() {
   const auto now = net::Clock::now();
   context.connections.sweep(now);
   for (const auto& p : context.view->providers) p.pool->trim(now);
+  if (context.access_log) context.access_log->flush(context.index);
   sweep_timer->expires_after(net::ClientConnection::kWatchDelay);
   sweep_timer->async_wait([this](net::error_code ec) {
     if (!ec) sweep();

@@ -19,6 +19,7 @@
 #include "config/config.hpp"
 #include "governance/governance.hpp"
 #include "net/tls.hpp"
+#include "observability/access_log.hpp"
 #include "observability/metrics.hpp"
 #include "pipeline/context.hpp"
 
@@ -102,6 +103,7 @@ class Server final : public admin::ConfigControl {
   std::string config_path_;
   std::unique_ptr<observability::Metrics> metrics_;
   std::unique_ptr<governance::Governance> governance_;
+  std::unique_ptr<observability::AccessLog> access_log_;  // log.access
   std::vector<std::unique_ptr<Loop>> loops_;
   std::vector<std::thread> threads_;
   std::unique_ptr<Control> control_;

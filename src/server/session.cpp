@@ -31,7 +31,8 @@ bool append_cors(const config::ServerConfig& server, std::string_view origin, st
     out.append("Access-Control-Allow-Origin: *\r\n");
   }
   out.append(
-      "Access-Control-Expose-Headers: X-Request-Id, Retry-After, X-Shepherd-Deployment, "
+      "Access-Control-Expose-Headers: X-Request-Id, X-Shepherd-Request-Id, Retry-After, "
+      "X-Shepherd-Deployment, "
       "X-Shepherd-Attempts, X-Shepherd-Model, X-Shepherd-Hedged, X-Shepherd-Cost\r\n");
   return true;
 }
@@ -75,6 +76,16 @@ Task<void> serve_probe(Server::Loop& loop, pipeline::RequestContext& rc,
                                                       ex.write_timeout);
   }
   if (target == "/health") co_return co_await admin::serve_health(ex);
+  const auto& keys = ex.view.keys;
+  if (!keys.metrics_open && (target == "/metrics" || target == "/stats") &&
+      !auth::bearer_matches(request.authorization, keys.metrics)) {
+    const auto error =
+        base::make_error(base::ErrorCode::kUnauthorized,
+                         "this route needs a key: send Authorization: Bearer <server.master_key or "
+                         "server.metrics_token>");
+    co_return co_await pipeline::respond_error(rc.conn, rc.dialect, error, rc.request_id,
+                                               ex.write_timeout);
+  }
   if (target == "/health/ready") {
     co_return co_await admin::serve_ready(ex, loop.context.connections.stopping());
   }
@@ -183,7 +194,16 @@ Task<void> serve_requests(Server::Loop& loop, std::shared_ptr<net::ClientConnect
     rc.arrived_ms = base::unix_ms();
     rc.request_id = pipeline::new_request_id(context, rc.arrived_ms);
     auto& headers = conn->request_headers();
-    headers.append("X-Request-Id: ").append(rc.request_id).append("\r\n");
+    // A client's own well-formed id is adopted: it comes back as X-Request-Id and names the
+    // request in the logs; Shepherd's (the audit record's key) then comes as
+    // X-Shepherd-Request-Id.
+    if (!error && pipeline::well_formed_request_id(request.request_id)) {
+      rc.client_request_id = request.request_id;
+      headers.append("X-Request-Id: ").append(rc.client_request_id).append("\r\n");
+      headers.append("X-Shepherd-Request-Id: ").append(rc.request_id).append("\r\n");
+    } else {
+      headers.append("X-Request-Id: ").append(rc.request_id).append("\r\n");
+    }
     if (error) {
       co_await pipeline::respond_error(*conn, rc.dialect, *error, rc.request_id,
                                        rc.write_timeout());

@@ -8,7 +8,7 @@ namespace shepherd::storage {
 namespace {
 
 // Shipped migrations are never edited: a store that applied one keeps what it created.
-constexpr std::array<Migration, 3> kMigrations{{
+constexpr std::array<Migration, 4> kMigrations{{
     {1, "virtual keys", R"sql(
 CREATE TABLE store_meta (
   name TEXT NOT NULL PRIMARY KEY,
@@ -80,6 +80,11 @@ CREATE TABLE key_spend_daily (
     // a microsecond per request (docs/benchmarks.md, "Governance's cost").
     {3, "time ranges of audit records read through the request id", R"sql(
 DROP INDEX IF EXISTS audit_requests_time;
+)sql"},
+    // The X-Request-Id a client sent, kept beside Shepherd's own (which stays the key: a client's
+    // ids need not be unique). No index: found within a time range or by a full scan.
+    {4, "the client's own request id", R"sql(
+ALTER TABLE audit_requests ADD COLUMN client_request_id TEXT;
 )sql"},
 }};
 

@@ -209,6 +209,7 @@ json::object to_json(const AuditRecord& r) {
   o.emplace("dialect", utf8_string(r.dialect));
   if (r.request_body) o.emplace("request_body", utf8_string(*r.request_body));
   if (r.response_body) o.emplace("response_body", utf8_string(*r.response_body));
+  if (r.client_request_id) o.emplace("client_request_id", utf8_string(*r.client_request_id));
   return o;
 }
 
@@ -240,6 +241,7 @@ base::Result<AuditRecord> audit_from_json(const json::value& value) {
   in.string("dialect", r.dialect);
   in.optional_string("request_body", r.request_body);
   in.optional_string("response_body", r.response_body);
+  in.optional_string("client_request_id", r.client_request_id);
   if (in.error()) return *in.error();
   if (r.request_id.empty()) return invalid("request_id", "is missing or empty");
   return r;

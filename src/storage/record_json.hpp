@@ -3,7 +3,7 @@
 //
 // The members are named exactly as AuditRecord's fields and written in their order. Times are
 // integers (Unix milliseconds), token counts and durations integers, costs numbers, flags
-// booleans. ttft_us, request_body and response_body are omitted when absent.
+// booleans. ttft_us, request_body, response_body and client_request_id are omitted when absent.
 #pragma once
 
 #include <boost/json.hpp>

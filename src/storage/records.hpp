@@ -65,8 +65,9 @@ struct KeyRecord {
   std::optional<Millis> revoked_at;  // set: the key is refused
 };
 
-// One request, as the record stage saw it. Keyed by request_id (the X-Request-Id the client got),
-// which is unique across instances and sorts in time order: writing a record twice keeps one.
+// One request, as the record stage saw it. Keyed by request_id (Shepherd's own: the X-Request-Id
+// the client got, unless it sent its own, and always X-Shepherd-Request-Id), which is unique
+// across instances and sorts in time order: writing a record twice keeps one.
 struct AuditRecord {
   std::string request_id;
   Millis time = 0;         // when the request arrived
@@ -91,6 +92,9 @@ struct AuditRecord {
   std::string dialect;                       // "openai", "anthropic", "responses", ...
   std::optional<std::string> request_body;   // only when bodies are audited; secrets redacted
   std::optional<std::string> response_body;  // ditto
+  // The client's own X-Request-Id, when it sent a well-formed one: what the client got back as
+  // X-Request-Id (request_id then came in X-Shepherd-Request-Id).
+  std::optional<std::string> client_request_id;
 };
 
 // GET /admin/requests and `shepherd audit`: every field optional; records come newest first.
@@ -100,6 +104,7 @@ struct AuditFilter {
   std::optional<std::string> model;
   std::optional<std::string> key_id;
   std::optional<std::int32_t> status;
+  std::optional<std::string> client_request_id;
   std::int64_t limit = 100;  // at most 10000
 };
 

@@ -27,7 +27,7 @@ constexpr std::string_view kAuditColumnList =
     "request_id, arrived_at, key_id, model, deployment, provider, attempts, status, error_class, "
     "prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_usd, list_cost_usd, "
     "usage_estimated, latency_us, ttft_us, client_address, streamed, dialect, request_body, "
-    "response_body";
+    "response_body, client_request_id";
 
 // Filter bits, in the order of their parameters.
 constexpr unsigned kSince = 1;
@@ -35,6 +35,7 @@ constexpr unsigned kUntil = 2;
 constexpr unsigned kModel = 4;
 constexpr unsigned kKeyId = 8;
 constexpr unsigned kStatus = 16;
+constexpr unsigned kClientId = 32;
 
 void text_param(ParamSink& p, std::string_view v) {
   std::string scratch;
@@ -233,6 +234,7 @@ unsigned filter_mask(const AuditFilter& filter) {
   if (filter.model) mask |= kModel;
   if (filter.key_id) mask |= kKeyId;
   if (filter.status) mask |= kStatus;
+  if (filter.client_request_id) mask |= kClientId;
   return mask;
 }
 
@@ -252,6 +254,7 @@ std::string requests_sql(unsigned mask) {
   condition(kModel, "model =");
   condition(kKeyId, "key_id =");
   condition(kStatus, "status =");
+  condition(kClientId, "client_request_id =");
   // Newest first is the primary key's order (id_floor()).
   return sql + " ORDER BY request_id DESC LIMIT $" + std::to_string(n + 1);
 }
@@ -300,6 +303,7 @@ void bind_filter(const AuditFilter& filter, ParamSink& p) {
   if (filter.model) text_param(p, *filter.model);
   if (filter.key_id) text_param(p, *filter.key_id);
   if (filter.status) p.int64(*filter.status);
+  if (filter.client_request_id) text_param(p, *filter.client_request_id);
   p.int64(clamp_limit(filter.limit));
 }
 
@@ -386,6 +390,11 @@ void bind_audit(const AuditRecord& r, ParamSink& p) {
   } else {
     p.null();
   }
+  if (r.client_request_id) {
+    text_ref_param(p, *r.client_request_id);
+  } else {
+    p.null();
+  }
 }
 
 base::Result<AuditRecord> read_audit(RowSource& row) {
@@ -413,6 +422,7 @@ base::Result<AuditRecord> read_audit(RowSource& row) {
   r.dialect = row.text(20);
   if (!row.is_null(21)) r.request_body = row.text(21);
   if (!row.is_null(22)) r.response_body = row.text(22);
+  if (!row.is_null(23)) r.client_request_id = row.text(23);
   if (!row.ok()) return unreadable("values of audit record " + r.request_id);
   return r;
 }

@@ -79,7 +79,7 @@ std::string sqlite_sql(std::string_view sql);
 
 // kInsertAudit for `rows` records in one statement (parameters of record i start at
 // i * kAuditColumns + 1), optionally RETURNING key_id, arrived_at, cost_usd of each row inserted.
-inline constexpr int kAuditColumns = 23;
+inline constexpr int kAuditColumns = 24;
 std::string insert_audit_sql(int rows, bool returning);
 
 // A request id starts with the time it arrived: "req_" and the Unix time in milliseconds as 12

@@ -382,6 +382,7 @@ TEST_P(StoreContract, RecordWithEveryFieldAndBodiesRoundTrips) {
   full.dialect = "anthropic";
   full.request_body = "{\"messages\":[{\"role\":\"user\",\"content\":\"a\\\\b \\\"q\\\"\\n\"}]}";
   full.response_body = "line 1\nline 2\ttab ' \" \\ %";
+  full.client_request_id = "trace-4bf92f3577b34da6";
   AuditRecord empty_bodies = record("req_empty", kMonday + 1);
   empty_bodies.request_body = "";
   empty_bodies.response_body = "";
@@ -392,6 +393,11 @@ TEST_P(StoreContract, RecordWithEveryFieldAndBodiesRoundTrips) {
   expect_same(back[0], full);
   expect_same(back[1], empty_bodies);
   expect_same(back[2], no_bodies);
+  // The client's id finds its record; a record without one is never found by it.
+  const auto by_client = ok(store_->requests(Filter().client_request_id("trace-4bf92f3577b34da6")));
+  ASSERT_EQ(by_client.size(), 1u);
+  EXPECT_EQ(by_client[0].request_id, full.request_id);
+  EXPECT_TRUE(ok(store_->requests(Filter().client_request_id("nobody"))).empty());
 }
 
 TEST_P(StoreContract, UnicodeRoundTrips) {

@@ -141,6 +141,7 @@ inline void expect_same(const AuditRecord& a, const AuditRecord& b) {
   EXPECT_EQ(a.dialect, b.dialect);
   EXPECT_EQ(a.request_body, b.request_body);
   EXPECT_EQ(a.response_body, b.response_body);
+  EXPECT_EQ(a.client_request_id, b.client_request_id);
 }
 
 // AuditFilter built field by field (designated initializers would leave the others to
@@ -153,6 +154,10 @@ struct Filter {
   }
   Filter& until(Millis t) {
     f.until = t;
+    return *this;
+  }
+  Filter& client_request_id(const std::string& id) {
+    f.client_request_id = id;
     return *this;
   }
   Filter& model(const std::string& m) {

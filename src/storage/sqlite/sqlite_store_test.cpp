@@ -171,7 +171,7 @@ TEST(SqliteStore, RecordsEachMigrationApplied) {
   TempDir dir;
   ASSERT_TRUE(open_store("sqlite://m.db", dir.path().string()).ok());
   EXPECT_EQ(query_text(dir.path() / "m.db", "SELECT group_concat(version) FROM schema_migrations"),
-            "1,2,3");
+            "1,2,3,4");
 }
 
 TEST(SqliteStore, RefusesAStoreUpgradedByANewerBuild) {
