@@ -451,10 +451,11 @@ Result<Config> parse_config(std::string_view yaml, const EnvLookup& env, std::st
       throw ConfigError{"the configuration is empty; it needs at least providers and models"};
     }
     check_keys(root, "",
-               {"server", "log", "routing", "providers", "models", "storage", "keys", "audit",
-                "redis", "fastchat"});
+               {"server", "log", "tracing", "routing", "providers", "models", "storage", "keys",
+                "audit", "redis", "fastchat"});
     if (auto n = root["server"]) parse_server(n, env, config.server);
     if (auto n = root["log"]) parse_log(n, config.log);
+    if (auto n = root["tracing"]) parse_tracing(n, config.tracing);
     parse_governance(root, env, config);
     if (auto n = root["routing"]) parse_routing(n, config.routing);
     if (auto providers = root["providers"]) {

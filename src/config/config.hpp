@@ -183,9 +183,19 @@ struct LogConfig {
   bool access = true;          // one line per request, as its audit record reads
 };
 
+// Tracing (docs/config.md "tracing"): W3C traceparent passed on, and OTLP/HTTP span export.
+struct TracingConfig {
+  std::string otlp_endpoint;  // "http://host:4318": spans go to <endpoint>/v1/traces; empty: none
+  std::string service_name = "shepherd";
+  double sample_ratio = 1.0;  // of requests that start a trace (a client's traceparent decides
+                              // for its own requests)
+  Millis interval{1'000};     // the longest a span waits to be sent
+};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
+  TracingConfig tracing;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   RoutingConfig routing;

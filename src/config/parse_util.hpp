@@ -41,6 +41,7 @@ void parse_governance(const YAML::Node& root, const EnvLookup& env, Config& conf
 // A listener's `tls` section at `path` (server.tls and the FastChat listeners').
 void parse_listener_tls(const YAML::Node& node, const std::string& path, ListenerTlsConfig& tls);
 void parse_log(const YAML::Node& node, LogConfig& log);
+void parse_tracing(const YAML::Node& node, TracingConfig& tracing);
 void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& server);
 // The fastchat section (fastchat.cpp).
 void parse_fastchat(const YAML::Node& node, Config& config);

@@ -1,4 +1,5 @@
-// The server section (listener, keys, CORS, limits, timeouts, TLS) and the log section.
+// The server section (listener, keys, CORS, limits, timeouts, TLS), and the log and tracing
+// sections.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -54,6 +55,24 @@ void parse_log(const YAML::Node& node, LogConfig& log) {
     log.json = format == "json";
   }
   if (auto n = node["access"]) log.access = boolean(n, "log.access");
+}
+
+void parse_tracing(const YAML::Node& node, TracingConfig& tracing) {
+  check_keys(node, "tracing", {"otlp_endpoint", "service_name", "sample_ratio", "interval"});
+  if (auto n = node["otlp_endpoint"]) {
+    auto url = scalar(n, "tracing.otlp_endpoint");
+    if (auto e = parse_endpoint(url); !e) fail("tracing.otlp_endpoint", e.error().message);
+    while (url.ends_with('/')) url.pop_back();
+    tracing.otlp_endpoint = url;
+  }
+  if (auto n = node["service_name"]) tracing.service_name = scalar(n, "tracing.service_name");
+  if (auto n = node["sample_ratio"]) {
+    tracing.sample_ratio = number(n, "tracing.sample_ratio");
+    if (!(tracing.sample_ratio >= 0 && tracing.sample_ratio <= 1)) {
+      fail("tracing.sample_ratio", "expected a number from 0 to 1");
+    }
+  }
+  if (auto n = node["interval"]) tracing.interval = duration(n, "tracing.interval");
 }
 
 void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& server) {

@@ -13,6 +13,7 @@ RequestParser::RequestParser(HttpRequest& out) : BodyParser(out.body), out_(out)
   out_.origin.clear();
   out_.access_control_request_headers.clear();
   out_.request_id.clear();
+  out_.traceparent.clear();
   out_.expect_continue = false;
   out_.keep_alive = true;
 }
@@ -51,6 +52,8 @@ void RequestParser::on_field_impl(http::field name, beast::string_view name_stri
         out_.anthropic_version = true;
       } else if (beast::iequals(name_string, "x-request-id")) {
         keep_first(seen_request_id_, out_.request_id);
+      } else if (beast::iequals(name_string, "traceparent")) {
+        keep_first(seen_traceparent_, out_.traceparent);
       }
       break;
     default:

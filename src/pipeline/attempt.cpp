@@ -73,6 +73,7 @@ void prepare_attempt(RequestContext& rc, Attempt& a, const routing::Plan::Pick& 
     const auto i = static_cast<std::size_t>(op);
     a.head = stream ? a.provider->head_sse[i] : a.provider->head_json[i];
   }
+  trace_attempt_start(rc, a);
   // A request this deployment cannot take is the request's problem, not the deployment's: it is
   // not judged by it, and another deployment (a fallback of another kind) may take it.
   auto refuse = [&](const Error& e) {
@@ -128,6 +129,7 @@ void prepare_attempt(RequestContext& rc, Attempt& a, const routing::Plan::Pick& 
 void finish_attempt(RequestContext& rc, Attempt& a, AttemptResult verdict) {
   if (a.ended) return;
   a.ended = true;
+  trace_attempt_end(rc, a);
   if (a.failure && verdict != AttemptResult::kNeutral) {
     a.pick.state->set_last_error(base::code_name(a.failure->code) + std::string(": ") +
                                  a.failure->message);
@@ -356,9 +358,9 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a) {
     }
     a.cancel.active = c.get();
     c->expires_after(net::step_timeout(provider.timeouts.first_byte, a.deadline));
-    std::array<asio::const_buffer, 3> bufs{asio::buffer(a.head.data(), a.head.size()),
-                                           asio::buffer(length_line, length_size),
-                                           asio::buffer(a.body.data(), a.body.size())};
+    std::array<asio::const_buffer, 4> bufs{
+        asio::buffer(a.head.data(), a.head.size()), asio::buffer(a.traceparent),
+        asio::buffer(length_line, length_size), asio::buffer(a.body.data(), a.body.size())};
     const auto wec = co_await c->write(bufs);
     net::error_code ec = c->result(wec);
     if (!ec) {

@@ -34,6 +34,8 @@ struct Attempt {
   std::string_view body;
   Clock::time_point deadline;  // min(request deadline, start + provider's total timeout)
   Clock::time_point started, first_byte;
+  observability::SpanId span_id{};  // with a trace: this attempt's span, named upstream
+  std::string traceparent;          // with a trace: the header line sent upstream
   net::CancelState cancel;
   net::ConnectionPtr c;  // streams: the connection the answer continues on
   std::optional<base::Error> failure;
@@ -79,6 +81,11 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a);
 
 // Tells the deployment how the attempt went, once (later calls do nothing).
 void finish_attempt(RequestContext& rc, Attempt& a, routing::AttemptResult verdict);
+
+// With a trace (trace.cpp): names the attempt's span and the traceparent it sends upstream; and
+// keeps its span when it ends.
+void trace_attempt_start(RequestContext& rc, Attempt& a);
+void trace_attempt_end(RequestContext& rc, const Attempt& a);
 
 // Feeds stream bytes read from the upstream to the attempt's SSE parser; each event is inspected
 // by the adapter and, when the client is to see it, framed into a.pending by the dialect (or

@@ -25,6 +25,7 @@
 #include "net/upstream.hpp"
 #include "observability/access_log.hpp"
 #include "observability/metrics.hpp"
+#include "observability/trace.hpp"
 #include "providers/provider.hpp"
 #include "routing/router.hpp"
 #include "storage/audit_writer.hpp"
@@ -105,6 +106,18 @@ struct LoopContext {
   bool audit_bodies = false;                       // audit.bodies: every request's bodies
   observability::AccessLog* access_log = nullptr;  // log.access; null when off
   bool access_json = false;                        // log.format: json
+  observability::SpanSink* spans = nullptr;        // tracing.otlp_endpoint; null when off
+  double trace_sample_ratio = 1.0;
+};
+
+// A request's part of a trace (trace.cpp): the client's trace, or one it started.
+struct RequestTrace {
+  observability::TraceId trace_id{};
+  observability::SpanId span_id{};              // the request's span
+  std::optional<observability::SpanId> parent;  // the client's span
+  std::uint8_t flags = 0;                       // passed on (bit 0: sampled)
+  bool exported = false;                        // its spans go to LoopContext::spans
+  std::vector<observability::Span> attempts;    // the upstream attempts' spans, as they end
 };
 
 // Who is calling.
@@ -135,6 +148,7 @@ struct RequestContext {
   const ingress::Dialect& dialect;       // the API the client speaks
   std::string request_id;                // Shepherd's own: the audit record's key
   std::string client_request_id;         // the client's X-Request-Id, when well-formed
+  std::optional<RequestTrace> trace;     // a client's traceparent, or tracing on
   // The listener serves anyone (a FastChat worker's port: FastChat sends no key to workers), so
   // identify is skipped.
   bool open_route = false;

@@ -211,6 +211,7 @@ Task<void> record(RequestContext& rc) {
         "(shepherd_unpriced_requests_total counts it); set price.input and price.output",
         rc.served->id);
   }
+  end_trace(rc, cost);
   if (!rc.loop.audit && !rc.loop.access_log) co_return;
   auto audited = audit_record(rc, cost, list_cost);
   if (rc.loop.access_log) {
@@ -235,6 +236,7 @@ Task<void> serve_refused(RequestContext& rc, const base::Error& error) {
 Task<void> serve_chat(RequestContext& rc, net::Request& request) {
   // A route that made the request wait first (the FastChat worker's queue) set the start.
   if (rc.started == Clock::time_point{}) rc.started = Clock::now();
+  begin_trace(rc, request);
   rc.keys = rc.loop.keys;
   if (!rc.open_route) {
     auto caller = identify(*rc.view, rc.keys.get(), request);

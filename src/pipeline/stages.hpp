@@ -34,6 +34,11 @@ Task<void> record(RequestContext& rc);
 // The audit record of a finished request (audit.cpp), bodies included when rc.capture_bodies
 // (with every configured secret and anything shaped like a virtual key redacted).
 storage::AuditRecord audit_record(const RequestContext& rc, double cost_usd, double list_cost_usd);
+// Tracing (trace.cpp): a request takes part in its client's trace (traceparent) or starts one
+// when spans are exported; its span and its attempts' go to the exporter when it is recorded.
+void begin_trace(RequestContext& rc, const net::Request& request);
+void end_trace(RequestContext& rc, double cost_usd);
+
 // The access-log line of `record` (audit.cpp): its members but the bodies, after the time it was
 // written (UTC, RFC 3339 with milliseconds), the level and "request". As one JSON object, or as
 // text: `time info request key=value ...`, strings quoted when they hold a space or a quote.

@@ -10,6 +10,7 @@
 #include "providers/fastchat/fastchat_adapter.hpp"
 #include "server/control.hpp"
 #include "server/loop.hpp"
+#include "server/tracing.hpp"
 #include "server/worker.hpp"
 
 namespace shepherd::server {
@@ -54,6 +55,14 @@ Server::Server(std::shared_ptr<const config::Config> config, std::string config_
   };
   // Opens the store: a store that cannot be opened stops the start here, with the reason.
   governance_ = std::make_unique<governance::Governance>(*config, n);
+  // tracing applies at start.
+  if (!config->tracing.otlp_endpoint.empty()) {
+    tracer_ = std::make_unique<OtlpExporter>(config->tracing);
+    for (auto& loop : loops_) {
+      loop->context.spans = tracer_.get();
+      loop->context.trace_sample_ratio = config->tracing.sample_ratio;
+    }
+  }
   // log.access applies at start, as the log's format does.
   if (config->log.access) {
     access_log_ = std::make_unique<observability::AccessLog>(n);
@@ -381,6 +390,7 @@ void Server::wait() {
   // once that work (the last requests' records) is done.
   for (auto& loop : loops_) loop->finish();
   if (access_log_) access_log_->stop();  // every line of the last requests
+  if (tracer_) tracer_->stop();          // and every span
   governance_->stop();
 }
 

@@ -26,6 +26,7 @@
 namespace shepherd::server {
 
 using pipeline::Snapshot;
+class OtlpExporter;
 
 class Server final : public admin::ConfigControl {
  public:
@@ -104,6 +105,7 @@ class Server final : public admin::ConfigControl {
   std::unique_ptr<observability::Metrics> metrics_;
   std::unique_ptr<governance::Governance> governance_;
   std::unique_ptr<observability::AccessLog> access_log_;  // log.access
+  std::unique_ptr<OtlpExporter> tracer_;                  // tracing.otlp_endpoint
   std::vector<std::unique_ptr<Loop>> loops_;
   std::vector<std::thread> threads_;
   std::unique_ptr<Control> control_;

@@ -90,8 +90,10 @@ Task<void> serve_probe(Server::Loop& loop, pipeline::RequestContext& rc,
     co_return co_await admin::serve_ready(ex, loop.context.connections.stopping());
   }
   if (target == "/metrics") {
+    std::string extra(extra_metrics);
+    if (const auto* spans = loop.context.spans) extra += spans->prometheus_text();
     co_return co_await admin::serve_metrics(ex, loop.context.metrics, loop.server.governance(),
-                                            extra_metrics);
+                                            extra);
   }
   co_await admin::serve_stats(ex, loop.context.metrics);
 }
