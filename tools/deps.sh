@@ -10,10 +10,11 @@ packages=(
   libpq-dev postgresql
   googletest libgtest-dev libgmock-dev
   libhiredis-dev redis-server
-  prometheus
+  prometheus nginx-light
+  systemd file dpkg-dev
   nodejs npm
 )
-if [[ "${1:-}" == "--bench" ]]; then packages+=(nginx-light wrk util-linux); fi
+if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk util-linux); fi
 
 missing=()
 for p in "${packages[@]}"; do

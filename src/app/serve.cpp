@@ -21,9 +21,9 @@ namespace shepherd::app {
 namespace {
 
 constexpr const char* kNoProviderHelp =
-    R"(no configuration file was found, so no provider is configured.
+    R"(no provider is configured, so every model request fails.
   To try Shepherd offline:   shepherd serve --demo
-  To use a real provider, write shepherd.yaml (or pass --config FILE):
+  To use a real provider, add one to the config file (shepherd.yaml, or --config FILE):
     providers:
       relay:
         kind: openai
