@@ -27,12 +27,6 @@ AccessLog::AccessLog(int threads, int fd)
 
 AccessLog::~AccessLog() { stop(); }
 
-void AccessLog::append(int thread, std::string_view line) {
-  auto& b = buffers_[static_cast<std::size_t>(thread)].lines;
-  b.append(line);
-  b.push_back('\n');
-}
-
 void AccessLog::flush(int thread) {
   auto& b = buffers_[static_cast<std::size_t>(thread)].lines;
   if (b.empty()) return;
@@ -43,6 +37,7 @@ void AccessLog::flush(int thread) {
     if (pending_.size() < kMaxPending) pending_.push_back(std::move(b));
   }
   b = std::string();
+  b.reserve(16 * 1024);  // the next sweep's lines, without regrowing from empty
   wake_.notify_one();
 }
 

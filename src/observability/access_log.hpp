@@ -1,4 +1,4 @@
-// The access log: one line per request (docs/config.md "log"). Event loops append finished lines
+// The access log: one line per request (docs/config.md "log"). Event loops write finished lines
 // to a buffer of their own (no lock, no system call); every sweep (50 ms) a loop hands its buffer
 // to the writer thread, which writes whole lines to stderr. A loop never waits on a terminal, a
 // pipe or journald, and a line appears within about 50 ms of its request's end.
@@ -22,8 +22,8 @@ class AccessLog {
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
 
-  // On loop `thread` only: adds `line` (without its newline).
-  void append(int thread, std::string_view line);
+  // On loop `thread` only: its buffer, for writing whole lines (newline included) in place.
+  std::string& buffer(int thread) { return buffers_[static_cast<std::size_t>(thread)].lines; }
   // On loop `thread` only: hands what it appended to the writer.
   void flush(int thread);
   // Writes every line handed over and ends the writer; the loops must have stopped (their

@@ -215,7 +215,7 @@ Task<void> record(RequestContext& rc) {
   if (!rc.loop.audit && !rc.loop.access_log) co_return;
   auto audited = audit_record(rc, cost, list_cost);
   if (rc.loop.access_log) {
-    rc.loop.access_log->append(rc.loop.index, access_line(audited, rc.loop.access_json));
+    append_access_line(rc.loop.access_log->buffer(rc.loop.index), audited, rc.loop.access_json);
   }
   if (rc.loop.audit) rc.loop.audit->submit(std::move(audited));
 }

@@ -42,7 +42,8 @@ void end_trace(RequestContext& rc, double cost_usd);
 // The access-log line of `record` (audit.cpp): its members but the bodies, after the time it was
 // written (UTC, RFC 3339 with milliseconds), the level and "request". As one JSON object, or as
 // text: `time info request key=value ...`, strings quoted when they hold a space or a quote.
-std::string access_line(const storage::AuditRecord& record, bool json);
+// Appended to `out`, newline included.
+void append_access_line(std::string& out, const storage::AuditRecord& record, bool json);
 // `text` with each of `secrets` and every "sk-shep-..." token replaced by "[REDACTED]".
 std::string redact(std::string_view text, const std::vector<std::string>& secrets);
 
