@@ -89,9 +89,8 @@ int controller_command(const ControllerCommand& command) {
   }
   // The line scripts and tests wait for (as `serve` and `mock-upstream` print theirs).
   std::printf("controller listening on %s://%s:%u (dispatch %s, heartbeat expiration %g s)\n",
-              options.tls.enabled() ? "https" : "http", options.host.c_str(),
-              static_cast<unsigned>(controller.port()), command.dispatch_method.c_str(),
-              command.expiration_seconds);
+              options.tls.scheme(), options.host.c_str(), static_cast<unsigned>(controller.port()),
+              command.dispatch_method.c_str(), command.expiration_seconds);
   std::fflush(stdout);
   signals_ctx.run();
   controller.stop();

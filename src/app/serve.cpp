@@ -77,14 +77,10 @@ std::string find_config(const ServeOptions& options) {
 
 }  // namespace
 
-const char* scheme(const config::ListenerTlsConfig& tls) {
-  return tls.enabled() ? "https" : "http";
-}
-
 void print_worker(server::Server& server, const config::Config& config) {
   const auto& w = config.fastchat.worker;
   std::printf(
-      "worker listening on %s://%s:%u as %s (%s)\n", scheme(w.tls), w.host.c_str(),
+      "worker listening on %s://%s:%u as %s (%s)\n", w.tls.scheme(), w.host.c_str(),
       static_cast<unsigned>(server.worker_port()), server.worker_address().c_str(),
       w.controller.empty() ? "not registering" : ("registering with " + w.controller).c_str());
 }
@@ -159,8 +155,9 @@ int serve(const ServeOptions& options) {
       return 1;
     }
     if (auto& w = config.fastchat.worker; w.enabled && !w.controller_given) {
-      w.controller = c.tls.enabled() ? "https://" : "http://";
-      w.controller.append(c.host).append(":").append(std::to_string(controller->port()));
+      w.controller = c.tls.scheme();
+      w.controller.append("://").append(c.host).append(":").append(
+          std::to_string(controller->port()));
     }
   }
   auto shared = std::make_shared<const config::Config>(std::move(config));
@@ -175,12 +172,12 @@ int serve(const ServeOptions& options) {
     return 1;
   }
   std::printf("shepherd listening on %s://%s:%u (%d threads, %zu models)\n",
-              scheme(shared->server.tls), shared->server.host.c_str(), server.port(),
+              shared->server.tls.scheme(), shared->server.host.c_str(), server.port(),
               server.threads(), shared->models.size());
   if (controller) {
     const auto& c = shared->fastchat.controller;
-    std::printf("controller listening on %s://%s:%u (dispatch %s)\n", scheme(c.tls), c.host.c_str(),
-                static_cast<unsigned>(controller->port()), c.dispatch.c_str());
+    std::printf("controller listening on %s://%s:%u (dispatch %s)\n", c.tls.scheme(),
+                c.host.c_str(), static_cast<unsigned>(controller->port()), c.dispatch.c_str());
   }
   if (server.worker()) print_worker(server, *shared);
   std::fflush(stdout);

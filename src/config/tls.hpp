@@ -11,6 +11,8 @@ struct ListenerTlsConfig {
   std::string key;                  // PEM file: its private key
   std::string min_version = "1.2";  // "1.2" or "1.3"
   bool enabled() const { return !cert.empty(); }
+  // The scheme of the listener's URLs.
+  const char* scheme() const { return enabled() ? "https" : "http"; }
 };
 
 }  // namespace shepherd::config

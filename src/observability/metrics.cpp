@@ -15,12 +15,11 @@
 
 namespace shepherd::observability {
 using detail::header;
+using detail::kRelaxed;
 using detail::label;
 using detail::number;
 
 namespace {
-
-constexpr auto kRelaxed = std::memory_order_relaxed;
 
 std::size_t status_index(int status) {
   for (std::size_t i = 0; i < kTrackedStatuses.size(); ++i) {

@@ -9,14 +9,9 @@
 namespace shepherd::observability {
 
 using detail::header;
+using detail::kRelaxed;
 using detail::label;
 using detail::number;
-
-namespace {
-
-constexpr auto kRelaxed = std::memory_order_relaxed;
-
-}  // namespace
 
 std::string Metrics::key_text() const {
   struct Key {
@@ -94,23 +89,31 @@ std::string Metrics::key_text() const {
     line(budget, "shepherd_key_budget_used_ratio", name(k),
          number(static_cast<double>(k.budget_ppm) / 1e6));
   }
+  struct Family {
+    const char* name;
+    const char* type;
+    const char* help;
+    const std::string& samples;
+  };
+  const Family families[] = {
+      {"shepherd_key_requests_total", "counter",
+       "Requests by virtual key (the busiest keys; the rest as key=\"other\").", requests},
+      {"shepherd_key_errors_total", "counter",
+       "Requests by virtual key that did not end in a complete answer.", errors},
+      {"shepherd_key_tokens_total", "counter", "Tokens (prompt and completion) by virtual key.",
+       tokens},
+      {"shepherd_key_cost_usd_total", "counter", "Cost by virtual key, at the configured prices.",
+       cost},
+      {"shepherd_key_budget_used_ratio", "gauge",
+       "Share of its budget a key has spent in the current period, as of its last request (the "
+       "keys closest to their budget).",
+       budget},
+  };
   std::string out;
-  header(out, "shepherd_key_requests_total", "counter",
-         "Requests by virtual key (the busiest keys; the rest as key=\"other\").");
-  out += requests;
-  header(out, "shepherd_key_errors_total", "counter",
-         "Requests by virtual key that did not end in a complete answer.");
-  out += errors;
-  header(out, "shepherd_key_tokens_total", "counter",
-         "Tokens (prompt and completion) by virtual key.");
-  out += tokens;
-  header(out, "shepherd_key_cost_usd_total", "counter",
-         "Cost by virtual key, at the configured prices.");
-  out += cost;
-  header(out, "shepherd_key_budget_used_ratio", "gauge",
-         "Share of its budget a key has spent in the current period, as of its last request (the "
-         "keys closest to their budget).");
-  out += budget;
+  for (const auto& f : families) {
+    header(out, f.name, f.type, f.help);
+    out += f.samples;
+  }
   return out;
 }
 

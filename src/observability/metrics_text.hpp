@@ -1,11 +1,15 @@
 // The Prometheus text helpers metrics.cpp and metrics_keys.cpp share.
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 #include <string_view>
 
 namespace shepherd::observability::detail {
+
+// The shards are summed when read; no ordering is needed between counters.
+inline constexpr auto kRelaxed = std::memory_order_relaxed;
 
 // Prometheus label values escape backslash, quote and newline.
 inline std::string label(const std::string& v) {

@@ -296,8 +296,8 @@ void Server::start_worker(const config::Config& c) {
       open_listeners(loops_, &Loop::worker_acceptor, w.host, w.port, "fastchat.worker.listen");
   worker_->address = w.address;
   if (worker_->address.empty()) {
-    worker_->address = w.tls.enabled() ? "https://" : "http://";
-    worker_->address.append(w.host).append(":").append(std::to_string(worker_port_));
+    worker_->address = w.tls.scheme();
+    worker_->address.append("://").append(w.host).append(":").append(std::to_string(worker_port_));
   }
   if (w.controller.empty()) return;
   fastchat::RegistrationOptions o;
