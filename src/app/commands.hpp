@@ -36,6 +36,7 @@ struct ServeOptions {
   std::optional<int> threads;
   SslFlags ssl;                  // overrides server.tls
   bool log_level_given = false;  // --log-level: it wins over log.level
+  std::string pid_file;          // written once serving (by the new process after an upgrade)
 };
 int serve(const ServeOptions& options);
 
@@ -93,8 +94,15 @@ int worker_command(const WorkerCommand& command);
 
 // The line scripts and tests wait for: where the worker listens and what it registers as.
 void print_worker(server::Server& server, const config::Config& config);
-// Runs until SIGINT or SIGTERM (a graceful stop of `server`); SIGHUP reloads its config.
-void run_until_stopped(server::Server& server);
+// Once every listener accepts (lifecycle.cpp): tells a predecessor that handed its sockets over
+// to drain (net/handover.hpp), writes `pid_file` (when given) and tells systemd (READY=1, and
+// MAINPID after an upgrade).
+void announce_ready(const std::string& pid_file);
+// Runs until SIGINT or SIGTERM (a graceful stop of `server`); SIGHUP reloads its config; SIGUSR2
+// upgrades: a new process of the binary at the same path takes the listening sockets over, and
+// this one drains and stops once the new one serves (it goes on serving if the new one fails).
+// Removes `pid_file` at the end when it still names this process.
+void run_until_stopped(server::Server& server, const std::string& pid_file = {});
 
 // `shepherd keys create|list|show|update|revoke` (records_cli.cpp).
 struct KeyFlags {

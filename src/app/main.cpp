@@ -8,6 +8,7 @@
 
 #include "app/commands.hpp"
 #include "mock/mock_upstream.hpp"
+#include "net/handover.hpp"
 
 namespace {
 
@@ -23,6 +24,10 @@ void add_ssl_flags(CLI::App* command, shepherd::app::SslFlags& flags) {
 
 int main(int argc, char** argv) {
   using namespace shepherd;
+  // For upgrades (SIGUSR2): the binary's path and arguments, and the listening sockets a
+  // predecessor handed over, if this process is the new one.
+  net::remember_command_line(argc, argv);
+  net::adopt_inherited();
   CLI::App cli{"Shepherd: a fast LLM API gateway (OpenAI-compatible)"};
   cli.require_subcommand(1);
   std::string log_level = "info";
@@ -37,6 +42,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--listen", serve.listen, "host:port, overrides server.listen");
   serve_cmd->add_option("--threads", serve.threads, "event-loop threads, overrides server.threads");
   add_ssl_flags(serve_cmd, serve.ssl);
+  serve_cmd->add_option("--pid-file", serve.pid_file,
+                        "write the process id here once serving (the new process's after an "
+                        "upgrade with SIGUSR2)");
 
   mock::MockOptions mock;
   std::string mock_listen = "127.0.0.1:9000";

@@ -1,4 +1,5 @@
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -171,9 +172,13 @@ int serve(const ServeOptions& options) {
     if (controller) controller->stop();
     return 1;
   }
-  std::printf("shepherd listening on %s://%s:%u (%d threads, %zu models)\n",
+  std::printf("shepherd listening on %s://%s:%u (pid %d, %d threads, %zu models)\n",
               shared->server.tls.scheme(), shared->server.host.c_str(), server.port(),
-              server.threads(), shared->models.size());
+              static_cast<int>(::getpid()), server.threads(), shared->models.size());
+  if (server.ui_port()) {
+    std::printf("ui listening on %s://%s:%u\n", shared->server.tls.scheme(),
+                shared->server.ui_host.c_str(), static_cast<unsigned>(server.ui_port()));
+  }
   if (controller) {
     const auto& c = shared->fastchat.controller;
     std::printf("controller listening on %s://%s:%u (dispatch %s)\n", c.tls.scheme(),
@@ -181,35 +186,13 @@ int serve(const ServeOptions& options) {
   }
   if (server.worker()) print_worker(server, *shared);
   std::fflush(stdout);
+  announce_ready(options.pid_file);
 
-  run_until_stopped(server);
+  run_until_stopped(server, options.pid_file);
   if (controller) controller->stop();
   if (demo_mock) demo_mock->stop();
   spdlog::info("stopped");
   return 0;
-}
-
-void run_until_stopped(server::Server& server) {
-  boost::asio::io_context signals_ctx;
-  boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
-  std::function<void(const boost::system::error_code&, int)> on_signal =
-      [&](const boost::system::error_code& ec, int sig) {
-        if (ec) return;
-        if (sig == SIGHUP) {
-          // Reloading reads the file here, on the signal thread, never on an event loop.
-          spdlog::info("SIGHUP: reloading the configuration");
-          (void)server.reload();  // logs the outcome; an invalid file keeps the running version
-          signals.async_wait(on_signal);
-          return;
-        }
-        spdlog::info("signal {}: draining and stopping", sig);
-        server.stop();
-      };
-  signals.async_wait(on_signal);
-  std::thread signal_thread([&] { signals_ctx.run(); });
-  server.wait();
-  signals_ctx.stop();
-  signal_thread.join();
 }
 
 int validate_config(const std::string& path) {

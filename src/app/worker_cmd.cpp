@@ -132,6 +132,7 @@ int worker_command(const WorkerCommand& command) {
   }
   print_worker(server, *shared);
   std::fflush(stdout);
+  announce_ready({});
   run_until_stopped(server);
   spdlog::info("stopped");
   return 0;

@@ -39,6 +39,19 @@ struct ServerConfig {
   Millis keepalive_timeout{60'000};
   // Graceful stop: how long open requests may take to finish after SIGTERM.
   Millis drain_timeout{30'000};
+  // Graceful stop: how long a kept-alive connection that was not told to close may still bring
+  // one more request (answered with Connection: close) before it is closed.
+  Millis drain_idle{1'000};
+  // Client connections open at once (0: as many as the descriptor limit allows, less a reserve)
+  // and from one address (0: no cap); above them a new connection gets 503 and is closed.
+  std::size_t max_connections = 0;
+  std::size_t max_connections_per_client = 0;
+  // The web UI's own listener (server.ui_listen); off: only /ui on the API port. When not given,
+  // 127.0.0.1:8501 if free.
+  bool ui_enabled = true;
+  bool ui_given = false;
+  std::string ui_host = "127.0.0.1";
+  std::uint16_t ui_port = 8501;
   // Resolved master key for the admin API (secret value). Empty: admin routes answer 403.
   std::string master_key;
   ListenerTlsConfig tls;  // HTTPS on `listen`

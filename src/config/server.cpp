@@ -78,8 +78,8 @@ void parse_tracing(const YAML::Node& node, TracingConfig& tracing) {
 void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& server) {
   const std::string path = "server";
   check_keys(node, path,
-             {"listen", "threads", "api_keys", "master_key", "cors", "limits", "timeouts", "tls",
-              "metrics_auth", "metrics_token"});
+             {"listen", "ui_listen", "threads", "api_keys", "master_key", "cors", "limits",
+              "timeouts", "tls", "metrics_auth", "metrics_token"});
   if (auto n = node["tls"]) parse_listener_tls(n, "server.tls", server.tls);
   if (auto n = node["metrics_token"]) {
     server.metrics_token = secret(n, "server.metrics_token", env);
@@ -105,6 +105,15 @@ void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& se
   }
   if (auto n = node["master_key"]) server.master_key = secret(n, "server.master_key", env);
   if (auto n = node["listen"]) parse_listen(scalar(n, "server.listen"), "server.listen", server);
+  if (auto n = node["ui_listen"]) {
+    server.ui_given = true;
+    const auto value = scalar(n, "server.ui_listen");
+    if (value == "off" || value == "false") {
+      server.ui_enabled = false;
+    } else {
+      std::tie(server.ui_host, server.ui_port) = host_port(value, "server.ui_listen");
+    }
+  }
   if (auto n = node["threads"])
     server.threads = static_cast<int>(integer(n, "server.threads", 0, 256));
   if (auto n = node["api_keys"]) {
@@ -137,7 +146,17 @@ void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& se
     }
   }
   if (auto limits = node["limits"]) {
-    check_keys(limits, "server.limits", {"max_body", "max_headers", "max_json_depth"});
+    check_keys(limits, "server.limits",
+               {"max_body", "max_headers", "max_json_depth", "max_connections",
+                "max_connections_per_client"});
+    if (auto n = limits["max_connections"]) {
+      server.max_connections =
+          static_cast<std::size_t>(integer(n, "server.limits.max_connections", 1, 10'000'000));
+    }
+    if (auto n = limits["max_connections_per_client"]) {
+      server.max_connections_per_client = static_cast<std::size_t>(
+          integer(n, "server.limits.max_connections_per_client", 1, 10'000'000));
+    }
     if (auto n = limits["max_body"]) server.max_body_bytes = size(n, "server.limits.max_body");
     if (auto n = limits["max_headers"]) {
       server.max_header_bytes = size(n, "server.limits.max_headers");
@@ -147,7 +166,16 @@ void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& se
     }
   }
   if (auto t = node["timeouts"]) {
-    check_keys(t, "server.timeouts", {"request", "keepalive", "drain"});
+    check_keys(t, "server.timeouts", {"request", "keepalive", "drain", "drain_idle"});
+    if (auto n = t["drain_idle"]) {
+      // 0 is allowed: idle connections close at once.
+      const auto text = scalar(n, "server.timeouts.drain_idle");
+      const auto d = parse_duration(text);
+      if (!d)
+        fail("server.timeouts.drain_idle",
+             "expected a duration like 0s, 500ms or 1s, got '" + text + "'");
+      server.drain_idle = *d;
+    }
     if (auto n = t["request"]) server.request_timeout = duration(n, "server.timeouts.request");
     if (auto n = t["keepalive"])
       server.keepalive_timeout = duration(n, "server.timeouts.keepalive");

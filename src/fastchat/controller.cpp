@@ -11,6 +11,7 @@
 #include "api/sse.hpp"
 #include "fastchat/http_client.hpp"
 #include "fastchat/protocol.hpp"
+#include "net/handover.hpp"
 #include "net/http_connection.hpp"
 #include "net/listener.hpp"
 
@@ -42,7 +43,7 @@ struct Controller::Impl {
   ControllerOptions options;
   asio::io_context ioc{1};
   net::ConnectionSet connections;
-  std::optional<net::Acceptor> acceptor;
+  std::vector<net::Acceptor> acceptors;  // one, or those a predecessor handed over
   net::ServerTls tls;
   std::optional<net::Timer> sweep_timer;
   std::thread thread;
@@ -289,19 +290,26 @@ void Controller::start() {
     throw std::runtime_error(tls.error().message);
   }
   try {
-    i.acceptor.emplace(net::open_acceptor(i.ioc, net::tcp::endpoint(address, i.options.port)));
+    for (auto& [index, acceptor] : net::open_acceptors(
+             {&i.ioc}, net::tcp::endpoint(address, i.options.port), "fastchat.controller.listen")) {
+      i.acceptors.push_back(std::move(acceptor));
+    }
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error("controller: cannot listen on " + i.options.host + ":" +
                              std::to_string(i.options.port) + ": " + e.code().message());
   }
-  i.port = i.acceptor->local_endpoint().port();
-  asio::co_spawn(
-      i.ioc,
-      net::accept_loop(
-          *i.acceptor, i.connections,
-          [p = &i](std::shared_ptr<net::ClientConnection> c) { return p->serve(std::move(c)); },
-          &i.tls),
-      asio::detached);
+  i.port = i.acceptors.front().local_endpoint().port();
+  for (auto& acceptor : i.acceptors) {
+    net::AcceptOptions options;
+    options.tls = &i.tls;
+    asio::co_spawn(
+        i.ioc,
+        net::accept_loop(
+            acceptor, i.connections,
+            [p = &i](std::shared_ptr<net::ClientConnection> c) { return p->serve(std::move(c)); },
+            std::move(options)),
+        asio::detached);
+  }
   i.sweep_timer.emplace(i.ioc);
   i.sweep();
   i.thread = std::thread([p = &i] { p->ioc.run(); });
@@ -315,8 +323,7 @@ void Controller::stop() {
   auto& i = *impl_;
   if (!i.thread.joinable()) return;
   asio::post(i.ioc, [p = &i] {
-    net::error_code ec;
-    if (p->acceptor) p->acceptor->close(ec);
+    for (auto& acceptor : p->acceptors) net::close_acceptor(acceptor);
     if (p->sweep_timer) p->sweep_timer->cancel();
     p->connections.abort();
     for (auto* call : p->calls) {

@@ -49,15 +49,16 @@ Task<ReadResult> ClientConnection::read_request(Request& request, const ReadLimi
     if (!ok) co_return ReadResult{ReadStatus::kClosed, {}};
   }
   if (buffer_.size() == 0) {
-    // Wait for the next request no longer than the keep-alive timeout.
-    set_deadline(limits.keepalive);
+    // Wait for the next request no longer than the keep-alive timeout (a draining connection:
+    // its grace).
+    set_deadline(draining_ ? std::min(limits.keepalive, drain_grace_) : limits.keepalive);
     if (answered_) {
       // The answer went out a moment ago and the client cannot have sent its next request yet:
       // reading now would cost a system call that finds nothing. The other connections' work
       // runs first.
       co_await asio::post(socket().get_executor(), asio::use_awaitable_t<Executor>{});
-      // A shutdown or a deadline meanwhile found no read to cancel.
-      if (!keep_alive_ || timed_out_) {
+      // A deadline meanwhile found no read to cancel (a shutdown sets a deadline).
+      if (timed_out_) {
         clear_deadline();
         co_return ReadResult{ReadStatus::kClosed, {}};
       }
@@ -158,7 +159,10 @@ std::string_view ClientConnection::head(int status, std::string_view content_typ
     h.append("\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no");
   }
   h.append("\r\n").append(request_headers_).append(extra_headers);
-  if (!keep_alive_) h.append("Connection: close\r\n");
+  if (!keep_alive_) {
+    h.append("Connection: close\r\n");
+    close_announced_ = true;
+  }
   h.append("\r\n");
   return h;
 }
@@ -229,12 +233,18 @@ void ClientConnection::arm_watch() {
   });
 }
 
-void ClientConnection::shutdown() {
+void ClientConnection::shutdown(Clock::duration grace) {
   keep_alive_ = false;
-  if (idle_) {
+  draining_ = grace > Clock::duration::zero();
+  drain_grace_ = grace;
+  if (!idle_) return;
+  if (!draining_) {
     error_code ec;
     socket().cancel(ec);
+    return;
   }
+  // The sweep cancels the wait for a request at this deadline.
+  deadline_ = std::min(deadline_, coarse_now() + grace);
 }
 
 void ClientConnection::abort() {

@@ -17,6 +17,7 @@
 
 #include "net/asio.hpp"
 #include "net/byte_stream.hpp"
+#include "net/connection_limits.hpp"
 #include "net/http_message.hpp"
 #include "net/upstream.hpp"
 
@@ -83,7 +84,16 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     return write(head(status, content_type, body.size(), extra_headers), body, timeout);
   }
 
+  // The connection's place under the process's connection limits, given back when it ends.
+  void hold(ConnectionLimits::Ticket ticket) { ticket_ = std::move(ticket); }
+
   bool keep_alive() const { return keep_alive_; }
+  // Whether another request may come on this connection: no answer said Connection: close, no
+  // write failed, and the connection is kept alive or draining (a client that was not told to
+  // close may still send one more request, answered with Connection: close).
+  bool wants_requests() const {
+    return !close_announced_ && !write_failed_ && (keep_alive_ || draining_);
+  }
   void close_after_answer() { keep_alive_ = false; }
   bool write_failed() const { return write_failed_; }
   // The client is gone (noticed while an upstream call ran): nothing more is written.
@@ -104,8 +114,10 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   // Every kWatchDelay, from the loop's sweep: cancels a client step past its deadline, checks the
   // deadlines of the upstream call being watched and arms the watch when it is due.
   void sweep(Clock::time_point now);
-  // Shutdown: an idle connection closes now, a busy one after its current answer.
-  void shutdown();
+  // Graceful stop: every answer from now on says Connection: close. A client that has not been
+  // told so may still send one request within `grace` (it waits no longer), so a request sent
+  // as the stop began is answered rather than reset; grace 0: an idle connection closes now.
+  void shutdown(Clock::duration grace);
   // Past the drain timeout: the connection closes and the upstream call is cancelled.
   void abort();
   // Closes the connection (the serving coroutine's last step).
@@ -130,6 +142,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   }
   Socket& socket() { return stream_.socket(); }
 
+  ConnectionLimits::Ticket ticket_;
   std::shared_ptr<asio::ssl::context> tls_;  // kept while the connection lives
   ByteStream stream_;
   ConnectionSet& set_;
@@ -138,6 +151,9 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   bool timed_out_ = false;
   beast::flat_buffer buffer_;
   bool keep_alive_ = true;
+  bool draining_ = false;
+  bool close_announced_ = false;  // an answer's head said Connection: close
+  Clock::duration drain_grace_{};
   bool idle_ = true;
   bool write_failed_ = false;
   bool answered_ = false;  // something was written since the last request was read

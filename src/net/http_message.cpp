@@ -1,5 +1,7 @@
 #include "net/http_message.hpp"
 
+#include <charconv>
+
 namespace shepherd::net {
 
 RequestParser::RequestParser(HttpRequest& out) : BodyParser(out.body), out_(out) {
@@ -14,6 +16,8 @@ RequestParser::RequestParser(HttpRequest& out) : BodyParser(out.body), out_(out)
   out_.access_control_request_headers.clear();
   out_.request_id.clear();
   out_.traceparent.clear();
+  out_.if_none_match.clear();
+  out_.accepts_gzip = false;
   out_.expect_continue = false;
   out_.keep_alive = true;
 }
@@ -24,6 +28,33 @@ void RequestParser::on_request_impl(http::verb method, beast::string_view method
   out_.method_string.assign(method_str.data(), method_str.size());
   out_.target.assign(target.data(), target.size());
 }
+
+namespace {
+
+// Whether an Accept-Encoding value allows gzip (listed without q=0).
+bool accepts_gzip(beast::string_view value) {
+  std::string_view rest(value.data(), value.size());
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    auto item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    const auto semi = item.find(';');
+    auto coding = item.substr(0, semi);
+    while (!coding.empty() && coding.back() == ' ') coding.remove_suffix(1);
+    if (!beast::iequals(coding, "gzip")) continue;
+    if (semi == std::string_view::npos) return true;
+    auto params = item.substr(semi + 1);
+    while (!params.empty() && params.front() == ' ') params.remove_prefix(1);
+    if (!params.starts_with("q=")) return true;
+    double q = 1;
+    std::from_chars(params.data() + 2, params.data() + params.size(), q);
+    return q > 0;  // q=0: refused
+  }
+  return false;
+}
+
+}  // namespace
 
 void RequestParser::on_field_impl(http::field name, beast::string_view name_string,
                                   beast::string_view value, error_code&) {
@@ -41,6 +72,12 @@ void RequestParser::on_field_impl(http::field name, beast::string_view name_stri
       break;
     case http::field::access_control_request_headers:
       keep_first(seen_acrh_, out_.access_control_request_headers);
+      break;
+    case http::field::if_none_match:
+      keep_first(seen_if_none_match_, out_.if_none_match);
+      break;
+    case http::field::accept_encoding:
+      out_.accepts_gzip = out_.accepts_gzip || accepts_gzip(value);
       break;
     case http::field::expect:
       out_.expect_continue = beast::iequals(value, "100-continue");

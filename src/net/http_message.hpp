@@ -24,8 +24,10 @@ struct HttpRequest {
   std::string origin;
   bool anthropic_version = false;  // an anthropic-version header was sent
   std::string access_control_request_headers;
-  std::string request_id;   // X-Request-Id as the client sent it (the first one)
-  std::string traceparent;  // W3C trace context, as sent (the first one)
+  std::string request_id;     // X-Request-Id as the client sent it (the first one)
+  std::string traceparent;    // W3C trace context, as sent (the first one)
+  std::string if_none_match;  // for the web UI's files (the first one)
+  bool accepts_gzip = false;  // Accept-Encoding allows gzip
   bool expect_continue = false;
   bool keep_alive = true;
   std::string body;
@@ -88,7 +90,7 @@ class RequestParser final : public BodyParser<true> {
 
   HttpRequest& out_;
   bool seen_authorization_ = false, seen_api_key_ = false, seen_origin_ = false, seen_acrh_ = false;
-  bool seen_request_id_ = false, seen_traceparent_ = false;
+  bool seen_request_id_ = false, seen_traceparent_ = false, seen_if_none_match_ = false;
 };
 
 // Fills an HttpResponse (cleared first). Not eager: parsing stops after the header, so the caller

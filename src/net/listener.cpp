@@ -5,6 +5,8 @@
 
 #include <stdexcept>
 
+#include "net/handover.hpp"
+
 namespace shepherd::net {
 
 void ConnectionSet::remove(ClientConnection* c) {
@@ -16,9 +18,9 @@ void ConnectionSet::sweep(Clock::time_point now) {
   for (auto* c : all_) c->sweep(now);
 }
 
-void ConnectionSet::shutdown() {
+void ConnectionSet::shutdown(Clock::duration grace) {
   stopping_ = true;
-  for (auto* c : all_) c->shutdown();
+  for (auto* c : all_) c->shutdown(grace);
 }
 
 void ConnectionSet::abort() {
@@ -40,9 +42,17 @@ Acceptor open_acceptor(asio::io_context& ioc, const tcp::endpoint& endpoint) {
   return acceptor;
 }
 
+void close_acceptor(Acceptor& acceptor) {
+  if (!acceptor.is_open()) return;
+  unregister_listener(acceptor.native_handle());
+  error_code ec;
+  acceptor.close(ec);
+}
+
 Task<void> accept_loop(Acceptor& acceptor, ConnectionSet& connections, ServeConnection serve,
-                       const ServerTls* tls) {
+                       AcceptOptions options) {
   auto executor = acceptor.get_executor();
+  const auto* tls = options.tls;
   while (!connections.stopping()) {
     auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
     if (ec) {
@@ -53,9 +63,27 @@ Task<void> accept_loop(Acceptor& acceptor, ConnectionSet& connections, ServeConn
       co_await t.async_wait(kUseTuple);
       continue;
     }
+    ConnectionLimits::Ticket ticket;
+    auto refusal = ConnectionLimits::Refusal::kNone;
+    if (options.limits) {
+      error_code pec;
+      const auto peer = socket.remote_endpoint(pec);
+      if (pec) continue;  // the client already left
+      refusal = options.limits->admit(peer, ticket);
+      if (refusal != ConnectionLimits::Refusal::kNone && !options.limits->begin_refusal()) {
+        socket.close(pec);
+        continue;
+      }
+    }
     auto connection = std::make_shared<ClientConnection>(std::move(socket), connections,
                                                          tls ? tls->current() : nullptr);
-    asio::co_spawn(executor, serve(std::move(connection)), asio::detached);
+    if (refusal == ConnectionLimits::Refusal::kNone) {
+      connection->hold(std::move(ticket));
+      asio::co_spawn(executor, serve(std::move(connection)), asio::detached);
+      continue;
+    }
+    asio::co_spawn(executor, options.refuse(std::move(connection), refusal),
+                   [limits = options.limits](std::exception_ptr) { limits->end_refusal(); });
   }
 }
 

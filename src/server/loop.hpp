@@ -23,8 +23,14 @@ struct Server::Loop {
   // Only this loop's thread touches its sockets, so the reactor needs no locking for I/O.
   asio::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   pipeline::LoopContext context;
-  std::optional<net::Acceptor> acceptor;
-  std::optional<net::Acceptor> worker_acceptor;  // fastchat.worker's listener
+  // The listening sockets this loop accepts from: usually one per listener, more after an
+  // upgrade from a process that had more loops (handover.hpp).
+  enum class Role { kApi, kUi, kWorker };
+  struct Listening {
+    Role role;
+    net::Acceptor acceptor;
+  };
+  std::vector<Listening> listening;
   std::optional<net::Timer> drain_timer;
   std::optional<net::Timer> sweep_timer;
   bool finishing = false;
@@ -48,9 +54,17 @@ struct Server::Loop {
 // Serves one client connection of the API listener until it closes: reads each request and
 // dispatches it by path to the probes, the admin API or a dialect's chat pipeline (session.cpp).
 net::Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn);
+// The same for the web UI's listener: the UI's files at / and /ui/, everything else as on the API
+// listener (session.cpp).
+net::Task<void> serve_ui_connection(Server::Loop& loop,
+                                    std::shared_ptr<net::ClientConnection> conn);
 // The same for the FastChat worker's listener (worker_session.cpp).
 net::Task<void> serve_worker_connection(Server::Loop& loop,
                                         std::shared_ptr<net::ClientConnection> conn);
+// A connection over the connection limits: its request (read within a second) gets 503 with
+// Retry-After in its dialect's shape, and the connection closes.
+net::Task<void> serve_refused(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn,
+                              net::ConnectionLimits::Refusal why);
 
 // GET /health, /health/ready, /metrics (with `extra_metrics` appended) and /stats, on every
 // listener; another method gets 405.

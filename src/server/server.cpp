@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "base/text.hpp"
+#include "net/handover.hpp"
 #include "providers/fastchat/fastchat_adapter.hpp"
 #include "server/control.hpp"
 #include "server/loop.hpp"
@@ -40,6 +41,7 @@ Server::Server(std::shared_ptr<const config::Config> config, std::string config_
     : config_path_(std::move(config_path)),
       control_(std::make_unique<Control>()),
       listeners_(listeners) {
+  descriptor_limit_ = net::raise_descriptor_limit();
   int n = config->server.threads;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   metrics_ = std::make_unique<observability::Metrics>(n);
@@ -161,6 +163,7 @@ base::Result<std::uint64_t> Server::apply_locked(std::shared_ptr<const config::C
 
 void Server::publish(std::shared_ptr<const Snapshot> snap) {
   current_snapshot_ = snap;
+  set_connection_limits(snap->config->server);
   for (auto& loop : loops_) {
     if (threads_.empty()) {
       loop->install(snap);  // not running yet
@@ -212,9 +215,17 @@ base::Result<std::uint64_t> Server::reload() {
         config.server.threads != running.threads) {
       spdlog::warn("config reload: server.listen and server.threads apply at the next start");
     }
+    if (config.server.ui_enabled != running.ui_enabled ||
+        config.server.ui_host != running.ui_host || config.server.ui_port != running.ui_port) {
+      spdlog::warn("config reload: server.ui_listen applies at the next start");
+    }
     config.server.host = running.host;
     config.server.port = running.port;
     config.server.threads = running.threads;
+    config.server.ui_enabled = running.ui_enabled;
+    config.server.ui_given = running.ui_given;
+    config.server.ui_host = running.ui_host;
+    config.server.ui_port = running.ui_port;
   }
   auto version = apply(std::make_shared<const config::Config>(std::move(config)));
   metrics_->count_reload(version.ok());
@@ -256,25 +267,27 @@ std::vector<admin::Version> Server::versions() const {
 
 namespace {
 
-// One SO_REUSEPORT listener per loop on host:port (port 0: one ephemeral port for all); the port.
-template <typename Loops, typename Slot>
-std::uint16_t open_listeners(Loops& loops, Slot slot, const std::string& host, std::uint16_t port,
-                             std::string_view setting) {
+// The listening sockets of `role` on host:port for every loop (those a predecessor handed over,
+// else one SO_REUSEPORT socket per loop; port 0: one ephemeral port for all); the port.
+template <typename Loops>
+std::uint16_t open_listeners(Loops& loops, Server::Loop::Role role, const std::string& host,
+                             std::uint16_t port, std::string_view setting) {
   net::error_code ec;
   const auto address = net::asio::ip::make_address(host, ec);
   if (ec) throw std::runtime_error(std::string(setting) + ": '" + host + "' is not an IP address");
-  net::tcp::endpoint endpoint(address, port);
+  std::vector<net::asio::io_context*> contexts;
+  for (auto& loop : loops) contexts.push_back(&loop->ioc);
   try {
-    for (auto& loop : loops) {
-      auto& acceptor = (*loop).*slot;
-      acceptor.emplace(net::open_acceptor(loop->ioc, endpoint));
-      if (endpoint.port() == 0) endpoint.port(acceptor->local_endpoint().port());
+    auto opened = net::open_acceptors(contexts, net::tcp::endpoint(address, port), setting);
+    const auto bound = opened.front().second.local_endpoint().port();
+    for (auto& [index, acceptor] : opened) {
+      loops[index]->listening.push_back(Server::Loop::Listening{role, std::move(acceptor)});
     }
+    return bound;
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + " (" +
                              std::string(setting) + "): " + e.code().message());
   }
-  return endpoint.port();
 }
 
 }  // namespace
@@ -282,6 +295,57 @@ std::uint16_t open_listeners(Loops& loops, Slot slot, const std::string& host, s
 std::string Server::worker_address() const {
   if (!worker_) return {};
   return worker_->address;
+}
+
+void Server::start_ui(const config::ServerConfig& s) {
+  try {
+    ui_port_ = open_listeners(loops_, Loop::Role::kUi, s.ui_host, s.ui_port, "server.ui_listen");
+  } catch (const std::runtime_error& e) {
+    // The default port may be taken (another instance): the UI stays at /ui on the API port.
+    // A port the config names must open.
+    if (s.ui_given) throw;
+    spdlog::warn(
+        "the web UI's own listener did not open ({}); it is served at /ui on the API "
+        "port. Set server.ui_listen to another address, or off",
+        e.what());
+  }
+}
+
+void Server::set_connection_limits(const config::ServerConfig& s) {
+  const auto room = net::client_connection_room(descriptor_limit_);
+  const auto total = s.max_connections == 0 ? room : std::min(s.max_connections, room);
+  if (s.max_connections > room) {
+    spdlog::warn(
+        "server.limits.max_connections {} is more than the descriptor limit ({}) leaves room for "
+        "({}: each client connection may need an upstream one, and a reserve is kept back); {} "
+        "applies. Raise LimitNOFILE or ulimit -n",
+        s.max_connections, descriptor_limit_, room, room);
+  }
+  connection_limits_.set(total, s.max_connections_per_client);
+}
+
+std::string Server::connection_metrics() const {
+  using R = net::ConnectionLimits::Refusal;
+  const auto& c = connection_limits_;
+  std::string out =
+      "# HELP shepherd_client_connections Client connections open now.\n"
+      "# TYPE shepherd_client_connections gauge\nshepherd_client_connections ";
+  out += std::to_string(c.open());
+  out +=
+      "\n# HELP shepherd_client_connections_limit Client connections allowed at once "
+      "(server.limits.max_connections within the descriptor limit).\n"
+      "# TYPE shepherd_client_connections_limit gauge\nshepherd_client_connections_limit ";
+  out += std::to_string(c.max_total());
+  out +=
+      "\n# HELP shepherd_connections_refused_total New connections refused with 503, by the "
+      "limit they met.\n"
+      "# TYPE shepherd_connections_refused_total counter\n"
+      "shepherd_connections_refused_total{reason=\"max_connections\"} ";
+  out += std::to_string(c.refused(R::kTotal));
+  out += "\nshepherd_connections_refused_total{reason=\"per_client\"} ";
+  out += std::to_string(c.refused(R::kPerClient));
+  out += "\n";
+  return out;
 }
 
 void Server::start_worker(const config::Config& c) {
@@ -293,7 +357,7 @@ void Server::start_worker(const config::Config& c) {
     throw std::runtime_error(tls.error().message);
   }
   worker_port_ =
-      open_listeners(loops_, &Loop::worker_acceptor, w.host, w.port, "fastchat.worker.listen");
+      open_listeners(loops_, Loop::Role::kWorker, w.host, w.port, "fastchat.worker.listen");
   worker_->address = w.address;
   if (worker_->address.empty()) {
     worker_->address = w.tls.scheme();
@@ -314,7 +378,8 @@ void Server::start() {
   const auto current = snapshot();
   const auto& s = current->config->server;
   if (listeners_ == Listeners::kAll) {
-    port_ = open_listeners(loops_, &Loop::acceptor, s.host, s.port, "server.listen");
+    port_ = open_listeners(loops_, Loop::Role::kApi, s.host, s.port, "server.listen");
+    if (s.ui_enabled) start_ui(s);
   }
   if (current->config->fastchat.worker.enabled) start_worker(*current->config);
   std::vector<net::Executor> executors;
@@ -340,24 +405,37 @@ void Server::start() {
   for (auto& loop : loops_) {
     auto* l = loop.get();
     net::asio::co_spawn(loop->ioc, governance_->run_loop(loop->context.index), net::asio::detached);
-    if (loop->acceptor) {
+    for (auto& listening : loop->listening) {
+      net::AcceptOptions options;
+      options.limits = &connection_limits_;
+      options.refuse = [l](std::shared_ptr<net::ClientConnection> c,
+                           net::ConnectionLimits::Refusal why) {
+        return serve_refused(*l, std::move(c), why);
+      };
+      net::ServeConnection serve;
+      switch (listening.role) {
+        case Loop::Role::kApi:
+          options.tls = &api_tls_;
+          serve = [l](std::shared_ptr<net::ClientConnection> c) {
+            return serve_connection(*l, std::move(c));
+          };
+          break;
+        case Loop::Role::kUi:
+          options.tls = &api_tls_;
+          serve = [l](std::shared_ptr<net::ClientConnection> c) {
+            return serve_ui_connection(*l, std::move(c));
+          };
+          break;
+        case Loop::Role::kWorker:
+          options.tls = &worker_tls_;
+          serve = [l](std::shared_ptr<net::ClientConnection> c) {
+            return serve_worker_connection(*l, std::move(c));
+          };
+          break;
+      }
       net::asio::co_spawn(loop->ioc,
-                          net::accept_loop(
-                              *loop->acceptor, loop->context.connections,
-                              [l](std::shared_ptr<net::ClientConnection> c) {
-                                return serve_connection(*l, std::move(c));
-                              },
-                              &api_tls_),
-                          net::asio::detached);
-    }
-    if (loop->worker_acceptor) {
-      net::asio::co_spawn(loop->ioc,
-                          net::accept_loop(
-                              *loop->worker_acceptor, loop->context.connections,
-                              [l](std::shared_ptr<net::ClientConnection> c) {
-                                return serve_worker_connection(*l, std::move(c));
-                              },
-                              &worker_tls_),
+                          net::accept_loop(listening.acceptor, loop->context.connections,
+                                           std::move(serve), std::move(options)),
                           net::asio::detached);
     }
     loop->sweep_timer.emplace(loop->ioc);
@@ -414,13 +492,11 @@ void Server::Loop::sweep() {
 }
 
 void Server::Loop::begin_stop() {
-  net::error_code ec;
-  if (acceptor) acceptor->close(ec);
-  if (worker_acceptor) worker_acceptor->close(ec);
+  for (auto& l : listening) net::close_acceptor(l.acceptor);
   if (auto* w = server.worker(); w && w->registration && context.index == 0) {
     w->registration->stop();
   }
-  context.connections.shutdown();
+  context.connections.shutdown(context.view->config().server.drain_idle);
   for (auto& p : context.view->providers) p.pool->close_all();
   // Requests in flight may finish within the drain timeout; then the loop stops.
   drain_timer.emplace(ioc, context.view->config().server.drain_timeout);
@@ -432,9 +508,7 @@ void Server::Loop::begin_stop() {
 
 void Server::Loop::finish() {
   finishing = true;
-  net::error_code ec;
-  if (acceptor) acceptor->close(ec);
-  if (worker_acceptor) worker_acceptor->close(ec);
+  for (auto& l : listening) net::close_acceptor(l.acceptor);
   if (drain_timer) drain_timer->cancel();
   if (sweep_timer) sweep_timer->cancel();
   if (context.view) {

@@ -42,7 +42,8 @@ class Server final : public admin::ConfigControl {
   // Binds the listeners (port 0: an ephemeral port shared by all threads) and starts the
   // event loops. Throws std::runtime_error when the address cannot be bound.
   void start();
-  std::uint16_t port() const { return port_; }  // 0 without the API listener
+  std::uint16_t port() const { return port_; }        // 0 without the API listener
+  std::uint16_t ui_port() const { return ui_port_; }  // 0 without the UI's own listener
   // The FastChat worker (fastchat.worker), or null; its port and the address it registers under.
   struct Worker;
   Worker* worker() { return worker_.get(); }
@@ -70,6 +71,9 @@ class Server final : public admin::ConfigControl {
   net::Executor control_executor() override;
 
   const observability::Metrics& metrics() const { return *metrics_; }
+  const net::ConnectionLimits& connection_limits() const { return connection_limits_; }
+  // The connection series of /metrics: open, the cap, refusals by reason.
+  std::string connection_metrics() const;
   governance::Governance& governance() override { return *governance_; }
 
   // The models a `kind: fastchat` provider's controller lists now: those the config does not name
@@ -98,8 +102,11 @@ class Server final : public admin::ConfigControl {
   };
   base::Result<TlsContexts> read_tls(const config::Config& c) const;
   void publish(std::shared_ptr<const Snapshot> snapshot);
-  void start_api_listeners(const config::ServerConfig& s);
   void start_worker(const config::Config& c);
+  void start_ui(const config::ServerConfig& s);
+  // The cap on open client connections for `s`: its max_connections, within the descriptors
+  // left after the reserve.
+  void set_connection_limits(const config::ServerConfig& s);
 
   std::string config_path_;
   std::unique_ptr<observability::Metrics> metrics_;
@@ -110,7 +117,10 @@ class Server final : public admin::ConfigControl {
   std::vector<std::thread> threads_;
   std::unique_ptr<Control> control_;
   std::uint16_t port_ = 0;
+  std::uint16_t ui_port_ = 0;
   Listeners listeners_;
+  std::size_t descriptor_limit_ = 0;
+  net::ConnectionLimits connection_limits_;
   std::unique_ptr<Worker> worker_;
   std::uint16_t worker_port_ = 0;
   std::atomic<bool> stopping_{false};

@@ -4,6 +4,7 @@
 #include "ingress/anthropic_messages.hpp"
 #include "pipeline/stages.hpp"
 #include "server/loop.hpp"
+#include "ui/files.hpp"
 
 namespace shepherd::server {
 
@@ -91,6 +92,7 @@ Task<void> serve_probe(Server::Loop& loop, pipeline::RequestContext& rc,
   }
   if (target == "/metrics") {
     std::string extra(extra_metrics);
+    extra += loop.server.connection_metrics();
     if (const auto* spans = loop.context.spans) extra += spans->prometheus_text();
     co_return co_await admin::serve_metrics(ex, loop.context.metrics, loop.server.governance(),
                                             extra);
@@ -99,6 +101,29 @@ Task<void> serve_probe(Server::Loop& loop, pipeline::RequestContext& rc,
 }
 
 namespace {
+
+// GET (or HEAD) of one of the web UI's files; `path` is relative to the UI's root.
+Task<void> serve_ui_file(pipeline::RequestContext& rc, const net::Request& request,
+                         std::string_view path) {
+  auto& conn = rc.conn;
+  const auto timeout = rc.write_timeout();
+  const bool head = request.method == http::verb::head;
+  if (request.method != http::verb::get && !head) {
+    co_return co_await pipeline::respond_wrong_method(conn, rc.dialect, request.path(), "GET",
+                                                      timeout);
+  }
+  auto file = ui::answer_file(path, request.if_none_match, request.accepts_gzip);
+  if (!file) {
+    co_return co_await pipeline::respond_error(
+        conn, rc.dialect,
+        base::make_error(ErrorCode::kNotFound,
+                         "no file " + std::string(request.path()) + " in the web UI; open /ui/"),
+        rc.request_id, timeout);
+  }
+  // A 304 or a HEAD: the head alone, with the length of what a GET would get.
+  const auto h = conn.head(file->status, file->content_type, file->body.size(), file->headers);
+  co_await conn.write(h, head || file->status == 304 ? std::string_view{} : file->body, timeout);
+}
 
 // Every route but a dialect's: probes, preflight, the model list, the admin API.
 Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Request& request,
@@ -179,7 +204,7 @@ Task<void> serve_requests(Server::Loop& loop, std::shared_ptr<net::ClientConnect
                           RouteRequest route, AnswerRequest answer) {
   auto& context = loop.context;
   net::Request request;  // reused: its strings keep their capacity from request to request
-  while (conn->keep_alive() && !context.connections.stopping()) {
+  while (conn->wants_requests()) {
     const auto& server = context.view->config().server;
     const net::ReadLimits limits{server.max_header_bytes, server.max_body_bytes,
                                  server.keepalive_timeout, server.request_timeout};
@@ -219,13 +244,22 @@ Task<void> serve_requests(Server::Loop& loop, std::shared_ptr<net::ClientConnect
 
 namespace {
 
-enum ApiRoute : int { kOther, kChat, kCountTokens };
+enum ApiRoute : int { kOther, kChat, kCountTokens, kUiRedirect, kUiFile };
 
 Routed route_api(const net::Request& request) {
   const std::string_view target = request.path();
   if (const auto* dialect = ingress::find_dialect(target)) return {dialect, kChat};
   if (target == "/v1/messages/count_tokens") return {&ingress::anthropic_dialect(), kCountTokens};
+  if (target == "/ui") return {&ingress::default_dialect(), kUiRedirect};
+  if (target.starts_with("/ui/")) return {&ingress::default_dialect(), kUiFile};
   return {};
+}
+
+// The UI's own listener: the UI at / (its files at the root), the API's routes otherwise.
+Routed route_ui(const net::Request& request) {
+  const std::string_view target = request.path();
+  if (target == "/" || ui::is_root_file(target)) return {&ingress::default_dialect(), kUiFile};
+  return route_api(request);
 }
 
 Task<void> answer_api(Server::Loop& loop, pipeline::RequestContext& rc, net::Request& request,
@@ -237,6 +271,15 @@ Task<void> answer_api(Server::Loop& loop, pipeline::RequestContext& rc, net::Req
       co_return co_await pipeline::serve_chat(rc, request);
     case kCountTokens:
       co_return co_await pipeline::serve_count_tokens(rc, request);
+    case kUiRedirect:
+      // Relative links in the page resolve against /ui/.
+      co_return co_await rc.conn.respond(308, "text/plain", "the web UI is at /ui/\n",
+                                         "Location: /ui/\r\n", rc.write_timeout());
+    case kUiFile: {
+      auto path = request.path();
+      if (path.starts_with("/ui/")) path.remove_prefix(4);
+      co_return co_await serve_ui_file(rc, request, path);
+    }
     default:
       co_return co_await dispatch(loop, rc, request, request.path(), cors_allowed);
   }
@@ -246,6 +289,41 @@ Task<void> answer_api(Server::Loop& loop, pipeline::RequestContext& rc, net::Req
 
 Task<void> serve_connection(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn) {
   return serve_requests(loop, std::move(conn), route_api, answer_api);
+}
+
+Task<void> serve_ui_connection(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn) {
+  return serve_requests(loop, std::move(conn), route_ui, answer_api);
+}
+
+Task<void> serve_refused(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn,
+                         net::ConnectionLimits::Refusal why) {
+  using namespace std::chrono_literals;
+  // Read first: closing with the request unread would reset the connection before the client
+  // reads the answer.
+  net::Request request;
+  const net::ReadLimits limits{16 * 1024, 64 * 1024, 1s, 1s};
+  const auto read = co_await conn->read_request(request, limits);
+  conn->close_after_answer();
+  if (read.status != net::ReadStatus::kClosed) {
+    const auto& limits_now = loop.server.connection_limits();
+    std::string message;
+    if (why == net::ConnectionLimits::Refusal::kPerClient) {
+      message =
+          "too many connections from your address (server.limits."
+          "max_connections_per_client is " +
+          std::to_string(limits_now.max_per_client()) +
+          "); reuse a kept-alive connection, or retry after 1 second";
+    } else {
+      message = "Shepherd is at its connection limit (" + std::to_string(limits_now.max_total()) +
+                " open); retry after 1 second";
+    }
+    auto error = base::make_error(ErrorCode::kUnavailable, std::move(message));
+    error.retry_after = 1;
+    const auto* dialect = ingress::find_dialect(request.path());
+    co_await pipeline::respond_error(*conn, dialect ? *dialect : ingress::default_dialect(), error,
+                                     pipeline::new_request_id(loop.context, base::unix_ms()), 1s);
+  }
+  conn->close();
 }
 
 }  // namespace shepherd::server

@@ -103,9 +103,9 @@ async function stopChild(child, graceMs = 5000) {
  * Spawns the shepherd binary with `args` and resolves once its first stdout line matches
  * `readyRe` (rejects if the line differs, the process exits first, or readyTimeoutMs passes).
  */
-export async function spawnServer(args, { env = {}, readyRe, name = 'shepherd', readyTimeoutMs = 15000 } = {}) {
-  if (!fs.existsSync(BIN)) throw new Error(`shepherd binary not found at ${BIN} (build it or set SHEPHERD_BIN)`);
-  const child = spawn(BIN, args, {
+export async function spawnServer(args, { env = {}, readyRe, name = 'shepherd', readyTimeoutMs = 15000, bin = BIN } = {}) {
+  if (!fs.existsSync(bin)) throw new Error(`shepherd binary not found at ${bin} (build it or set SHEPHERD_BIN)`);
+  const child = spawn(bin, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -268,9 +268,20 @@ export function writeConfig(dir, config, name = 'shepherd.yaml') {
   return file;
 }
 
-/** A config object with test defaults (listen on an ephemeral port, one thread). */
+/**
+ * A config object with test defaults: listen on an ephemeral port, one thread, no UI listener of
+ * its own, and idle connections closed at once on a stop (drain_idle 0s).
+ */
 export function gatewayConfig({ server = {}, providers, models } = {}) {
-  const config = { server: { listen: '127.0.0.1:0', threads: 1, ...server } };
+  const config = {
+    server: {
+      listen: '127.0.0.1:0',
+      threads: 1,
+      ui_listen: 'off',
+      ...server,
+      timeouts: { drain_idle: '0s', ...server.timeouts },
+    },
+  };
   if (providers) config.providers = providers;
   if (models) config.models = models;
   return config;
@@ -286,11 +297,12 @@ export function openaiProvider(mockOrUrl, extra = {}) {
  * Starts `shepherd serve --config FILE` with `config` (YAML text or object). Resolves once the
  * listening line was printed: {url, port, stop(), stderr, waitExit(), child, configPath}.
  */
-export async function startShepherd(config, { env = {}, dir, args = [] } = {}) {
+export async function startShepherd(config, { env = {}, dir, args = [], bin } = {}) {
   const where = dir ?? makeTempDir();
   const configPath = writeConfig(where, config);
   const proc = await spawnServer(['serve', '--config', configPath, ...args], {
     env,
+    bin,
     readyRe: SHEPHERD_READY,
     name: 'shepherd serve',
   });
