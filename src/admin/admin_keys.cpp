@@ -7,6 +7,7 @@
 
 #include "admin/admin_api.hpp"
 #include "admin/keys_json.hpp"
+#include "api/json_text.hpp"
 #include "base/clock.hpp"
 #include "governance/key_ops.hpp"
 #include "pipeline/stages.hpp"
@@ -199,7 +200,7 @@ Task<void> serve_usage(Exchange ex, const net::Request& request, pipeline::LoopC
     o["expires_at"] = key->expires_at ? boost::json::value(format_time(*key->expires_at))
                                       : boost::json::value(nullptr);
   }
-  const auto body = boost::json::serialize(o);
+  const auto body = api::json_text(o);
   co_await ex.conn.respond(200, "application/json", body, {}, ex.write_timeout);
 }
 

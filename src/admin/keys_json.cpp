@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "admin/routes.hpp"
+#include "api/json_text.hpp"
 
 namespace shepherd::admin {
 
@@ -209,7 +210,7 @@ std::string key_body(const storage::KeyRecord& key, const std::string* secret,
   o["updated_at"] = format_time(key.updated_at);
   o["revoked"] = key.revoked_at.has_value();
   o["revoked_at"] = time_value(key.revoked_at);
-  return json::serialize(o);
+  return api::json_text(o);
 }
 
 std::string keys_body(const std::vector<storage::KeyRecord>& keys) {

@@ -4,6 +4,7 @@
 
 #include "admin/keys_json.hpp"
 #include "admin/routes.hpp"
+#include "api/json_text.hpp"
 #include "storage/record_json.hpp"
 
 namespace shepherd::admin {
@@ -60,7 +61,7 @@ std::string requests_body(const std::vector<storage::AuditRecord>& records) {
   json::object root;
   root["object"] = "list";
   root["data"] = std::move(data);
-  return json::serialize(root);
+  return api::json_text(root);
 }
 
 std::string spend_body(const SpendQuery& q, const std::vector<storage::SpendRow>& rows,
@@ -100,7 +101,7 @@ std::string spend_body(const SpendQuery& q, const std::vector<storage::SpendRow>
   projection["list_cost_usd"] = money(total.list_cost_usd * 30 / days);
   projection["savings_usd"] = money((total.list_cost_usd - total.cost_usd) * 30 / days);
   root["monthly_projection"] = std::move(projection);
-  return json::serialize(root);
+  return api::json_text(root);
 }
 
 }  // namespace shepherd::admin

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "api/json_text.hpp"
+
 namespace shepherd::admin {
 
 using base::ErrorCode;
@@ -98,7 +100,7 @@ std::string applied_body(std::uint64_t version) {
   boost::json::object o;
   o["version"] = version;
   o["status"] = "applied";
-  return boost::json::serialize(o);
+  return api::json_text(o);
 }
 
 std::string versions_body(std::uint64_t current, const std::vector<Version>& versions) {
@@ -114,14 +116,14 @@ std::string versions_body(std::uint64_t current, const std::vector<Version>& ver
   boost::json::object root;
   root["version"] = current;
   root["versions"] = std::move(list);
-  return boost::json::serialize(root);
+  return api::json_text(root);
 }
 
 std::string string_members_body(
     std::initializer_list<std::pair<std::string_view, std::string_view>> members) {
   boost::json::object o;
   for (const auto& [key, value] : members) o[key] = utf8_safe(value);
-  return boost::json::serialize(o);
+  return api::json_text(o);
 }
 
 }  // namespace shepherd::admin

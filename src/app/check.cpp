@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "app/commands.hpp"
+#include "app/table.hpp"
 #include "base/text.hpp"
 #include "config/config.hpp"
 
@@ -231,15 +232,23 @@ int check(const CheckOptions& options) {
     std::printf("models         %s\n", describe(models).c_str());
     return 1;
   }
-  std::printf("models         %zu: ", names.size());
-  for (std::size_t i = 0; i < names.size(); ++i)
-    std::printf("%s%s", i ? ", " : "", names[i].c_str());
-  std::printf("\n\n%-24s %-8s %12s %8s %8s  %s\n", "model", "result", "latency_ms", "prompt",
-              "output", "note");
+  std::printf("models         %zu: %s\n\n", names.size(), base::join(names).c_str());
 
+  // Each model's line starts before its request and ends when the answer is in, so a slow model
+  // shows where the check waits.
+  using A = Table::Align;
+  Table table({{"model"},
+               {"result"},
+               {"latency ms", A::kRight},
+               {"prompt", A::kRight},
+               {"output", A::kRight},
+               {"note"}});
   int successes = 0;
   double total_ms = 0;
-  for (const auto& name : names) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto& name = names[i];
+    std::printf("[%zu/%zu] %s ... ", i + 1, names.size(), name.c_str());
+    std::fflush(stdout);
     json::object body{
         {"model", name},
         {"max_tokens", 32},
@@ -270,12 +279,17 @@ int check(const CheckOptions& options) {
       ++successes;
       total_ms += ms;
     }
-    std::printf("%-24s %-8s %12.1f %8ld %8ld  %s\n", name.c_str(), ok ? "ok" : "FAILED", ms, prompt,
-                output,
-                ok ? "" : (reply.status == 200 ? "answer has no usage" : describe(reply).c_str()));
+    const std::string note =
+        ok ? "" : (reply.status == 200 ? "answer has no usage" : describe(reply));
+    std::printf("%s in %s ms%s%s\n", ok ? "ok" : "FAILED", fixed(ms, 1).c_str(),
+                note.empty() ? "" : ": ", note.c_str());
+    std::fflush(stdout);
+    table.add({name, ok ? "ok" : "FAILED", fixed(ms, 1), ok ? thousands(prompt) : "-",
+               ok ? thousands(output) : "-", note});
   }
-  std::printf("\nsummary        %d/%zu models answered, average latency %.1f ms\n", successes,
-              names.size(), successes ? total_ms / successes : 0.0);
+  std::printf("\n%s\nsummary        %d/%zu models answered, average latency %s ms\n",
+              table.render().c_str(), successes, names.size(),
+              fixed(successes ? total_ms / successes : 0.0, 1).c_str());
   return pieces_ok && successes == static_cast<int>(names.size()) && !names.empty() ? 0 : 1;
 }
 

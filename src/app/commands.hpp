@@ -128,6 +128,7 @@ int keys_command(const KeysOptions& options);
 struct AuditOptions {
   std::string config_path;
   std::string query;
+  bool json = false;  // JSON ({"object":"list","data":[...]}) instead of a table
 };
 int audit_command(const AuditOptions& options);
 struct CostOptions {

@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
   mock_cmd->add_option("--models", mock.models, "model ids listed by /v1/models")->delimiter(',');
   mock_cmd->add_option("--tls-cert", mock.tls_cert_file, "PEM certificate: serve HTTPS");
   mock_cmd->add_option("--tls-key", mock.tls_key_file, "PEM private key for --tls-cert");
+  mock_cmd->add_option("--content", mock.content,
+                       "answer with this text (one token per word) instead of the mock's words");
 
   app::CheckOptions check;
   auto* check_cmd = cli.add_subcommand("check", "Integration check of a running gateway (S8)");
@@ -169,8 +171,9 @@ int main(int argc, char** argv) {
     std::string since, until, model, key, status, limit, by, client_request_id;
   } filter;
   app::AuditOptions audit;
-  auto* audit_cmd = cli.add_subcommand("audit", "Read the audit log (newest first, as JSON)");
+  auto* audit_cmd = cli.add_subcommand("audit", "Read the audit log (newest first)");
   audit_cmd->add_option("--config,-c", audit.config_path, "YAML configuration file");
+  audit_cmd->add_flag("--json", audit.json, "print JSON instead of a table");
   app::CostOptions cost;
   auto* cost_cmd =
       cli.add_subcommand("cost", "Spend, latency and savings against list prices by group");

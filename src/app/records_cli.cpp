@@ -2,12 +2,14 @@
 // routes from a shell, on the store the config names (opened directly: no server needs to run;
 // a running server sees key changes within keys.refresh).
 #include <boost/json.hpp>
+#include <ctime>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
 #include "admin/keys_json.hpp"
+#include "app/table.hpp"
 #include "app/commands.hpp"
 #include "base/clock.hpp"
 #include "config/config.hpp"
@@ -105,15 +107,32 @@ std::string changes_body(const KeyFlags& f) {
   return json::serialize(o);
 }
 
-void print_money_row(const json::object& g, const std::string& name) {
+// A spend group's row of `shepherd cost`.
+std::vector<std::string> money_row(const json::object& g, const std::string& name) {
   auto num = [&](const char* k) { return g.at(k).to_number<double>(); };
-  std::printf(
-      "%-28s %9lld %8.2f%% %12lld %12lld %12.4f %12.4f %12.4f %9.1f %9.1f\n",
-      name.substr(0, 28).c_str(), static_cast<long long>(num("requests")), num("error_rate") * 100,
-      static_cast<long long>(num("prompt_tokens")),
-      static_cast<long long>(num("completion_tokens")), num("cost_usd"), num("list_cost_usd"),
-      num("savings_usd"), num("avg_latency_ms"),
-      g.contains("p99_latency_ms") ? num("p99_latency_ms") : num("max_group_p99_latency_ms"));
+  auto count = [&](const char* k) { return thousands(static_cast<long long>(num(k))); };
+  const double p99 =
+      g.contains("p99_latency_ms") ? num("p99_latency_ms") : num("max_group_p99_latency_ms");
+  return {name,
+          count("requests"),
+          percent(num("error_rate")),
+          count("prompt_tokens"),
+          count("completion_tokens"),
+          money(num("cost_usd")),
+          money(num("list_cost_usd")),
+          money(num("savings_usd")),
+          fixed(num("avg_latency_ms"), 1),
+          fixed(p99, 1)};
+}
+
+// "2026-11-30 19:44:11" (UTC) for a Unix time in milliseconds.
+std::string utc(std::int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
 }
 
 }  // namespace
@@ -187,7 +206,41 @@ int audit_command(const AuditOptions& options) {
   if (!filter) return fail(filter.error());
   auto records = o->store->requests(*filter);
   if (!records) return fail(records.error());
-  std::cout << admin::requests_body(*records) << "\n";
+  if (options.json) {
+    std::cout << admin::requests_body(*records) << "\n";
+    return 0;
+  }
+  using A = Table::Align;
+  Table table({{"time (UTC)"},
+               {"request id"},
+               {"key"},
+               {"model"},
+               {"deployment"},
+               {"status", A::kRight},
+               {"tries", A::kRight},
+               {"prompt", A::kRight},
+               {"output", A::kRight},
+               {"cost", A::kRight},
+               {"ms", A::kRight},
+               {"ttft ms", A::kRight},
+               {"note"}});
+  for (const auto& r : *records) {
+    std::string note = r.error_class;
+    if (r.streamed) note += note.empty() ? "stream" : ", stream";
+    if (r.usage_estimated) note += note.empty() ? "estimated" : ", estimated";
+    table.add({utc(r.time), r.request_id, r.key_id.empty() ? "-" : r.key_id, r.model,
+               r.deployment.empty() ? "-" : r.deployment, std::to_string(r.status),
+               std::to_string(r.attempts), thousands(r.prompt_tokens),
+               thousands(r.completion_tokens), money(r.cost_usd),
+               fixed(static_cast<double>(r.latency_us) / 1000, 1),
+               r.ttft_us ? fixed(static_cast<double>(*r.ttft_us) / 1000, 1) : "-", note});
+  }
+  if (table.empty()) {
+    std::cout << "no requests match\n";
+    return 0;
+  }
+  std::cout << table.render() << thousands(static_cast<long long>(records->size()))
+            << " requests, newest first\n";
   return 0;
 }
 
@@ -208,17 +261,29 @@ int cost_command(const CostOptions& options) {
   const auto doc = json::parse(body).as_object();
   std::printf("spend by %s, %s to %s\n\n", doc.at("by").as_string().c_str(),
               doc.at("since").as_string().c_str(), doc.at("until").as_string().c_str());
-  std::printf("%-28s %9s %9s %12s %12s %12s %12s %12s %9s %9s\n", "group", "requests", "errors",
-              "prompt tok", "output tok", "cost $", "list $", "saved $", "avg ms", "p99 ms");
+  using A = Table::Align;
+  Table table({{std::string(doc.at("by").as_string())},
+               {"requests", A::kRight},
+               {"errors", A::kRight},
+               {"prompt tokens", A::kRight},
+               {"output tokens", A::kRight},
+               {"cost", A::kRight},
+               {"at list price", A::kRight},
+               {"saved", A::kRight},
+               {"avg ms", A::kRight},
+               {"p99 ms", A::kRight}});
   for (const auto& g : doc.at("groups").as_array()) {
     const auto& obj = g.as_object();
-    print_money_row(obj, std::string(obj.at("group").as_string()));
+    table.add(money_row(obj, std::string(obj.at("group").as_string())));
   }
-  print_money_row(doc.at("total").as_object(), "total");
+  table.rule();
+  table.add(money_row(doc.at("total").as_object(), "total"));
+  std::cout << table.render();
   const auto& p = doc.at("monthly_projection").as_object();
-  std::printf("\nmonthly projection: cost $%.2f, at list prices $%.2f, saved $%.2f\n",
-              p.at("cost_usd").to_number<double>(), p.at("list_cost_usd").to_number<double>(),
-              p.at("savings_usd").to_number<double>());
+  std::printf("\nmonthly projection: cost %s, at list prices %s, saved %s\n",
+              money(p.at("cost_usd").to_number<double>()).c_str(),
+              money(p.at("list_cost_usd").to_number<double>()).c_str(),
+              money(p.at("savings_usd").to_number<double>()).c_str());
   return 0;
 }
 

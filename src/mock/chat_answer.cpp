@@ -65,7 +65,10 @@ Connection::Next Connection::prepare_request(const Endpoint& endpoint) {
     fault_ = &header_fault_;
   }
 
-  const auto chunks = header_count("x-mock-chunks", shared_.options.chunks, kMaxChunks);
+  const auto& words = shared_.content_tokens;
+  const auto chunks = header_count(
+      "x-mock-chunks",
+      words.empty() ? shared_.options.chunks : static_cast<std::int64_t>(words.size()), kMaxChunks);
   if (!chunks) return bad_header("x-mock-chunks", kMaxChunks);
   const auto first_delay = header_count("x-mock-first-token-delay-ms",
                                         shared_.options.first_token_delay.count(), kMaxDelayMs);
@@ -124,6 +127,7 @@ Connection::Next Connection::prepare_request(const Endpoint& endpoint) {
   answer_.created = static_cast<std::int64_t>(std::time(nullptr));
   answer_.big_chunk = answer_.tool_call ? -1 : f.big_chunk;
   answer_.no_usage = f.no_usage;
+  answer_.words = words.empty() ? nullptr : &words;
   first_delay_ = milliseconds(*first_delay);
   chunk_delay_ = milliseconds(*chunk_delay);
 

@@ -72,6 +72,8 @@ struct ChatAnswer {
   std::int64_t created = 0;          // Unix time
   std::int64_t big_chunk = -1;       // big-chunk fault: token 0 is this many 'x'; -1: not set
   bool no_usage = false;             // no-usage fault: no usage anywhere in the answer
+  // MockOptions::content's words (JSON-escaped), used instead of token_text(); null: not set.
+  const std::vector<std::string>* words = nullptr;
 };
 
 // Completion token i: the mock's words, the same in every dialect (see mock_upstream.hpp). None
@@ -87,6 +89,8 @@ inline std::string_view token_text(std::int64_t i) {
 inline void append_content(std::string& out, const ChatAnswer& answer, std::int64_t i) {
   if (i == 0 && answer.big_chunk >= 0) {
     out.append(static_cast<std::size_t>(answer.big_chunk), 'x');
+  } else if (answer.words) {
+    out.append((*answer.words)[static_cast<std::size_t>(i) % answer.words->size()]);
   } else {
     out.append(token_text(i));
   }

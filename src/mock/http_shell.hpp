@@ -141,6 +141,7 @@ struct Shared {
   FaultSpec default_fault;
   FaultSelector fault_selector;
   std::array<std::string, kDialects.size()> model_lists;  // rendered at start, by dialect
+  std::vector<std::string> content_tokens;  // MockOptions::content's words, JSON-escaped
   Counters counters;
   LastRequest last;
   std::atomic<bool> stopping{false};

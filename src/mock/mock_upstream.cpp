@@ -3,6 +3,8 @@
 // (http_shell.hpp). start() and stop() run on the owner's thread; the accept loop runs on worker 0.
 #include "mock/mock_upstream.hpp"
 
+#include "base/json_escape.hpp"
+
 #include <openssl/ssl.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -17,6 +19,7 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "base/json_escape.hpp"
 #include "mock/http_shell.hpp"
 
 namespace shepherd::mock {
@@ -71,6 +74,16 @@ class MockUpstream::Impl {
     if (!fault) throw std::runtime_error("mock-upstream: " + fault.error().message);
     shared_.default_fault = std::move(fault).value();
     shared_.fault_selector.reset(o.seed);
+    // Each token is a word with the whitespace before it, so the tokens join to the text.
+    for (std::size_t i = 0; i < o.content.size();) {
+      auto end = o.content.find_first_not_of(" \t\r\n", i);
+      end = end == std::string::npos ? o.content.size() : o.content.find_first_of(" \t\r\n", end);
+      if (end == std::string::npos) end = o.content.size();
+      std::string token;
+      base::append_json_escaped(token, std::string_view(o.content).substr(i, end - i));
+      shared_.content_tokens.push_back(std::move(token));
+      i = end;
+    }
     for (std::size_t i = 0; i < kDialects.size(); ++i) {
       if (kDialects[i]->render_model_list != nullptr) {
         shared_.model_lists[i] = kDialects[i]->render_model_list(o.models);

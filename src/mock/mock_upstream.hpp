@@ -78,7 +78,8 @@
 //   Gemini request fields are read in both their camelCase and snake_case spellings.
 //
 // The answer to a chat request (chat, legacy completion, message, generateContent):
-//   - Content: `n` tokens, one per stream content event. Token 0 is "Hello"; token i > 0 is
+//   - Content (unless MockOptions::content gives the text): `n` tokens, one per stream content
+//     event. Token 0 is "Hello"; token i > 0 is
 //     {" from", " the", " mock", " upstream", ".", " Hello"}[(i - 1) % 6], so 8 tokens read
 //     "Hello from the mock upstream. Hello from". `n` is MockOptions::chunks, overridden by the
 //     request header `x-mock-chunks: N`, and capped by the request's output cap when that is
@@ -291,6 +292,9 @@ struct MockOptions {
   std::int64_t max_context = 0;
   std::uint64_t seed = 1;                   // seeds the fail-rate generator
   std::string tls_cert_file, tls_key_file;  // both set: serve HTTPS only (TLS >= 1.2)
+  // Non-empty: every answer's content is this text instead of the mock's words, one token per
+  // word (each with the whitespace before it), so `chunks` defaults to its word count.
+  std::string content;
 };
 
 // An in-process server, used by `shepherd serve --demo`, by the CLI and by tests.

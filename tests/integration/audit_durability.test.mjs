@@ -29,7 +29,7 @@ const FLUSH_MS = 200;
 const COMMIT_MARGIN_MS = 300;
 
 async function auditIds(configPath, env = {}, filters = []) {
-  const r = await runCli(['audit', '--config', configPath, '--limit', '10000', ...filters], { env });
+  const r = await runCli(['audit', '--json', '--config', configPath, '--limit', '10000', ...filters], { env });
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout).data.map((x) => x.request_id);
 }
@@ -175,7 +175,7 @@ describe('audit durability', { timeout: 180000 }, () => {
     keep(await request(`${shepherd.url}/v1/usage`, { headers: bearer(virtualKey) }));
     for (const p of ['/metrics', '/stats', '/health', '/health/ready']) keep(await request(`${shepherd.url}${p}`));
     await shepherd.stop();
-    const audit = await runCli(['audit', '--config', shepherd.configPath, '--limit', '100'], { env: canary });
+    const audit = await runCli(['audit', '--json', '--config', shepherd.configPath, '--limit', '100'], { env: canary });
     sinks.push(audit.stdout, audit.stderr, shepherd.stderr, shepherd.proc.stdout);
     const dir = path.dirname(shepherd.configPath);
     for (const f of fs.readdirSync(dir)) {

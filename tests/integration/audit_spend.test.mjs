@@ -168,13 +168,25 @@ describe('audit log and spend', { timeout: 120000 }, () => {
     const ids = [];
     for (let i = 0; i < 20; i++) ids.push((await chat('gpt-4.1')).headers['x-request-id']);
     await shepherd.stop();
-    const audit = await runCli(['audit', '--config', shepherd.configPath, '--limit', '1000'], { env: ENV });
+    const audit = await runCli(['audit', '--json', '--config', shepherd.configPath, '--limit', '1000'], { env: ENV });
     assert.equal(audit.code, 0, audit.stderr);
     const stored = new Set(JSON.parse(audit.stdout).data.map((r) => r.request_id));
     for (const id of ids) assert.ok(stored.has(id), `${id} was flushed`);
+    // Without --json: an aligned table for people, newest first.
+    const table = await runCli(['audit', '--config', shepherd.configPath, '--limit', '5'], { env: ENV });
+    assert.equal(table.code, 0, table.stderr);
+    const lines = table.stdout.trimEnd().split('\n');
+    assert.match(lines[0], /^time \(UTC\)\s+request id\s+key\s+model\s+deployment\s+status\s+tries/);
+    assert.match(lines[1], /^-+$/);
+    assert.ok(lines[2].includes(ids.at(-1)), lines[2]);
+    assert.equal(lines.at(-1), '5 requests, newest first');
+    // Columns line up: the request id starts at the same place on every row.
+    const at = lines[0].indexOf('request id');
+    for (const row of lines.slice(2, -1)) assert.match(row.slice(at), /^req_/);
     const cost = await runCli(['cost', '--config', shepherd.configPath, '--by', 'model'], { env: ENV });
     assert.equal(cost.code, 0, cost.stderr);
     assert.match(cost.stdout, /gpt-4\.1\s+\d+/);
+    assert.match(cost.stdout, /\n-+\ntotal\s+[\d,]+\s/);
     assert.match(cost.stdout, /monthly projection: cost \$/);
     const json = await runCli(['cost', '--config', shepherd.configPath, '--by', 'key', '--json'], { env: ENV });
     assert.ok(JSON.parse(json.stdout).groups.some((g) => g.group === 'static:0'));

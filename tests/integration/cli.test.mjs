@@ -118,6 +118,10 @@ describe('shepherd check', { timeout: 60000 }, () => {
     const r = await runCli(['check', '--url', good.url, '--key', KEY]);
     assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
     assert.match(r.stdout, /2\/2 models answered/);
+    // Progress as it goes, then the summary table.
+    assert.match(r.stdout, /^\[1\/2\] \S+ \.\.\. ok in [\d.]+ ms$/m);
+    assert.match(r.stdout, /^\[2\/2\] \S+ \.\.\. ok in [\d.]+ ms$/m);
+    assert.match(r.stdout, /^model\s+result\s+latency ms\s+prompt\s+output\s+note\n-+\n/m);
     assert.equal((await mock.stats()).chat_requests, 2, 'one chat request per model');
   });
 
@@ -125,6 +129,7 @@ describe('shepherd check', { timeout: 60000 }, () => {
     const r = await runCli(['check', '--url', bad.url, '--key', KEY]);
     assert.notEqual(r.code, 0, `stdout:\n${r.stdout}`);
     assert.match(r.stdout, /1\/2 models answered/);
+    assert.match(r.stdout, /\.\.\. FAILED in [\d.]+ ms: HTTP \d+/);
   });
 
   test('a wrong key → non-zero exit', async () => {
