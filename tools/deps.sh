@@ -13,6 +13,7 @@ packages=(
   prometheus nginx-light
   systemd file dpkg-dev
   nodejs npm
+  chromium
 )
 if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk util-linux); fi
 

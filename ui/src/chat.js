@@ -227,6 +227,9 @@ export function createChatPage() {
     announce.textContent = final.error ? `The answer failed: ${final.error}` : final.stopped ? 'Answer stopped.' : 'Answer complete.';
     updateButtons();
     refreshUsage();
+    // A stopped answer is recorded once the gateway has seen the client leave (within about
+    // 100 ms): read the usage again after that, so its cost shows.
+    if (final.stopped) setTimeout(refreshUsage, 500);
   }
 
   function clear() {
