@@ -10,7 +10,8 @@
 # paths, flags and libraries named here against the binary.
 
 # ---- build: the release preset, with the build dependencies of tools/deps.sh (less those that
-# only the tests, the sanitizer and fuzz builds and the formatter need).
+# only the tests, the sanitizer and fuzz builds and the formatter need). Node and npm bundle the
+# web UI (ui/build.mjs installs its pinned packages from the npm registry with npm ci).
 FROM debian:12 AS build
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
@@ -18,7 +19,7 @@ RUN apt-get update \
       build-essential cmake ninja-build pkg-config ca-certificates \
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev \
       libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev libpq-dev \
-      libhiredis-dev \
+      libhiredis-dev nodejs npm \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The whole source tree, less what .dockerignore leaves out (build trees, node_modules, .git).

@@ -64,11 +64,21 @@ int controller_command(const ControllerCommand& command) {
   // Before the ready line: a signal sent as soon as it is printed must find the handler.
   boost::asio::io_context signals_ctx;
   boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
+  signals.add(SIGUSR2);
   fastchat::Controller controller(options);
   // SIGHUP reads the certificate and key again (new connections use them); others stop.
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
+        if (sig == SIGUSR2) {
+          // Its registry lives in memory: a new process would start empty until every worker's
+          // next heartbeat. Restart it instead (workers re-register on their own).
+          spdlog::warn(
+              "SIGUSR2: the controller does not upgrade in place; restart it (workers register "
+              "again on their next heartbeat)");
+          signals.async_wait(on_signal);
+          return;
+        }
         if (sig != SIGHUP) {
           spdlog::info("signal {}: stopping the controller", sig);
           return;

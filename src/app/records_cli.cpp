@@ -2,15 +2,15 @@
 // routes from a shell, on the store the config names (opened directly: no server needs to run;
 // a running server sees key changes within keys.refresh).
 #include <boost/json.hpp>
-#include <ctime>
 #include <cctype>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 
 #include "admin/keys_json.hpp"
-#include "app/table.hpp"
 #include "app/commands.hpp"
+#include "app/table.hpp"
 #include "base/clock.hpp"
 #include "config/config.hpp"
 #include "governance/key_ops.hpp"

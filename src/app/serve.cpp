@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <optional>
 
 #include "app/commands.hpp"
@@ -163,15 +164,20 @@ int serve(const ServeOptions& options) {
   }
   auto shared = std::make_shared<const config::Config>(std::move(config));
   // SIGHUP and POST /admin/config/reload read the file again (a demo or default has none).
-  server::Server server(shared, path);
-  if (controller) server.attach_controller_tls(&controller->tls());
+  // A store that cannot be opened or an address that cannot be bound ends the start here, with
+  // the reason.
+  std::unique_ptr<server::Server> started;
   try {
-    server.start();
+    started = std::make_unique<server::Server>(shared, path);
+    if (controller) started->attach_controller_tls(&controller->tls());
+    started->start();
   } catch (const std::exception& e) {
     std::cerr << "shepherd: " << e.what() << "\n";
+    started.reset();
     if (controller) controller->stop();
     return 1;
   }
+  auto& server = *started;
   std::printf("shepherd listening on %s://%s:%u (pid %d, %d threads, %zu models)\n",
               shared->server.tls.scheme(), shared->server.host.c_str(), server.port(),
               static_cast<int>(::getpid()), server.threads(), shared->models.size());

@@ -65,8 +65,8 @@ std::string Table::render() const {
 
 std::string thousands(long long n) {
   const bool negative = n < 0;
-  const auto magnitude = negative ? 0ULL - static_cast<unsigned long long>(n)
-                                  : static_cast<unsigned long long>(n);
+  const auto magnitude =
+      negative ? 0ULL - static_cast<unsigned long long>(n) : static_cast<unsigned long long>(n);
   return (negative ? "-" : "") + group(std::to_string(magnitude));
 }
 

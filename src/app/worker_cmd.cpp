@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
 #include "app/commands.hpp"
 #include "config/config.hpp"
@@ -123,13 +124,16 @@ int worker_command(const WorkerCommand& command) {
   spdlog::info("configuration: {}", config.source);
   auto shared = std::make_shared<const config::Config>(std::move(config));
   // SIGHUP re-reads a config file; the worker's own settings apply at start.
-  server::Server server(shared, command.config_path, server::Server::Listeners::kWorkerOnly);
+  std::unique_ptr<server::Server> started;
   try {
-    server.start();
+    started = std::make_unique<server::Server>(shared, command.config_path,
+                                               server::Server::Listeners::kWorkerOnly);
+    started->start();
   } catch (const std::exception& e) {
     std::cerr << "shepherd worker: " << e.what() << "\n";
     return 1;
   }
+  auto& server = *started;
   print_worker(server, *shared);
   std::fflush(stdout);
   announce_ready({});

@@ -2,6 +2,7 @@
 // built on it and reach whichever it is through visit(), so one coroutine serves both.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -14,13 +15,13 @@ class ByteStream {
   // TLS over `socket` when `tls` is given (the handshake is the owner's to make), else plain.
   ByteStream(Socket socket, asio::ssl::context* tls) {
     if (tls) {
-      ssl_.emplace(std::move(socket), *tls);
+      ssl_ = std::make_unique<TlsStream>(std::move(socket), *tls);
     } else {
       plain_.emplace(std::move(socket));
     }
   }
 
-  bool tls() const { return ssl_.has_value(); }
+  bool tls() const { return ssl_ != nullptr; }
   Socket& socket() { return ssl_ ? ssl_->next_layer() : *plain_; }
   TlsStream& ssl() { return *ssl_; }
 
@@ -42,7 +43,9 @@ class ByteStream {
 
  private:
   std::optional<Socket> plain_;
-  std::optional<TlsStream> ssl_;
+  // On the heap: a TLS stream is several times a socket's size, and most connections are plain
+  // (memory per open stream counts both a client and an upstream connection).
+  std::unique_ptr<TlsStream> ssl_;
 };
 
 }  // namespace shepherd::net

@@ -53,11 +53,17 @@ std::optional<int> parse_fd(std::string_view s) {
   return fd;
 }
 
-// The address a listening socket is bound to; nullopt when `fd` is not a bound TCP socket.
+// The address a listening socket is bound to; nullopt when `fd` is not a listening TCP socket.
 std::optional<tcp::endpoint> local_endpoint(int fd) {
+  int listening = 0;
+  socklen_t optlen = sizeof listening;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0 || !listening) {
+    return std::nullopt;
+  }
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return std::nullopt;
+  if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) return std::nullopt;
   tcp::endpoint ep;
   if (len > ep.capacity()) return std::nullopt;
   std::memcpy(ep.data(), &ss, len);
@@ -163,7 +169,12 @@ void remember_command_line(int argc, char** argv) {
   auto& r = registry();
   std::lock_guard lock(r.mutex);
   std::error_code ec;
-  r.exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  // The path as started, symlinks kept (a link switched to a new version is followed at the
+  // upgrade); when started through PATH, the binary /proc names.
+  if (argc > 0 && std::string_view(argv[0]).find('/') != std::string_view::npos) {
+    r.exe = std::filesystem::absolute(argv[0], ec).string();
+  }
+  if (r.exe.empty()) r.exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
   r.argv.assign(argv, argv + argc);
 }
 

@@ -101,8 +101,13 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     keep_alive_ = false;
     write_failed_ = true;
   }
-  // A stream may stay open for minutes: the request's read buffer is not kept meanwhile.
+  // A stream may stay open for minutes: the request's read buffer is not kept meanwhile, nor,
+  // once the stream's head is written, the buffers the head was built in.
   void release_read_buffer();
+  void release_head_buffers() {
+    std::string().swap(head_);
+    std::string().swap(request_headers_);
+  }
 
   // Client-disconnect watch over an upstream call: begin_watch() costs no system call; the
   // loop's sweep arms a readability wait on the socket once the call has lasted kWatchDelay, so

@@ -79,6 +79,7 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
   // Commit: the status line and the first events go out together.
   co_await conn.write(conn.head(200, rc.dialect.stream_content_type(), std::nullopt), a.pending,
                       timeout);
+  conn.release_head_buffers();
   if (rc.capture_bodies) append_unchunked(rc.response_body, a.pending);
   a.pending.clear();
   if (conn.write_failed()) a.cancel.cancel();

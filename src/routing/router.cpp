@@ -143,7 +143,7 @@ std::string Router::prometheus_text(TimePoint now) const {
   std::string healthy, flight, breaker_open, auth, opened;
   healthy.append(
       "# HELP shepherd_deployment_available 1 when the deployment takes traffic (not drained, "
-      "cooling down or unhealthy).\n# TYPE shepherd_deployment_available gauge\n");
+      "cooling down, rate limited or unhealthy).\n# TYPE shepherd_deployment_available gauge\n");
   flight.append(
       "# HELP shepherd_deployment_in_flight Upstream requests in flight.\n"
       "# TYPE shepherd_deployment_in_flight gauge\n");
