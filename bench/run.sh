@@ -11,7 +11,6 @@
 #
 #   bench/run.sh                 five rounds, medians (about 7 minutes)
 #   ROUNDS=1 bench/run.sh        one quick round
-#   STREAMS=10000 bench/run.sh   also hold that many open streams and report Shepherd's RSS
 #   BASELINE_BIN=path bench/run.sh
 #                                also load another Shepherd binary (an earlier commit's release
 #                                build) with the same config, as target "baseline"
@@ -27,16 +26,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
-STREAMS=${STREAMS:-0}
 source bench/lib.sh
 bench_binary
 
 start mock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0
 mock_port=$port
 mock_pid=$pid
-start slowmock taskset -c 0 "$BIN" mock-upstream --listen 127.0.0.1:0 --chunks 30 \
-  --chunk-delay-ms 1000
-slow_port=$port
 
 export BENCH_KEY_SECRET=bench-key-secret-$RANDOM$RANDOM$RANDOM
 # providers_and_models: the part both configs share.
@@ -51,17 +46,11 @@ providers:
     kind: anthropic
     base_url: http://127.0.0.1:$mock_port
     pool: {max_idle: 128, max_connections: 20000}
-  slow:
-    kind: openai
-    base_url: http://127.0.0.1:$slow_port/v1
-    pool: {max_idle: 128, max_connections: 20000}
 models:
   gpt-4.1:
     deployments: [{provider: mock, price: {input: 8.0, output: 8.0}}]
   claude-sonnet-4.5:
     deployments: [{provider: mock-anthropic, price: {input: 15.0, output: 15.0}}]
-  slow-model:
-    deployments: [{provider: slow}]
 YAML
 }
 {
@@ -237,26 +226,3 @@ dt=$(ttfb direct) nt=$(ttfb nginx) st=$(ttfb shepherd)
 echo "stream first byte, median of 200: direct ${dt} us, nginx ${nt} us, shepherd ${st} us;" \
   "overhead: nginx $(added "$nt" "$dt") us, shepherd $(added "$st" "$dt") us"
 
-if ((STREAMS > 0)); then
-  rss_before=$(awk '/VmRSS/ { print $2 }' "/proc/$shepherd_pid/status")
-  body='{"model":"slow-model","stream":true,"messages":[{"role":"user","content":"hi"}]}'
-  cat >"$work/slow.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$body'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $BENCH_KEY"
-LUA
-  taskset -c 0 wrk -t1 -c"$STREAMS" -d25s --timeout 60s -s "$work/slow.lua" \
-    "http://127.0.0.1:$shepherd_port/v1/chat/completions" >"$work/streams.out" 2>&1 &
-  wrk_pid=$!
-  peak=0 open=0
-  for _ in $(seq 20); do
-    sleep 1
-    rss=$(awk '/VmRSS/ { print $2 }' "/proc/$shepherd_pid/status")
-    ((rss > peak)) && peak=$rss
-    open=$(ls "/proc/$shepherd_pid/fd" | wc -l)
-  done
-  wait "$wrk_pid" || true
-  echo "open streams: $STREAMS requested, shepherd had $open fds open;" \
-    "RSS before ${rss_before} KiB, peak $peak KiB ($((peak / 1024)) MiB)"
-fi

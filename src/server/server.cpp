@@ -149,7 +149,15 @@ base::Result<std::uint64_t> Server::apply_locked(std::shared_ptr<const config::C
   snap->config = std::move(config);
   snap->routes = std::move(routes).value();
   snap->version = next_version_++;
-  history_.push_back(Applied{snap, std::move(base), std::time(nullptr), previous});
+  history_.push_back(
+      Applied{snap->version, snap->config->source, std::move(base), std::time(nullptr), previous});
+  if (history_.size() > kMaxVersions) {
+    // The oldest goes; indexes move down by one, and a rollback target that went is gone.
+    history_.erase(history_.begin());
+    for (auto& h : history_) {
+      if (h.previous) h.previous = *h.previous == 0 ? std::nullopt : std::optional(*h.previous - 1);
+    }
+  }
   current_ = history_.size() - 1;
   publish(snap);
   if (tls) {
@@ -246,10 +254,11 @@ base::Result<std::uint64_t> Server::rollback() {
   }
   // The earlier config is applied as a new version whose predecessor is the earlier one's, so
   // rolling back again steps further back.
+  const auto target_version = history_[*target].version;
   auto version = apply_locked(history_[*target].base, history_[*target].previous);
   if (version) {
-    spdlog::info("rolled back to the configuration of version {} (now version {})",
-                 history_[*target].snapshot->version, *version);
+    spdlog::info("rolled back to the configuration of version {} (now version {})", target_version,
+                 *version);
   }
   return version;
 }
@@ -258,8 +267,7 @@ std::vector<admin::Version> Server::versions() const {
   std::lock_guard lock(mu_);
   std::vector<admin::Version> out;
   for (std::size_t i = 0; i < history_.size(); ++i) {
-    out.push_back(admin::Version{history_[i].snapshot->version,
-                                 history_[i].snapshot->config->source, history_[i].applied_at,
+    out.push_back(admin::Version{history_[i].version, history_[i].source, history_[i].applied_at,
                                  i == current_});
   }
   return out;

@@ -129,13 +129,19 @@ class Server final : public admin::ConfigControl {
   net::ServerTls* controller_tls_ = nullptr;
 
   mutable std::mutex mu_;  // guards the fields below
+  // One applied version. Only the current one keeps its snapshot (its router holds per-deployment
+  // state); a rollback applies an earlier one's config again.
   struct Applied {
-    std::shared_ptr<const Snapshot> snapshot;
+    std::uint64_t version = 0;
+    std::string source;
     // The config as given (file, rollback), before the discovered models were added.
     std::shared_ptr<const config::Config> base;
     std::time_t applied_at = 0;
-    std::optional<std::size_t> previous;  // what a rollback returns to
+    std::optional<std::size_t> previous;  // what a rollback returns to (an index in history_)
   };
+  // The last kMaxVersions versions: reloads (and FastChat workers coming and going) over weeks
+  // must not grow it without bound.
+  static constexpr std::size_t kMaxVersions = 64;
   std::vector<Applied> history_;
   std::size_t current_ = 0;
   std::uint64_t next_version_ = 1;

@@ -537,6 +537,23 @@ describe('config reload and rollback', { timeout: 60000 }, () => {
     assert.equal(r.json().version, 4);
     assert.equal((await chat(shepherd, 'added')).status, 200);
   });
+
+  test('the history keeps the last 64 versions; a rollback still steps back', async () => {
+    for (let i = 0; i < 70; i++) {
+      rewrite(shepherd, i % 2 ? v2 : v1);
+      assert.equal((await reload(shepherd)).status, 200);
+    }
+    const info = (await admin(shepherd, 'GET', '/admin/config')).json();
+    assert.equal(info.versions.length, 64);
+    assert.equal(info.versions.at(-1).version, 74);
+    assert.equal(info.versions[0].version, 11);
+    assert.equal(info.versions.filter((v) => v.current).length, 1);
+    // Version 74 is v2 (i = 69); rolling back applies v1 again.
+    const back = await rollback(shepherd);
+    assert.equal(back.status, 200, back.text);
+    assert.equal(back.json().version, 75);
+    assert.equal(assertErrorShape((await chat(shepherd, 'added')).json(), 'after rollback').code, 'model_not_found');
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
