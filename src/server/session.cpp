@@ -262,26 +262,28 @@ Routed route_ui(const net::Request& request) {
   return route_api(request);
 }
 
+// Not a coroutine: it picks the coroutine that answers and returns it, so a request (and an
+// open stream) carries one frame fewer. Every argument outlives the returned task.
 Task<void> answer_api(Server::Loop& loop, pipeline::RequestContext& rc, net::Request& request,
                       int kind) {
   const bool cors_allowed =
       append_cors(rc.config().server, request.origin, rc.conn.request_headers());
   switch (kind) {
     case kChat:
-      co_return co_await pipeline::serve_chat(rc, request);
+      return pipeline::serve_chat(rc, request);
     case kCountTokens:
-      co_return co_await pipeline::serve_count_tokens(rc, request);
+      return pipeline::serve_count_tokens(rc, request);
     case kUiRedirect:
       // Relative links in the page resolve against /ui/.
-      co_return co_await rc.conn.respond(308, "text/plain", "the web UI is at /ui/\n",
-                                         "Location: /ui/\r\n", rc.write_timeout());
+      return rc.conn.respond(308, "text/plain", "the web UI is at /ui/\n", "Location: /ui/\r\n",
+                             rc.write_timeout());
     case kUiFile: {
       auto path = request.path();
       if (path.starts_with("/ui/")) path.remove_prefix(4);
-      co_return co_await serve_ui_file(rc, request, path);
+      return serve_ui_file(rc, request, path);
     }
     default:
-      co_return co_await dispatch(loop, rc, request, request.path(), cors_allowed);
+      return dispatch(loop, rc, request, request.path(), cors_allowed);
   }
 }
 
