@@ -85,7 +85,11 @@ describe('HTTPS on the API listener (server.tls)', { timeout: 90000 }, () => {
     const models = { 'gpt-4.1': { deployments: [{ provider: 'mock' }] } };
     [shepherd, strict] = await Promise.all([
       startShepherd(
-        gatewayConfig({ server: { tls: live, master_key: 'env:TLS_MASTER' }, providers: { mock: openaiProvider(mock) }, models }),
+        gatewayConfig({
+          server: { tls: live, master_key: 'env:TLS_MASTER', ui_listen: '127.0.0.1:0' },
+          providers: { mock: openaiProvider(mock) },
+          models,
+        }),
         { env: { TLS_MASTER: MASTER } },
       ),
       startShepherd(
@@ -104,6 +108,22 @@ describe('HTTPS on the API listener (server.tls)', { timeout: 90000 }, () => {
     const chat = await request(`${shepherd.url}/v1/chat/completions`, { method: 'POST', body: chatBody('gpt-4.1'), ca: certs.caPem });
     assert.equal(chat.status, 200, chat.text);
     assert.equal(chat.json().choices[0].message.content, mockContent());
+  });
+
+  test('the web UI listener speaks HTTPS with the same certificate', async () => {
+    const line = await pollUntil(() => /^ui listening on https:\/\/127\.0\.0\.1:(\d+)$/m.exec(shepherd.proc.stdout), Boolean, {
+      what: 'the UI listening line',
+    });
+    const ui = `https://127.0.0.1:${line[1]}`;
+    const page = await request(`${ui}/`, { ca: certs.caPem });
+    assert.equal(page.status, 200);
+    assert.match(page.headers['content-type'], /^text\/html/);
+    assert.match(page.headers['content-security-policy'], /script-src 'self'/);
+    // The API's routes answer there too, over the same TLS.
+    assert.equal((await request(`${ui}/v1/models`, { ca: certs.caPem })).status, 200);
+    const plain = await tryRequest(`http://127.0.0.1:${line[1]}/`);
+    assert.equal(plain.status, 400);
+    assert.equal(plain.json().error.code, 'https_required');
   });
 
   test('a client that does not trust the certificate is refused by its own check', async () => {
