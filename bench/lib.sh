@@ -31,6 +31,11 @@ start() {
   exit 1
 }
 
+# A port nothing listens on now (the kernel's pick, released at once).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # start_nginx MOCK_PORT PORT: nginx (bench/nginx.conf.in, one worker, pinned to core 1) in front of
 # the mock on PORT; sets $nginx_port and $nginx_pid (its master) once it answers.
 start_nginx() {

@@ -81,7 +81,7 @@ if [[ -n "${BASELINE_BIN:-}" ]]; then
   baseline_pid=$pid
 fi
 
-start_nginx "$mock_port" $((shepherd_port + 1))
+start_nginx "$mock_port" "$(free_port)"
 
 declare -A url=(
   [direct]="http://127.0.0.1:$mock_port/v1/chat/completions"

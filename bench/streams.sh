@@ -36,7 +36,7 @@ YAML
 start shepherd taskset -c 1 "$BIN" serve --config "$work/shepherd.yaml"
 shepherd_port=$port
 shepherd_pid=$pid
-start_nginx "$slow_port" "$((shepherd_port + 1))"
+start_nginx "$slow_port" "$(free_port)"
 
 body='{"model":"slow-model","stream":true,"messages":[{"role":"user","content":"hi"}]}'
 cat >"$work/slow.lua" <<LUA

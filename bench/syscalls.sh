@@ -26,7 +26,7 @@ YAML
 start shepherd taskset -c 1 "$BIN" serve --config "$work/shepherd.yaml"
 shepherd_port=$port
 shepherd_pid=$pid
-start_nginx "$mock_port" $((shepherd_port + 1))
+start_nginx "$mock_port" "$(free_port)"
 
 # trace NAME PID URL: warm up, then count system calls over one wrk run.
 trace() {
