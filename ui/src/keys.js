@@ -110,11 +110,11 @@ export function createKeysPage() {
     const columns = [
       { title: 'Name', value: (k) => h('strong', {}, k.name) },
       { title: 'Id / prefix', value: (k) => h('span', { class: 'mono small' }, k.id, h('br'), `${k.prefix}…`) },
-      { title: 'Models', value: (k) => (k.models?.length ? k.models.join(', ') : h('span', { class: 'muted' }, 'all')) },
-      { title: 'Limits', value: limits },
-      { title: 'Budget', value: budget },
+      { class: 'soft', title: 'Models', value: (k) => (k.models?.length ? k.models.join(', ') : h('span', { class: 'muted' }, 'all')) },
+      { class: 'soft', title: 'Limits', value: limits },
+      { class: 'soft', title: 'Budget', value: budget },
       { title: 'Expires', value: (k) => expiry(k.expires_at) },
-      { title: 'Owner / team', value: (k) => [k.metadata?.owner, k.metadata?.team].filter(Boolean).join(' / ') },
+      { class: 'soft', title: 'Owner / team', value: (k) => [k.metadata?.owner, k.metadata?.team].filter(Boolean).join(' / ') },
       { title: 'Created', value: (k) => fmt.time(k.created_at) },
       { title: 'State', value: (k) => (k.revoked ? badge('revoked', 'bad') : badge('active', 'ok')) },
       {
