@@ -3,8 +3,6 @@
 // (http_shell.hpp). start() and stop() run on the owner's thread; the accept loop runs on worker 0.
 #include "mock/mock_upstream.hpp"
 
-#include "base/json_escape.hpp"
-
 #include <openssl/ssl.h>
 
 #include <boost/asio/as_tuple.hpp>
