@@ -1,5 +1,7 @@
 // Health, readiness, metrics and statistics: open to anyone who can reach the port (load
 // balancers and Prometheus), and they reveal no secrets.
+#include <boost/json.hpp>
+
 #include "admin/admin_api.hpp"
 
 namespace shepherd::admin {
@@ -11,6 +13,7 @@ Task<void> serve_health(Exchange ex) {
 Task<void> serve_ready(Exchange ex, bool stopping) {
   const auto& config = ex.view.config();
   std::string reason;
+  const auto down = ex.view.router().unavailable_models(Clock::now());
   if (stopping) {
     co_await ex.conn.respond(503, "application/json", R"({"status":"stopping"})", {},
                              ex.write_timeout);
@@ -19,12 +22,23 @@ Task<void> serve_ready(Exchange ex, bool stopping) {
         503, "application/json",
         R"({"status":"not ready","reason":"no provider or model is configured"})", {},
         ex.write_timeout);
-  } else if (!ex.view.router().ready(Clock::now(), &reason)) {
+  } else if (down.empty()) {
+    co_await ex.conn.respond(200, "application/json", R"({"status":"ready"})", {},
+                             ex.write_timeout);
+  } else if (config.server.readiness == config::ServerConfig::Readiness::kAllModels) {
+    reason = "model '" + down.front() + "' has no healthy deployment";
     const auto body = string_members_body({{"status", "not ready"}, {"reason", reason}});
     co_await ex.conn.respond(503, "application/json", body, {}, ex.write_timeout);
   } else {
-    co_await ex.conn.respond(200, "application/json", R"({"status":"ready"})", {},
-                             ex.write_timeout);
+    // The process serves: taking it out of a balancer would not bring these models back (every
+    // instance sees the same providers), and would take the others away.
+    boost::json::object o;
+    o["status"] = "degraded";
+    boost::json::array names;
+    for (const auto& m : down) names.emplace_back(m);
+    o["unavailable_models"] = std::move(names);
+    const auto body = boost::json::serialize(o);
+    co_await ex.conn.respond(200, "application/json", body, {}, ex.write_timeout);
   }
 }
 

@@ -59,6 +59,10 @@ struct ServerConfig {
   // key and `metrics_token` (kToken).
   enum class MetricsAuth { kOpen, kMasterKey, kToken };
   MetricsAuth metrics_auth = MetricsAuth::kOpen;
+  // /health/ready: 200 while the process serves, naming models without an available deployment
+  // (kServing); or 503 as soon as one model has none (kAllModels).
+  enum class Readiness { kServing, kAllModels };
+  Readiness readiness = Readiness::kServing;
   std::string metrics_token;  // resolved secret, for kToken
 };
 

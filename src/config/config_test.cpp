@@ -229,6 +229,36 @@ TEST(ParseConfig, ListenAcceptsBracketedIpv6) {
   EXPECT_EQ(r->server.port, 8443);
 }
 
+TEST(ParseConfig, ServerLimitsUiAndReadiness) {
+  const auto d = parse(kMinimal);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->server.readiness, ServerConfig::Readiness::kServing);
+  EXPECT_EQ(d->server.max_connections, 0u);
+  EXPECT_TRUE(d->server.ui_enabled);
+  EXPECT_FALSE(d->server.ui_given);
+  EXPECT_EQ(d->server.drain_idle, std::chrono::milliseconds(1000));
+  const auto r = parse(std::string(kMinimal) +
+                       "server:\n  readiness: all_models\n  ui_listen: \"off\"\n"
+                       "  limits: {max_connections: 500, max_connections_per_client: 20}\n"
+                       "  timeouts: {drain_idle: 0s}\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->server.readiness, ServerConfig::Readiness::kAllModels);
+  EXPECT_FALSE(r->server.ui_enabled);
+  EXPECT_TRUE(r->server.ui_given);
+  EXPECT_EQ(r->server.max_connections, 500u);
+  EXPECT_EQ(r->server.max_connections_per_client, 20u);
+  EXPECT_EQ(r->server.drain_idle, std::chrono::milliseconds(0));
+  const auto ui = parse(std::string(kMinimal) + "server:\n  ui_listen: 127.0.0.1:9501\n");
+  ASSERT_TRUE(ui.ok()) << ui.error().message;
+  EXPECT_EQ(ui->server.ui_port, 9501);
+  const auto bad = parse(std::string(kMinimal) + "server:\n  readiness: sometimes\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("expected serving or all_models"), std::string::npos)
+      << bad.error().message;
+  const auto zero = parse(std::string(kMinimal) + "server:\n  limits: {max_connections: 0}\n");
+  EXPECT_FALSE(zero.ok());
+}
+
 TEST(ParseConfig, EnvLookupIsAskedForTheReferencedName) {
   std::vector<std::string> asked;
   const EnvLookup env = [&](const std::string& name) -> std::optional<std::string> {

@@ -79,7 +79,17 @@ void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& se
   const std::string path = "server";
   check_keys(node, path,
              {"listen", "ui_listen", "threads", "api_keys", "master_key", "cors", "limits",
-              "timeouts", "tls", "metrics_auth", "metrics_token"});
+              "timeouts", "tls", "metrics_auth", "metrics_token", "readiness"});
+  if (auto n = node["readiness"]) {
+    const auto mode = scalar(n, "server.readiness");
+    if (mode == "serving") {
+      server.readiness = ServerConfig::Readiness::kServing;
+    } else if (mode == "all_models") {
+      server.readiness = ServerConfig::Readiness::kAllModels;
+    } else {
+      fail("server.readiness", "expected serving or all_models, got '" + mode + "'");
+    }
+  }
   if (auto n = node["tls"]) parse_listener_tls(n, "server.tls", server.tls);
   if (auto n = node["metrics_token"]) {
     server.metrics_token = secret(n, "server.metrics_token", env);

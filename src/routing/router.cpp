@@ -79,18 +79,16 @@ std::vector<DeploymentState*> Router::provider_states(std::size_t provider_index
   return out;
 }
 
-bool Router::ready(TimePoint now, std::string* reason) const {
+std::vector<std::string> Router::unavailable_models(TimePoint now) const {
+  std::vector<std::string> out;
   for (std::size_t m = 0; m < config_->models.size(); ++m) {
     bool any = false;
     for (const auto& s : states_[m]) {
       any |= s->availability(now) == DeploymentState::Availability::kAvailable;
     }
-    if (!any) {
-      if (reason) *reason = "model '" + config_->models[m].name + "' has no healthy deployment";
-      return false;
-    }
+    if (!any) out.push_back(config_->models[m].name);
   }
-  return true;
+  return out;
 }
 
 std::string Router::deployments_json(TimePoint now) const {

@@ -38,9 +38,8 @@ class Router {
   // Every deployment of `provider_index`'s provider, for health checks.
   std::vector<DeploymentState*> provider_states(std::size_t provider_index) const;
 
-  // Ready when every model has an available deployment (directly, not through fallbacks);
-  // otherwise `reason` names the first model that has none.
-  bool ready(TimePoint now, std::string* reason) const;
+  // The models without an available deployment of their own (fallbacks aside), in config order.
+  std::vector<std::string> unavailable_models(TimePoint now) const;
 
   // GET /admin/deployments: every deployment with its health, breaker, load and latency.
   std::string deployments_json(TimePoint now) const;

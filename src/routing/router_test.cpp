@@ -795,19 +795,15 @@ TEST(Router, RetryBudgetIsCarriedOverByModelName) {
 
 // ---- Router: readiness and reports
 
-TEST(Router, ReadyWhenEveryModelHasAnAvailableDeployment) {
+TEST(Router, UnavailableModelsAreThoseWithoutAnAvailableDeployment) {
   Routing r(kFallback);
-  std::string reason;
-  EXPECT_TRUE(r.router.ready(t0, &reason));
+  EXPECT_TRUE(r.router.unavailable_models(t0).empty());
   r.router.state(2, 0).set_drained(true);
-  EXPECT_FALSE(r.router.ready(t0, &reason));
-  EXPECT_NE(reason.find("backup"), std::string::npos) << reason;
+  EXPECT_EQ(r.router.unavailable_models(t0), std::vector<std::string>{"backup"});
   r.router.state(2, 0).set_drained(false);
-  // A fallback does not make a model ready.
+  // A fallback does not make a model available.
   r.router.state(0, 0).health_check(t0, AttemptResult::kFailure, r.router.settings());
-  EXPECT_FALSE(r.router.ready(t0, &reason));
-  EXPECT_NE(reason.find("primary"), std::string::npos) << reason;
-  EXPECT_FALSE(r.router.ready(t0, nullptr));
+  EXPECT_EQ(r.router.unavailable_models(t0), std::vector<std::string>{"primary"});
 }
 
 TEST(Router, ProviderStatesListEveryDeploymentOfTheProvider) {

@@ -396,7 +396,7 @@ describe('drain and enable', { timeout: 60000 }, () => {
     assert.ok((await mockA.stats()).chat_requests >= 3, 'the enabled mock gets requests again');
   });
 
-  test('drain both → 503 unavailable; /health/ready 503; enable → serving again', async () => {
+  test('drain both → 503 unavailable; /health/ready degraded; enable → serving again', async () => {
     for (const id of [A, B]) {
       const r = await drain(shepherd, id);
       assert.equal(r.status, 200, r.text);
@@ -412,9 +412,9 @@ describe('drain and enable', { timeout: 60000 }, () => {
     assert.equal(assertErrorShape(await stream.json(), 'stream all drained').code, 'unavailable');
     assert.equal((await mockA.stats()).chat_requests + (await mockB.stats()).chat_requests, 0);
     const ready = await request(`${shepherd.url}/health/ready`);
-    assert.equal(ready.status, 503, ready.text);
-    assert.equal(ready.json().status, 'not ready');
-    assert.match(ready.json().reason, /duo/);
+    assert.equal(ready.status, 200, ready.text);
+    assert.equal(ready.json().status, 'degraded');
+    assert.ok(ready.json().unavailable_models.includes('duo'), ready.text);
     // draining twice is harmless
     assert.equal((await drain(shepherd, A)).status, 200);
     for (const id of [A, B]) assert.equal((await enable(shepherd, id)).status, 200);
@@ -760,9 +760,10 @@ describe('active health checks', { timeout: 60000 }, () => {
     hcMock = await startMock();
     const dead = await closedPort();
     [shepherd, connectShepherd] = await Promise.all([
+      // server.readiness all_models: 503 once a model has no available deployment.
       startShepherd(
         gatewayConfig({
-          server: SERVER,
+          server: { ...SERVER, readiness: 'all_models' },
           providers: { hc: openaiProvider(hcMock, { api_key: 'env:SOMEKEY', health_check: { kind: 'models', interval: '200ms', timeout: '1s' } }) },
           models: { hcm: { deployments: [{ provider: 'hc' }] } },
         }),
@@ -770,7 +771,7 @@ describe('active health checks', { timeout: 60000 }, () => {
       ),
       startShepherd(
         gatewayConfig({
-          server: SERVER,
+          server: { ...SERVER, readiness: 'all_models' },
           providers: {
             down: openaiProvider(`http://127.0.0.1:${dead}/v1`, { health_check: { kind: 'connect', interval: '200ms', timeout: '1s' } }),
           },
