@@ -98,6 +98,9 @@ void print_worker(server::Server& server, const config::Config& config);
 // to drain (net/handover.hpp), writes `pid_file` (when given) and tells systemd (READY=1, and
 // MAINPID after an upgrade).
 void announce_ready(const std::string& pid_file);
+// After an upgrade: drains again the deployments the predecessor had drained through the admin
+// API (those the config still has).
+void keep_drained(server::Server& server);
 // Runs until SIGINT or SIGTERM (a graceful stop of `server`); SIGHUP reloads its config; SIGUSR2
 // upgrades: a new process of the binary at the same path takes the listening sockets over, and
 // this one drains and stops once the new one serves (it goes on serving if the new one fails).

@@ -7,12 +7,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <optional>
 #include <thread>
 
 #include "app/commands.hpp"
+#include "base/text.hpp"
 #include "net/handover.hpp"
 #include "server/server.hpp"
 
@@ -21,6 +23,9 @@ namespace shepherd::app {
 namespace {
 
 namespace asio = boost::asio;
+
+// The deployments the predecessor had drained, one id per line.
+constexpr const char* kDrainedEnv = "SHEPHERD_DRAINED";
 
 void write_pid_file(const std::string& path) {
   // Written beside, then renamed: a reader never sees half a number.
@@ -60,7 +65,10 @@ class Upgrade {
       return;
     }
     std::string error;
-    const auto successor = net::spawn_successor(error);
+    // Deployments drained through the admin API stay drained in the new process.
+    std::string drained = std::string(kDrainedEnv) + "=";
+    for (const auto& id : server_.drained_deployments()) drained.append(id).append("\n");
+    const auto successor = net::spawn_successor(error, {drained});
     if (!successor) {
       spdlog::error("SIGUSR2: the upgrade did not start: {}", error);
       return;
@@ -103,6 +111,23 @@ class Upgrade {
 };
 
 }  // namespace
+
+void keep_drained(server::Server& server) {
+  const char* list = std::getenv(kDrainedEnv);
+  if (!list) return;
+  std::vector<std::string> ids;
+  std::string_view rest(list);
+  while (!rest.empty()) {
+    const auto nl = rest.find('\n');
+    if (nl != 0) ids.emplace_back(rest.substr(0, nl));
+    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+  }
+  ::unsetenv(kDrainedEnv);
+  const auto drained = server.drain_deployments(ids);
+  if (!drained.empty()) {
+    spdlog::info("deployments drained before the upgrade stay drained: {}", base::join(drained));
+  }
+}
 
 void announce_ready(const std::string& pid_file) {
   const bool upgraded = net::inherited_any();

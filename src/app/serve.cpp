@@ -169,6 +169,7 @@ int serve(const ServeOptions& options) {
   std::unique_ptr<server::Server> started;
   try {
     started = std::make_unique<server::Server>(shared, path);
+    keep_drained(*started);  // before the first request
     if (controller) started->attach_controller_tls(&controller->tls());
     started->start();
   } catch (const std::exception& e) {

@@ -128,6 +128,7 @@ int worker_command(const WorkerCommand& command) {
   try {
     started = std::make_unique<server::Server>(shared, command.config_path,
                                                server::Server::Listeners::kWorkerOnly);
+    keep_drained(*started);  // before the first request
     started->start();
   } catch (const std::exception& e) {
     std::cerr << "shepherd worker: " << e.what() << "\n";

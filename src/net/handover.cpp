@@ -178,7 +178,8 @@ void remember_command_line(int argc, char** argv) {
   r.argv.assign(argv, argv + argc);
 }
 
-std::optional<Successor> spawn_successor(std::string& error) {
+std::optional<Successor> spawn_successor(std::string& error,
+                                         const std::vector<std::string>& extra_env) {
   auto& r = registry();
   std::lock_guard lock(r.mutex);
   if (r.exe.empty() || r.argv.empty()) {
@@ -212,6 +213,11 @@ std::optional<Successor> spawn_successor(std::string& error) {
       continue;
     }
     env.emplace_back(entry);
+  }
+  for (const auto& e : extra_env) {
+    const auto name = e.substr(0, e.find('=') + 1);
+    std::erase_if(env, [&](const std::string& x) { return x.starts_with(name); });
+    env.push_back(e);
   }
   env.push_back(std::string(kListenFds) + "=" + fds_value);
   env.push_back(std::string(kUpgradeFd) + "=3");

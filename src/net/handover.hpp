@@ -43,13 +43,15 @@ std::vector<std::pair<std::size_t, Acceptor>> open_acceptors(
 void unregister_listener(int fd);
 
 // Spawns the successor: the binary at the path this process started from, with its arguments,
-// inheriting every registered listening socket. Returns the child's pid and the read end of the
-// readiness pipe (close-on-exec), or an error message.
+// inheriting every registered listening socket, and `extra_env` ("NAME=value") added to its
+// environment. Returns the child's pid and the read end of the readiness pipe (close-on-exec),
+// or an error message.
 struct Successor {
   pid_t pid = -1;
   int ready_fd = -1;
 };
-std::optional<Successor> spawn_successor(std::string& error);
+std::optional<Successor> spawn_successor(std::string& error,
+                                         const std::vector<std::string>& extra_env = {});
 
 // Tells the predecessor, if any, that this process serves: it may stop accepting and drain.
 void report_ready();

@@ -332,6 +332,30 @@ void Server::set_connection_limits(const config::ServerConfig& s) {
   connection_limits_.set(total, s.max_connections_per_client);
 }
 
+std::vector<std::string> Server::drained_deployments() const {
+  const auto snap = snapshot();
+  std::vector<std::string> out;
+  const auto& models = snap->config->models;
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    for (std::size_t d = 0; d < models[m].deployments.size(); ++d) {
+      if (snap->router->state(m, d).drained()) out.push_back(models[m].deployments[d].id);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Server::drain_deployments(const std::vector<std::string>& ids) {
+  const auto snap = snapshot();
+  std::vector<std::string> drained;
+  for (const auto& id : ids) {
+    if (const auto at = snap->config->find_deployment(id)) {
+      snap->router->state(at->first, at->second).set_drained(true);
+      drained.push_back(id);
+    }
+  }
+  return drained;
+}
+
 std::string Server::connection_metrics() const {
   using R = net::ConnectionLimits::Refusal;
   const auto& c = connection_limits_;

@@ -72,6 +72,10 @@ class Server final : public admin::ConfigControl {
 
   const observability::Metrics& metrics() const { return *metrics_; }
   const net::ConnectionLimits& connection_limits() const { return connection_limits_; }
+  // The deployments drained through the admin API, by id; and draining them again (those the
+  // config still has) in the process an upgrade starts. Any thread.
+  std::vector<std::string> drained_deployments() const;
+  std::vector<std::string> drain_deployments(const std::vector<std::string>& ids);
   // The connection series of /metrics: open, the cap, refusals by reason.
   std::string connection_metrics() const;
   governance::Governance& governance() override { return *governance_; }

@@ -183,3 +183,50 @@ describe('an upgrade that fails', () => {
     assert.equal(fs.existsSync(pidFile), false);
   });
 });
+
+describe('what an upgrade hands over besides the sockets', () => {
+  let successor = 0;
+  after(async () => {
+    // Not a child of this test: stopped by its pid, whatever the test's outcome.
+    if (successor && running(successor)) {
+      process.kill(successor, 'SIGTERM');
+      await pollUntil(() => !running(successor), Boolean, { timeoutMs: 15000, what: 'the new process to stop' });
+    }
+    await cleanup();
+  });
+
+  test('a deployment drained through the admin API stays drained in the new process', async () => {
+    const mock = await startMock();
+    const dir = makeTempDir();
+    const pidFile = path.join(dir, 'shepherd.pid');
+    const master = 'upgrade-master-key';
+    const config = gatewayConfig({
+      server: { master_key: 'env:UPGRADE_MASTER' },
+      providers: { a: openaiProvider(mock), b: openaiProvider(mock) },
+      models: { m1: { deployments: [{ id: 'one', provider: 'a', model: 'gpt-4.1' }, { id: 'two', provider: 'b', model: 'gpt-4.1' }] } },
+    });
+    const shepherd = await startShepherd(config, { dir, env: { UPGRADE_MASTER: master }, args: ['--pid-file', pidFile] });
+    const admin = (method, p) => request(`${shepherd.url}${p}`, { method, headers: { authorization: `Bearer ${master}` } });
+    const states = async () =>
+      Object.fromEntries((await admin('GET', '/admin/deployments')).json().deployments.map((d) => [d.id, d.state]));
+    assert.equal((await admin('POST', '/admin/deployments/two/drain')).status, 200);
+    assert.deepEqual(await states(), { one: 'available', two: 'drained' });
+    const pid = await pollUntil(() => fs.existsSync(pidFile) && Number(fs.readFileSync(pidFile, 'utf8')), Boolean, {
+      what: 'the pid file',
+    });
+    assert.equal(pid, shepherd.child.pid);
+    process.kill(pid, 'SIGUSR2');
+    successor = await pollUntil(
+      () => {
+        const p = Number(fs.readFileSync(pidFile, 'utf8'));
+        return p !== pid ? p : 0;
+      },
+      Boolean,
+      { timeoutMs: 15000, what: 'the new process' },
+    );
+    await pollUntil(() => !running(pid), Boolean, { timeoutMs: 15000, what: 'the old process to exit' });
+    // The new process answers now, and still has "two" out of rotation.
+    assert.deepEqual(await states(), { one: 'available', two: 'drained' });
+    await pollUntil(() => shepherd.stderr.includes('stay drained: two'), Boolean, { what: 'the log line' });
+  });
+});
