@@ -93,6 +93,23 @@ per_request() {
   }'
 }
 
+# rss_kib PID... -> resident memory (VmRSS, KiB) of these processes and their children (nginx's
+# workers); fd_count PID... -> their open descriptors.
+rss_kib() {
+  local p total=0
+  for p in "$@" $(for q in "$@"; do pgrep -P "$q"; done); do
+    total=$((total + $(awk '/VmRSS/ { print $2 }' "/proc/$p/status")))
+  done
+  echo "$total"
+}
+fd_count() {
+  local p total=0
+  for p in "$@" $(for q in "$@"; do pgrep -P "$q"; done); do
+    total=$((total + $(ls "/proc/$p/fd" | wc -l)))
+  done
+  echo "$total"
+}
+
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 

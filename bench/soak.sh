@@ -94,8 +94,6 @@ for _ in range(count):
 PY
 }
 
-rss() { awk '/VmRSS/ { print $2 }' "/proc/$shepherd_pid/status"; }
-fds() { ls "/proc/$shepherd_pid/fd" | wc -l; }
 # Upstream connections open (kept idle by the pools, whose number follows the load).
 pooled() {
   curl -s "http://127.0.0.1:$shepherd_port/metrics" |
@@ -134,7 +132,7 @@ while ((total < REQUESTS)); do
   seconds=$(awk -v n="$per_segment" -v d="$done_now" -v s="$seconds" \
     'BEGIN { t = int(n * s / (d > 0 ? d : 1) + 0.5); print (t < 1 ? 1 : t) }')
   settle
-  r=$(rss) f=$(fds) u=$(pooled)
+  r=$(rss_kib "$shepherd_pid") f=$(fd_count "$shepherd_pid") u=$(pooled)
   o=$((f - u))
   printf "%-8s %10d %10d %10d %6d %8d %6d\n" "$segment" "$total" "$failed" "$r" "$f" "$u" "$o"
   if ((segment == 1)); then warm_rss=$r warm_other=$o; fi

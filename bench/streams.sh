@@ -45,21 +45,6 @@ wrk.body = '$body'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-rss_kib() {
-  local p total=0
-  for p in "$@" $(for q in "$@"; do pgrep -P "$q"; done); do
-    total=$((total + $(awk '/VmRSS/ { print $2 }' "/proc/$p/status")))
-  done
-  echo "$total"
-}
-fds() {
-  local p total=0
-  for p in "$@" $(for q in "$@"; do pgrep -P "$q"; done); do
-    total=$((total + $(ls "/proc/$p/fd" | wc -l)))
-  done
-  echo "$total"
-}
-
 # hold NAME PORT PID...: STREAMS streams through PORT for 25 s; prints the figures.
 hold() {
   local name=$1 port=$2
@@ -74,7 +59,7 @@ hold() {
     rss=$(rss_kib "$@")
     if ((rss > peak)); then
       peak=$rss
-      open=$(fds "$@")
+      open=$(fd_count "$@")
     fi
   done
   wait "$wrk_pid" || true

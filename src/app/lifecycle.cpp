@@ -116,12 +116,7 @@ void keep_drained(server::Server& server) {
   const char* list = std::getenv(kDrainedEnv);
   if (!list) return;
   std::vector<std::string> ids;
-  std::string_view rest(list);
-  while (!rest.empty()) {
-    const auto nl = rest.find('\n');
-    if (nl != 0) ids.emplace_back(rest.substr(0, nl));
-    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-  }
+  for (const auto id : base::split(list, '\n')) ids.emplace_back(id);
   ::unsetenv(kDrainedEnv);
   const auto drained = server.drain_deployments(ids);
   if (!drained.empty()) {

@@ -28,4 +28,10 @@ std::string_view json_short_escape(unsigned char c);
 // `items` joined with `separator` ("a, b, c"), for messages and logs.
 std::string join(const std::vector<std::string>& items, std::string_view separator = ", ");
 
+// `s` without the spaces and tabs at either end.
+std::string_view trim(std::string_view s);
+
+// The items of a `separator`-separated list, each trimmed, empty ones left out: views into `s`.
+std::vector<std::string_view> split(std::string_view s, char separator);
+
 }  // namespace shepherd::base

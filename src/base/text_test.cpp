@@ -42,3 +42,18 @@ TEST(JsonShortEscape, HasTheSevenOfRfc8259AndNothingElse) {
 
 }  // namespace
 }  // namespace shepherd::base
+
+namespace shepherd::base {
+namespace {
+
+TEST(Split, TrimsItemsAndLeavesOutEmptyOnes) {
+  EXPECT_EQ(split(" a, b ,,c ", ','), (std::vector<std::string_view>{"a", "b", "c"}));
+  EXPECT_EQ(split("x=3,4;y=5", ';'), (std::vector<std::string_view>{"x=3,4", "y=5"}));
+  EXPECT_TRUE(split("", ',').empty());
+  EXPECT_TRUE(split(" , ", ',').empty());
+  EXPECT_EQ(split("one\ntwo\n", '\n'), (std::vector<std::string_view>{"one", "two"}));
+  EXPECT_EQ(trim("\t a b \t"), "a b");
+}
+
+}  // namespace
+}  // namespace shepherd::base

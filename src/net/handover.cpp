@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 
+#include "base/text.hpp"
 #include "net/listener.hpp"
 
 extern char** environ;
@@ -84,23 +85,16 @@ void adopt_inherited() {
   std::lock_guard lock(r.mutex);
   if (const char* fds = std::getenv(kListenFds)) {
     // "setting=3,4;other=5"
-    std::string_view rest(fds);
-    while (!rest.empty()) {
-      const auto semi = rest.find(';');
-      const auto entry = rest.substr(0, semi);
-      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+    for (const auto entry : base::split(fds, ';')) {
       const auto eq = entry.find('=');
       if (eq == std::string_view::npos) continue;
-      auto list = entry.substr(eq + 1);
       auto& into = r.inherited[std::string(entry.substr(0, eq))];
-      while (!list.empty()) {
-        const auto comma = list.find(',');
-        if (const auto fd = parse_fd(list.substr(0, comma)); fd && local_endpoint(*fd)) {
+      for (const auto item : base::split(entry.substr(eq + 1), ',')) {
+        if (const auto fd = parse_fd(item); fd && local_endpoint(*fd)) {
           ::fcntl(*fd, F_SETFD, FD_CLOEXEC);
           into.push_back(*fd);
           r.inherited_any = true;
         }
-        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
       }
     }
     ::unsetenv(kListenFds);

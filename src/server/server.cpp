@@ -8,6 +8,7 @@
 
 #include "base/text.hpp"
 #include "net/handover.hpp"
+#include "observability/metrics_text.hpp"
 #include "providers/fastchat/fastchat_adapter.hpp"
 #include "server/control.hpp"
 #include "server/loop.hpp"
@@ -358,25 +359,24 @@ std::vector<std::string> Server::drain_deployments(const std::vector<std::string
 
 std::string Server::connection_metrics() const {
   using R = net::ConnectionLimits::Refusal;
+  using observability::detail::header;
   const auto& c = connection_limits_;
-  std::string out =
-      "# HELP shepherd_client_connections Client connections open now.\n"
-      "# TYPE shepherd_client_connections gauge\nshepherd_client_connections ";
-  out += std::to_string(c.open());
-  out +=
-      "\n# HELP shepherd_client_connections_limit Client connections allowed at once "
-      "(server.limits.max_connections within the descriptor limit).\n"
-      "# TYPE shepherd_client_connections_limit gauge\nshepherd_client_connections_limit ";
-  out += std::to_string(c.max_total());
-  out +=
-      "\n# HELP shepherd_connections_refused_total New connections refused with 503, by the "
-      "limit they met.\n"
-      "# TYPE shepherd_connections_refused_total counter\n"
-      "shepherd_connections_refused_total{reason=\"max_connections\"} ";
-  out += std::to_string(c.refused(R::kTotal));
-  out += "\nshepherd_connections_refused_total{reason=\"per_client\"} ";
-  out += std::to_string(c.refused(R::kPerClient));
-  out += "\n";
+  std::string out;
+  header(out, "shepherd_client_connections", "gauge", "Client connections open now.");
+  out.append("shepherd_client_connections ").append(std::to_string(c.open())).append("\n");
+  header(out, "shepherd_client_connections_limit", "gauge",
+         "Client connections allowed at once (server.limits.max_connections within the "
+         "descriptor limit).");
+  out.append("shepherd_client_connections_limit ")
+      .append(std::to_string(c.max_total()))
+      .append("\n");
+  header(out, "shepherd_connections_refused_total", "counter",
+         "New connections refused with 503, by the limit they met.");
+  for (const auto& [why, reason] :
+       {std::pair{R::kTotal, "max_connections"}, std::pair{R::kPerClient, "per_client"}}) {
+    out.append("shepherd_connections_refused_total{reason=\"").append(reason).append("\"} ");
+    out.append(std::to_string(c.refused(why))).append("\n");
+  }
   return out;
 }
 

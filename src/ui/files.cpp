@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/text.hpp"
+
 namespace shepherd::ui {
 
 namespace {
@@ -15,13 +17,7 @@ const Asset* find(std::string_view path) {
 
 // Whether an If-None-Match list holds `etag` (or "*"); weak validators match by their value.
 bool matches(std::string_view if_none_match, std::string_view etag) {
-  while (!if_none_match.empty()) {
-    const auto comma = if_none_match.find(',');
-    auto tag = if_none_match.substr(0, comma);
-    if_none_match =
-        comma == std::string_view::npos ? std::string_view{} : if_none_match.substr(comma + 1);
-    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
-    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+  for (auto tag : base::split(if_none_match, ',')) {
     if (tag.starts_with("W/")) tag.remove_prefix(2);
     if (tag == "*" || tag == etag) return true;
   }
