@@ -80,7 +80,8 @@ int bench(const char* label, Store& store, const std::vector<AuditRecord>& recor
   std::int64_t written = 0;
   for (std::size_t i = 0; i < records.size(); i += kBatch) {
     const std::size_t n = std::min(kBatch, records.size() - i);
-    auto r = store.append(std::span<const AuditRecord>(records).subspan(i, n));
+    auto r =
+        store.append(std::span<const AuditRecord>(records).subspan(i, n), Store::Stored::kNone);
     if (!r) {
       std::fprintf(stderr, "%s: append failed: %s\n", label, r.error().message.c_str());
       return 1;

@@ -62,15 +62,20 @@ bool AuditWriter::submit(AuditRecord&& record) {
       dropped_other_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
-    if (queue_.size() >= options_.queue_capacity) {
+    if (queued_ >= options_.queue_capacity) {
       dropped_queue_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
-    queue_.push_back(std::move(record));
-    depth_.store(queue_.size(), std::memory_order_relaxed);
+    if (queued_ < queue_.size()) {
+      queue_[queued_] = std::move(record);
+    } else {
+      queue_.push_back(std::move(record));
+    }
+    ++queued_;
+    depth_.store(queued_, std::memory_order_relaxed);
     // Wake the writer once, when the queue reaches a batch; it takes everything when it wakes,
     // and checks again before it waits, so a wake-up missed while it writes costs nothing.
-    full_batch = queue_.size() == options_.max_batch;
+    full_batch = queued_ == options_.max_batch;
   }
   if (full_batch) wake_.notify_one();
   return true;
@@ -104,16 +109,18 @@ void AuditWriter::run() {
   prune_if_due();
 
   std::vector<AuditRecord> batch;
+  std::size_t taken = 0;
   auto next = SteadyClock::now() + options_.flush_interval;
   for (;;) {
-    const bool stopping = take(next, batch);
+    const bool stopping = take(next, batch, taken);
     // Woken by a full batch, the deadline stays: records that arrive meanwhile still wait one
     // interval at most. Woken by the deadline, the next one is an interval after this take.
     if (const auto now = SteadyClock::now(); now >= next) next = now + options_.flush_interval;
     note_drops();
     ensure_store(stopping);
-    write(batch);
-    batch.clear();
+    write(std::span(batch).first(taken));
+    // Kept for submit() to reuse, up to a few batches: a backlog's records are freed here.
+    if (batch.size() > 4 * options_.max_batch) batch.resize(4 * options_.max_batch);
     prune_if_due();
     if (stopping) break;
   }
@@ -121,13 +128,15 @@ void AuditWriter::run() {
   store_.reset();
 }
 
-bool AuditWriter::take(SteadyClock::time_point deadline, std::vector<AuditRecord>& out) {
+bool AuditWriter::take(SteadyClock::time_point deadline, std::vector<AuditRecord>& batch,
+                       std::size_t& taken) {
   std::unique_lock lock(mutex_);
-  wake_.wait_until(lock, deadline,
-                   [&] { return stopping_ || queue_.size() >= options_.max_batch; });
-  // `out` is empty and keeps the capacity of an earlier queue: after the first batches,
-  // submit() never reallocates.
-  out.swap(queue_);
+  wake_.wait_until(lock, deadline, [&] { return stopping_ || queued_ >= options_.max_batch; });
+  // The queue gets the records written last, and their storage: after the first batches,
+  // submit() neither reallocates nor frees another thread's strings.
+  batch.swap(queue_);
+  taken = queued_;
+  queued_ = 0;
   depth_.store(0, std::memory_order_relaxed);
   // Once stopping_ is seen here, submit() refuses everything: this take is the last.
   return stopping_;
@@ -137,15 +146,17 @@ void AuditWriter::write(std::span<const AuditRecord> all) {
   for (std::size_t i = 0; i < all.size();) {
     const auto chunk = all.subspan(i, std::min(options_.max_batch, all.size() - i));
     i += chunk.size();
-    if (!store_ || !append(chunk, "append failed")) spool(chunk);
+    // Each request's record is submitted once, so a live batch holds nothing stored already.
+    if (!store_ || !append(chunk, Store::Stored::kNone, "append failed")) spool(chunk);
   }
 }
 
-bool AuditWriter::append(std::span<const AuditRecord> records, const char* what) {
+bool AuditWriter::append(std::span<const AuditRecord> records, Store::Stored stored,
+                         const char* what) {
   const auto count = [this](std::int64_t written) {
     written_.fetch_add(static_cast<std::uint64_t>(written), std::memory_order_relaxed);
   };
-  auto appended = store_->append(records);
+  auto appended = store_->append(records, stored);
   if (appended) {
     count(*appended);
     return true;
@@ -160,7 +171,7 @@ bool AuditWriter::append(std::span<const AuditRecord> records, const char* what)
   const AuditRecord* first_refused = nullptr;
   base::Error refusal;
   for (std::size_t i = 0; i < records.size(); ++i) {
-    auto one = store_->append(records.subspan(i, 1));
+    auto one = store_->append(records.subspan(i, 1), stored);
     if (one) {
       count(*one);
       ++taken;
@@ -238,7 +249,10 @@ void AuditWriter::ensure_store(bool stopping) {
 void AuditWriter::replay_spool() {
   if (!spool_ || spool_->empty()) return;
   const auto sink = [&](std::span<const AuditRecord> records) -> base::Status {
-    if (append(records, "append failed while replaying the spool")) return base::Ok{};
+    // A spool may hold records stored already (those that went in before a crash).
+    if (append(records, Store::Stored::kMaybe, "append failed while replaying the spool")) {
+      return base::Ok{};
+    }
     // append() has closed the store; this only stops the replay.
     return base::make_error(base::ErrorCode::kUnavailable, "the audit store failed");
   };

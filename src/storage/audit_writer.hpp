@@ -94,7 +94,7 @@ class AuditWriter {
   AuditWriter& operator=(const AuditWriter&) = delete;
 
   // Queues `record` for writing. Any thread; never waits for I/O: it holds a mutex for one
-  // push_back, and the writer thread holds it only to swap the queue for an empty vector.
+  // move, and the writer thread holds it only to swap the queue for the batch it has written.
   // Returns false, counting the record as dropped, when the queue is full or stop() was called.
   bool submit(AuditRecord&& record);
 
@@ -109,15 +109,17 @@ class AuditWriter {
 
  private:
   void run();
-  // Takes what is queued; waits first, until `deadline` or a full batch, unless stopping.
+  // Swaps the queue for `batch` (the records written last) and sets `taken` to how many of its
+  // first records are new; waits first, until `deadline` or a full batch, unless stopping.
   // Returns whether stop() was called.
-  bool take(std::chrono::steady_clock::time_point deadline, std::vector<AuditRecord>& out);
+  bool take(std::chrono::steady_clock::time_point deadline, std::vector<AuditRecord>& batch,
+            std::size_t& taken);
   void write(std::span<const AuditRecord> all);
   // Appends `records` to the open store; false when the store failed (and was closed). A batch
   // refused with an error other than kUnavailable is tried one record at a time: the records
   // the store refuses alone while it takes others are dropped and counted; when it takes none,
   // the store is failing.
-  bool append(std::span<const AuditRecord> records, const char* what);
+  bool append(std::span<const AuditRecord> records, Store::Stored stored, const char* what);
   void spool(std::span<const AuditRecord> records);
   // Opens the store when none is open and the backoff has passed; then replays the spool.
   void ensure_store(bool stopping);
@@ -131,7 +133,12 @@ class AuditWriter {
   // Shared with submit().
   std::mutex mutex_;
   std::condition_variable wake_;
+  // The first queued_ records are queued. The rest are records written earlier, kept so that
+  // submit() moves each new record into one: their strings are freed by the thread that made
+  // them, not the writer (a free from another thread misses the allocator's thread cache and
+  // takes its arena's lock, on both threads: docs/benchmarks.md, "Governance's cost").
   std::vector<AuditRecord> queue_;
+  std::size_t queued_ = 0;
   bool stopping_ = false;
 
   // Writer thread only.

@@ -51,7 +51,11 @@ class AuditWriterSqliteTest : public ::testing::Test {
 TEST_F(AuditWriterSqliteTest, WritesEveryRecordOnceAndReplaysASpoolWithoutDuplicates) {
   const std::string url = "sqlite://" + (dir_ / "audit.db").string();
   {
-    // A spool from an earlier run: one record the store never saw, two that are submitted again.
+    // A spool from an earlier run that stopped between storing two of its records and clearing
+    // the spool: one record the store never saw, two it has.
+    auto store = open_store(url);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    ASSERT_EQ((*store)->append(std::vector{record("r0", 0), record("r1", 1)}).value(), 2);
     std::ofstream out(spool_path_, std::ios::binary);
     for (const auto& r : {record("old-1"), record("r0", 0), record("r1", 1)}) {
       out << boost::json::serialize(to_json(r)) << '\n';
@@ -63,7 +67,7 @@ TEST_F(AuditWriterSqliteTest, WritesEveryRecordOnceAndReplaysASpoolWithoutDuplic
   o.flush_interval = 5ms;
   o.wall_clock = [] { return Millis{1'700'000'100'000}; };  // the records are within retention
   AuditWriter writer(std::move(o));
-  for (int i = 0; i < 500; ++i) {
+  for (int i = 2; i < 500; ++i) {
     AuditRecord r = record("r" + std::to_string(i), i);
     if (i == 7) {
       r.request_body = R"({"messages":[{"role":"user","content":"héllo 世界 🐑"}]})";

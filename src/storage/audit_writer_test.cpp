@@ -82,7 +82,8 @@ class FakeStore : public Store {
   }
   base::Result<double> key_spend(const std::string&, Millis) override { return unused(); }
 
-  base::Result<std::int64_t> append(std::span<const AuditRecord> records) override {
+  using Store::append;
+  base::Result<std::int64_t> append(std::span<const AuditRecord> records, Stored) override {
     std::unique_lock lock(db_->mutex);
     ++db_->appends_started;
     db_->changed.notify_all();

@@ -8,7 +8,7 @@ namespace shepherd::storage {
 namespace {
 
 // Shipped migrations are never edited: a store that applied one keeps what it created.
-constexpr std::array<Migration, 4> kMigrations{{
+constexpr std::array<Migration, 5> kMigrations{{
     {1, "virtual keys", R"sql(
 CREATE TABLE store_meta (
   name TEXT NOT NULL PRIMARY KEY,
@@ -86,6 +86,22 @@ DROP INDEX IF EXISTS audit_requests_time;
     {4, "the client's own request id", R"sql(
 ALTER TABLE audit_requests ADD COLUMN client_request_id TEXT;
 )sql"},
+    // SQLite keeps audit records in blocks of a batch each (storage/sqlite/audit_block.hpp): one
+    // row insert per batch instead of one B-tree insert per record. SqliteStore::migrate() moves
+    // the rows of audit_requests into blocks, then drops the table. last_id orders the blocks
+    // newest first for Store::requests(); the other columns pick blocks for a range.
+    {5, "audit records in blocks (SQLite)", R"sql(
+CREATE TABLE audit_blocks (
+  first_id TEXT NOT NULL,
+  last_id TEXT NOT NULL,
+  min_time INTEGER NOT NULL,
+  max_time INTEGER NOT NULL,
+  records INTEGER NOT NULL,
+  data BLOB NOT NULL
+) STRICT;
+CREATE INDEX audit_blocks_last ON audit_blocks (last_id);
+)sql",
+     true},
 }};
 
 constexpr bool numbered_in_order() {
@@ -145,6 +161,7 @@ std::span<const Migration> migrations() { return kMigrations; }
 int latest_schema_version() { return kMigrations.back().version; }
 
 std::string migration_sql(const Migration& m, SqlDialect dialect) {
+  if (m.sqlite_only && dialect != SqlDialect::kSqlite) return {};
   return substitute(m.sql, dialect);
 }
 

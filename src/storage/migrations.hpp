@@ -38,6 +38,8 @@ struct Migration {
   // {real} (double), {bool}, and every CREATE TABLE ends with {strict} (SQLite checks the
   // declared types of STRICT tables; PostgreSQL always does).
   std::string_view sql;
+  // A change to SQLite's layout alone: PostgreSQL records the version and runs nothing.
+  bool sqlite_only = false;
 };
 
 // Every migration, versions 1, 2, ... in order.
@@ -46,7 +48,7 @@ std::span<const Migration> migrations();
 // The version a store has once every migration is applied.
 int latest_schema_version();
 
-// `m`'s SQL for `dialect`, placeholders replaced.
+// `m`'s SQL for `dialect`, placeholders replaced; empty when `m` is not for `dialect`.
 std::string migration_sql(const Migration& m, SqlDialect dialect);
 
 // Creates schema_migrations when it is missing; run first in the migrating transaction.

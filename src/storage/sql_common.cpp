@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 
 #include "base/text.hpp"
@@ -282,22 +283,26 @@ Millis saturating_add(Millis t, Millis d) {
 
 }  // namespace
 
+std::string first_id_since(Millis since) { return id_floor(saturating_add(since, -kIdSlack)); }
+
+std::string id_bound_until(Millis until) { return id_floor(saturating_add(until, kIdSlack)); }
+
 void bind_time_range(std::optional<Millis> since, std::optional<Millis> until, ParamSink& p) {
   const Millis from = since.value_or(std::numeric_limits<Millis>::min());
   const Millis to = until.value_or(std::numeric_limits<Millis>::max());
-  p.text(id_floor(saturating_add(from, -kIdSlack)));
-  p.text(id_floor(saturating_add(to, kIdSlack)));
+  p.text(first_id_since(from));
+  p.text(id_bound_until(to));
   p.int64(from);
   p.int64(to);
 }
 
 void bind_filter(const AuditFilter& filter, ParamSink& p) {
   if (filter.since) {
-    p.text(id_floor(saturating_add(*filter.since, -kIdSlack)));
+    p.text(first_id_since(*filter.since));
     p.int64(*filter.since);
   }
   if (filter.until) {
-    p.text(id_floor(saturating_add(*filter.until, kIdSlack)));
+    p.text(id_bound_until(*filter.until));
     p.int64(*filter.until);
   }
   if (filter.model) text_param(p, *filter.model);
@@ -448,6 +453,13 @@ std::string utc_date(Millis t) {
 
 std::string_view clean_text(std::string_view text, std::string& scratch) {
   std::size_t i = 0;
+  // Eight bytes at a time while they are ASCII without a NUL: no byte has its top bit set, and
+  // none is zero (the classic test: a zero byte borrows in w - 0x01..01 where w had a 0 bit).
+  constexpr std::uint64_t kOnes = 0x0101010101010101, kTops = 0x8080808080808080;
+  for (std::uint64_t w; i + 8 <= text.size(); i += 8) {
+    std::memcpy(&w, text.data() + i, 8);
+    if ((w & kTops) != 0 || ((w - kOnes) & ~w & kTops) != 0) break;
+  }
   while (i < text.size()) {
     // ASCII other than NUL, the common case, without the call.
     if (static_cast<unsigned char>(text[i]) - 1u < 0x7Fu) {
@@ -478,25 +490,44 @@ double finite_or_zero(double v) { return std::isfinite(v) ? v : 0; }
 void KeySpendBatch::add(std::string_view key_id, Millis time, double cost_usd) {
   if (key_id.empty()) return;
   const std::pair<std::string_view, Millis> key{key_id, utc_day_start(time)};
-  auto it = days_.find(key);
-  if (it == days_.end())
-    it = days_.emplace(std::pair{std::string(key_id), key.second}, Sums{}).first;
+  // Consecutive records mostly share a key and a day.
+  auto it = last_;
+  if (it == days_.end() || it->first.second != key.second || it->first.first != key_id) {
+    it = days_.find(key);
+    if (it == days_.end())
+      it = days_.emplace(std::pair{std::string(key_id), key.second}, Sums{}).first;
+    last_ = it;
+  }
   it->second.first += cost_usd;
   ++it->second.second;
 }
 
 void SpendFold::add(RowSource& row) {
   const Millis time = row.int64(1);
-  auto& g = groups_[by_ == SpendBy::kDay ? utc_date(time) : row.text(0)];
-  const std::int64_t latency = row.int64(2);
+  add(by_ == SpendBy::kDay ? utc_date(time) : row.text(0), row.int64(2), row.int64(3) != 0,
+      row.int64(4), row.int64(5), row.real(6), row.real(7));
+}
+
+void SpendFold::add(const AuditRecord& r) {
+  const std::string_view group = by_ == SpendBy::kModel ? std::string_view(r.model)
+                                 : by_ == SpendBy::kKey ? std::string_view(r.key_id)
+                                                        : std::string_view(r.provider);
+  add(by_ == SpendBy::kDay ? utc_date(r.time) : std::string(group), r.latency_us,
+      !r.error_class.empty(), r.prompt_tokens, r.completion_tokens, r.cost_usd, r.list_cost_usd);
+}
+
+void SpendFold::add(std::string group, std::int64_t latency_us, bool error,
+                    std::int64_t prompt_tokens, std::int64_t completion_tokens, double cost_usd,
+                    double list_cost_usd) {
+  auto& g = groups_[std::move(group)];
   ++g.row.requests;
-  g.row.errors += row.int64(3) != 0 ? 1 : 0;
-  g.row.prompt_tokens += row.int64(4);
-  g.row.completion_tokens += row.int64(5);
-  g.row.cost_usd += row.real(6);
-  g.row.list_cost_usd += row.real(7);
-  g.latency_sum_us += latency;
-  g.latencies_us.push_back(latency);
+  g.row.errors += error ? 1 : 0;
+  g.row.prompt_tokens += prompt_tokens;
+  g.row.completion_tokens += completion_tokens;
+  g.row.cost_usd += cost_usd;
+  g.row.list_cost_usd += list_cost_usd;
+  g.latency_sum_us += latency_us;
+  g.latencies_us.push_back(latency_us);
 }
 
 std::vector<SpendRow> SpendFold::finish() {

@@ -90,6 +90,10 @@ std::string insert_audit_sql(int rows, bool returning);
 inline constexpr Millis kIdSlack = 60'000;
 // The smallest id of time `t` (clamped to 0; past the 12 digits, one above every id).
 std::string id_floor(Millis t);
+// The id range of records that arrived from `since` on: ids >= first_id_since(since); of those
+// that arrived before `until`: ids < id_bound_until(until).
+std::string first_id_since(Millis since);
+std::string id_bound_until(Millis until);
 // Four parameters: the id range, then the arrived_at range [since, until), each end open when
 // not given.
 void bind_time_range(std::optional<Millis> since, std::optional<Millis> until, ParamSink& params);
@@ -144,18 +148,24 @@ class KeySpendBatch {
 
  private:
   Days days_;
+  Days::iterator last_ = days_.end();  // the entry added to last
 };
 
-// Store::spend() from the rows of a spend statement.
+// Store::spend() from the rows of a spend statement, or from records.
 class SpendFold {
  public:
   explicit SpendFold(SpendBy by) : by_(by) {}
 
   void add(RowSource& row);
+  // A record read back whole (SQLite's blocks).
+  void add(const AuditRecord& record);
   // The groups ordered as Store::spend() promises.
   std::vector<SpendRow> finish();
 
  private:
+  void add(std::string group, std::int64_t latency_us, bool error, std::int64_t prompt_tokens,
+           std::int64_t completion_tokens, double cost_usd, double list_cost_usd);
+
   struct Group {
     SpendRow row;
     std::int64_t latency_sum_us = 0;

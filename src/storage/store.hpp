@@ -43,10 +43,20 @@ class Store {
 
   // --- Audit records.
 
-  // Writes `records` in one transaction: all or none. A record whose request_id is stored
-  // already is skipped (a replayed spool writes nothing twice), and only records written count
-  // towards key_spend(). Returns how many were written.
-  virtual base::Result<std::int64_t> append(std::span<const AuditRecord> records) = 0;
+  // Whether records given to append() may be stored already.
+  enum class Stored {
+    kMaybe,  // some may be (a replayed spool): each is looked up, and repeats are skipped
+    kNone,   // the caller vouches that none is, nor repeats in the batch (the audit writer's
+             // live batches: each request's record is submitted once); nothing is looked up
+  };
+  // Writes `records` in one transaction: all or none. With Stored::kMaybe a record whose
+  // request_id is stored already, or earlier in the batch, is skipped (a replayed spool writes
+  // nothing twice). Only records written count towards key_spend(). Returns how many were written.
+  virtual base::Result<std::int64_t> append(std::span<const AuditRecord> records,
+                                            Stored stored) = 0;
+  base::Result<std::int64_t> append(std::span<const AuditRecord> records) {
+    return append(records, Stored::kMaybe);
+  }
   // Newest first, at most filter.limit.
   virtual base::Result<std::vector<AuditRecord>> requests(const AuditFilter& filter) = 0;
   // Totals per group over [since, until), ordered by cost descending (kDay: by day ascending).

@@ -1,5 +1,6 @@
 #include "storage/store_contract_test.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <thread>
@@ -171,6 +172,39 @@ TEST_P(StoreContract, AppendsAndReadsBackNewestFirst) {
   // Equal times: the later request id (ids sort in time order) first.
   EXPECT_EQ(ids(ok(store_->requests({}))),
             (std::vector<std::string>{"req_d", "req_c2", "req_c1", "req_b", "req_a"}));
+}
+
+// Batches as the audit writer appends them, in completion order: a long request's record comes
+// in a later batch than newer short ones, so batches overlap in time.
+TEST_P(StoreContract, NewestFirstAndPruneAcrossBatchesThatOverlapInTime) {
+  const std::vector<std::vector<AuditRecord>> batches{
+      {record("req_05", kMonday + 5), record("req_06", kMonday + 6)},
+      {record("req_01", kMonday + 1), record("req_07", kMonday + 7), record("req_08", kMonday + 8)},
+      {record("req_03", kMonday + 3, "key_b"), record("req_09", kMonday + 9)},
+      {record("req_02", kMonday + 2), record("req_04", kMonday + 4)}};
+  std::vector<AuditRecord> all;
+  for (const auto& batch : batches) {
+    EXPECT_EQ(ok(store_->append(batch, Store::Stored::kNone)),
+              static_cast<std::int64_t>(batch.size()));
+    all.insert(all.end(), batch.begin(), batch.end());
+  }
+  std::sort(all.begin(), all.end(),
+            [](const AuditRecord& a, const AuditRecord& b) { return a.request_id > b.request_id; });
+  const auto newest = [&](std::size_t from, std::size_t n) {
+    return ids(std::vector(all.begin() + from, all.begin() + std::min(all.size(), from + n)));
+  };
+  for (std::size_t n = 1; n <= 10; ++n) {
+    EXPECT_EQ(ids(ok(store_->requests(Filter().limit(static_cast<std::int64_t>(n))))), newest(0, n))
+        << "limit " << n;
+  }
+  EXPECT_EQ(ids(ok(store_->requests(Filter().until(kMonday + 5).limit(2)))),
+            (std::vector<std::string>{"req_04", "req_03"}));
+  EXPECT_EQ(ids(ok(store_->requests(Filter().key_id("key_b")))),
+            std::vector<std::string>{"req_03"});
+  // The second and third batches lose one record each, the last one both.
+  EXPECT_EQ(ok(store_->prune(kMonday + 5)), 4);
+  EXPECT_EQ(ids(ok(store_->requests({}))), newest(0, 5));
+  EXPECT_EQ(ok(store_->spend(SpendBy::kModel, std::nullopt, std::nullopt))[0].requests, 5);
 }
 
 TEST_P(StoreContract, FiltersRequestsByEachFieldAndLimit) {

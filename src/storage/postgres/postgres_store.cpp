@@ -73,10 +73,13 @@ base::Status PostgresStore::migrate(int target_version) {
   auto pending = pending_migrations(current, target_version);
   if (!pending) return std::move(pending).error();
   for (const auto& m : *pending) {
-    if (auto applied = c_->exec(migration_sql(m, SqlDialect::kPostgres)); !applied) {
-      auto e = std::move(applied).error();
-      e.message += " (migration " + std::to_string(m.version) + ")";
-      return e;
+    // A migration for SQLite's layout only is recorded here without a statement.
+    if (const auto sql = migration_sql(m, SqlDialect::kPostgres); !sql.empty()) {
+      if (auto applied = c_->exec(sql); !applied) {
+        auto e = std::move(applied).error();
+        e.message += " (migration " + std::to_string(m.version) + ")";
+        return e;
+      }
     }
     Params p;
     p.int64(m.version);
@@ -164,7 +167,9 @@ base::Result<std::int64_t> PostgresStore::keys_version() {
   return row.int64(0);
 }
 
-base::Result<std::int64_t> PostgresStore::append(std::span<const AuditRecord> records) {
+// PostgreSQL looks every record up (ON CONFLICT DO NOTHING) whatever `stored` says: the primary
+// key's index is maintained anyway.
+base::Result<std::int64_t> PostgresStore::append(std::span<const AuditRecord> records, Stored) {
   if (records.empty()) return std::int64_t{0};
   if (auto s = c_->ready(); !s) return std::move(s).error();
   static const std::array<std::string, kChunkRows.size()> kChunkSql = [] {

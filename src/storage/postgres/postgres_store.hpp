@@ -39,7 +39,8 @@ class PostgresStore final : public Store {
   base::Result<std::vector<KeyRecord>> keys() override;
   base::Result<std::int64_t> keys_version() override;
 
-  base::Result<std::int64_t> append(std::span<const AuditRecord> records) override;
+  using Store::append;
+  base::Result<std::int64_t> append(std::span<const AuditRecord> records, Stored stored) override;
   base::Result<std::vector<AuditRecord>> requests(const AuditFilter& filter) override;
   base::Result<std::vector<SpendRow>> spend(SpendBy by, std::optional<Millis> since,
                                             std::optional<Millis> until) override;

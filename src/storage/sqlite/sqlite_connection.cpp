@@ -169,6 +169,10 @@ void Binder::text_ref(std::string_view v) {
   const char* data = v.data() ? v.data() : "";
   check(sqlite3_bind_text64(s_, ++i_, data, v.size(), SQLITE_STATIC, SQLITE_UTF8));
 }
+void Binder::blob_ref(std::string_view v) {
+  const char* data = v.data() ? v.data() : "";
+  check(sqlite3_bind_blob64(s_, ++i_, data, v.size(), SQLITE_STATIC));
+}
 void Binder::check(int rc) {
   if (rc != SQLITE_OK && rc_ == SQLITE_OK) rc_ = rc;
 }

@@ -103,6 +103,8 @@ class Binder final : public sql::ParamSink {
   void boolean(bool v) override;
   void text(std::string_view v) override;
   void text_ref(std::string_view v) override;
+  // A blob bound without a copy: `v` must outlive the statement's execution.
+  void blob_ref(std::string_view v);
 
   int rc() const { return rc_; }
 

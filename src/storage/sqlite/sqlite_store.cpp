@@ -2,11 +2,14 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <limits>
+#include <unordered_map>
 
 #include "storage/migrations.hpp"
+#include "storage/sqlite/audit_block.hpp"
 #include "storage/sqlite/sqlite_connection.hpp"
 
 namespace shepherd::storage {
@@ -95,6 +98,9 @@ base::Status SqliteStore::migrate(int target_version) {
       e.message += " (migration " + std::to_string(m.version) + ")";
       return e;
     }
+    if (m.version == 5) {
+      if (auto s = move_audit_rows_to_blocks(); !s) return s;
+    }
     StatementUse use(raw);
     sqlite3_bind_int(raw, 1, m.version);
     sqlite3_bind_int64(raw, 2, now_ms());
@@ -105,6 +111,36 @@ base::Status SqliteStore::migrate(int target_version) {
   if (auto s = tx.commit(); !s) return s;
   version_ = pending->empty() ? current : pending->back().version;
   return base::Ok{};
+}
+
+base::Status SqliteStore::move_audit_rows_to_blocks() {
+  struct Finalize {
+    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+  };
+  sqlite3_stmt* raw = nullptr;
+  const auto select = sql::sqlite_sql(sql::requests_sql(0));
+  int rc = sqlite3_prepare_v2(c_->db(), select.c_str(), -1, &raw, nullptr);
+  std::unique_ptr<sqlite3_stmt, Finalize> rows(raw);
+  if (rc != SQLITE_OK) return c_->error(rc, "cannot read audit records to move");
+  sqlite3_bind_int64(raw, 1, -1);  // no limit
+  constexpr std::size_t kBlock = 2000;
+  std::vector<AuditRecord> batch;
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    Reader row(raw);
+    auto record = sql::read_audit(row);
+    if (!record) return std::move(record).error();
+    batch.push_back(std::move(*record));
+    if (batch.size() == kBlock) {
+      if (auto s = insert_block(batch); !s) return s;
+      batch.clear();
+    }
+  }
+  if (rc != SQLITE_DONE) return c_->error(rc, "cannot read audit records to move");
+  if (!batch.empty()) {
+    if (auto s = insert_block(batch); !s) return s;
+  }
+  rows.reset();
+  return c_->exec("DROP TABLE audit_requests");
 }
 
 base::Status SqliteStore::write_key(const KeyRecord& key, sql::Statement statement) {
@@ -189,28 +225,26 @@ base::Result<std::int64_t> SqliteStore::keys_version() {
   return static_cast<std::int64_t>(sqlite3_column_int64(*read, 0));
 }
 
-base::Result<std::int64_t> SqliteStore::append(std::span<const AuditRecord> records) {
+base::Result<std::int64_t> SqliteStore::append(std::span<const AuditRecord> records,
+                                               Stored stored) {
   if (records.empty()) return std::int64_t{0};
-  auto insert = c_->prepare(sql::Statement::kInsertAudit);
-  if (!insert) return std::move(insert).error();
   auto add_spend = c_->prepare(sql::Statement::kAddKeySpend);
   if (!add_spend) return std::move(add_spend).error();
   WriteTransaction tx(*c_);
   if (auto s = tx.begin(); !s) return std::move(s).error();
-  std::int64_t written = 0;
+  std::vector<AuditRecord> fresh;
+  if (stored == Stored::kMaybe) {
+    auto unseen = unstored(records);
+    if (!unseen) return std::move(unseen).error();
+    fresh = std::move(*unseen);
+    records = fresh;
+  }
+  if (!records.empty()) {
+    if (auto s = insert_block(records); !s) return std::move(s).error();
+  }
   sql::KeySpendBatch spend;
   std::string scratch;
   for (const auto& r : records) {
-    StatementUse use(*insert);
-    Binder b(*insert);
-    sql::bind_audit(r, b);
-    if (b.rc() != SQLITE_OK) return c_->error(b.rc(), "cannot bind an audit record");
-    const int rc = sqlite3_step(*insert);
-    if (rc != SQLITE_DONE) return c_->error(rc, "cannot append audit records");
-    // ON CONFLICT DO NOTHING changed no row: the request_id is stored already, and its cost was
-    // counted when it was.
-    if (c_->changes() == 0) continue;
-    ++written;
     spend.add(sql::clean_text(r.key_id, scratch), r.time, sql::finite_or_zero(r.cost_usd));
   }
   for (const auto& [key_day, sums] : spend.days()) {
@@ -226,43 +260,221 @@ base::Result<std::int64_t> SqliteStore::append(std::span<const AuditRecord> reco
     }
   }
   if (auto s = tx.commit(); !s) return std::move(s).error();
-  return written;
+  return static_cast<std::int64_t>(records.size());
 }
 
-base::Result<std::vector<AuditRecord>> SqliteStore::requests(const AuditFilter& filter) {
-  const unsigned mask = sql::filter_mask(filter);
-  auto query =
-      c_->prepare(sql::statement_name('r', mask), sql::sqlite_sql(sql::requests_sql(mask)));
+base::Status SqliteStore::insert_block(std::span<const AuditRecord> records) {
+  auto insert = c_->prepare("b_insert",
+                            "INSERT INTO audit_blocks (first_id, last_id, min_time, max_time, "
+                            "records, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!insert) return std::move(insert).error();
+  block_.clear();
+  sqlite::BlockBounds bounds;
+  sqlite::encode_audit_block(records, block_, bounds);
+  StatementUse use(*insert);
+  Binder b(*insert);
+  b.text_ref(bounds.first_id);
+  b.text_ref(bounds.last_id);
+  b.int64(bounds.min_time);
+  b.int64(bounds.max_time);
+  b.int64(bounds.records);
+  b.blob_ref(block_);
+  if (b.rc() != SQLITE_OK) return c_->error(b.rc(), "cannot bind an audit block");
+  if (const int rc = sqlite3_step(*insert); rc != SQLITE_DONE) {
+    return c_->error(rc, "cannot append audit records");
+  }
+  return base::Ok{};
+}
+
+base::Result<std::vector<AuditRecord>> SqliteStore::unstored(std::span<const AuditRecord> records) {
+  // The batch's ids, first occurrences only, and the range they span.
+  std::unordered_map<std::string_view, bool> seen;  // id -> stored already
+  std::vector<const AuditRecord*> unique;
+  std::string scratch;
+  for (const auto& r : records) {
+    if (seen.emplace(r.request_id, false).second) unique.push_back(&r);
+  }
+  const auto [lo, hi] = std::minmax_element(
+      unique.begin(), unique.end(),
+      [](const AuditRecord* a, const AuditRecord* b) { return a->request_id < b->request_id; });
+  auto blocks = c_->prepare("b_overlap",
+                            "SELECT data FROM audit_blocks WHERE last_id >= ?1 AND first_id <= ?2");
+  if (!blocks) return std::move(blocks).error();
+  {
+    StatementUse use(*blocks);
+    Binder b(*blocks);
+    b.text(sql::clean_text((*lo)->request_id, scratch));
+    b.text(sql::clean_text((*hi)->request_id, scratch));
+    if (b.rc() != SQLITE_OK) return c_->error(b.rc(), "cannot bind an id range");
+    AuditRecord r;
+    int rc;
+    while ((rc = sqlite3_step(*blocks)) == SQLITE_ROW) {
+      sqlite::AuditBlockReader reader(blob(*blocks, 0));
+      while (reader.next(r)) {
+        if (auto it = seen.find(r.request_id); it != seen.end()) it->second = true;
+      }
+      if (!reader.ok()) return unreadable_block();
+    }
+    if (rc != SQLITE_DONE) return c_->error(rc, "cannot read audit blocks");
+  }
+  std::vector<AuditRecord> out;
+  for (const AuditRecord* r : unique) {
+    if (!seen.find(r->request_id)->second) out.push_back(*r);
+  }
+  return out;
+}
+
+namespace {
+
+// Which records a query reads: the conditions the PostgreSQL backend's SQL applies, tested on
+// records read back from blocks.
+struct Scope {
+  std::optional<std::string> first_id;               // request_id >= first_id
+  std::optional<std::string> id_bound;               // request_id < id_bound
+  Millis from = std::numeric_limits<Millis>::min();  // time >= from
+  Millis to = std::numeric_limits<Millis>::max();    // time < to
+
+  // sql::bind_time_range()'s range: both id bounds, always.
+  static Scope range(std::optional<Millis> since, std::optional<Millis> until) {
+    Scope s;
+    s.from = since.value_or(s.from);
+    s.to = until.value_or(s.to);
+    s.first_id = sql::first_id_since(s.from);
+    s.id_bound = sql::id_bound_until(s.to);
+    return s;
+  }
+  // A filter's range: id bounds only for the ends it sets.
+  static Scope of(const AuditFilter& f) {
+    Scope s;
+    if (f.since) {
+      s.from = *f.since;
+      s.first_id = sql::first_id_since(*f.since);
+    }
+    if (f.until) {
+      s.to = *f.until;
+      s.id_bound = sql::id_bound_until(*f.until);
+    }
+    return s;
+  }
+
+  bool holds(const AuditRecord& r) const {
+    return r.time >= from && r.time < to && (!first_id || r.request_id >= *first_id) &&
+           (!id_bound || r.request_id < *id_bound);
+  }
+  // Binds the four parameters of kBlocksIn.
+  void bind(Binder& b) const {
+    if (first_id) {
+      b.text(*first_id);
+    } else {
+      b.null();
+    }
+    if (id_bound) {
+      b.text(*id_bound);
+    } else {
+      b.null();
+    }
+    b.int64(from);
+    b.int64(to);
+  }
+};
+
+// The blocks that may hold records of a Scope, newest last id first.
+constexpr const char* kBlocksIn =
+    "SELECT last_id, data, rowid FROM audit_blocks WHERE (?1 IS NULL OR last_id >= ?1) AND "
+    "(?2 IS NULL OR first_id < ?2) AND max_time >= ?3 AND min_time < ?4 ORDER BY last_id DESC";
+
+// `f` with its text as stored (sql::clean_text()), as SQL compares a bound filter value.
+AuditFilter cleaned(AuditFilter f) {
+  std::string scratch;
+  for (auto* text : {&f.model, &f.key_id, &f.client_request_id}) {
+    if (*text) **text = std::string(sql::clean_text(**text, scratch));
+  }
+  return f;
+}
+
+// `f` (cleaned()) holds for `r`, times aside.
+bool matches(const AuditFilter& f, const AuditRecord& r) {
+  return (!f.model || r.model == *f.model) && (!f.key_id || r.key_id == *f.key_id) &&
+         (!f.status || r.status == *f.status) &&
+         (!f.client_request_id || r.client_request_id == *f.client_request_id);
+}
+
+}  // namespace
+
+std::string_view SqliteStore::blob(sqlite3_stmt* s, int col) {
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(s, col));
+  return {data, static_cast<std::size_t>(sqlite3_column_bytes(s, col))};
+}
+
+base::Error SqliteStore::unreadable_block() const {
+  return base::make_error(
+      ErrorCode::kInternal,
+      "storage: an audit block is unreadable (SQLite database " + c_->path() + ")");
+}
+
+base::Result<std::vector<AuditRecord>> SqliteStore::requests(const AuditFilter& given) {
+  const AuditFilter filter = cleaned(given);
+  const auto limit = static_cast<std::size_t>(sql::clamp_limit(filter.limit));
+  if (limit == 0) return std::vector<AuditRecord>{};
+  auto query = c_->prepare("b_in", kBlocksIn);
   if (!query) return std::move(query).error();
   StatementUse use(*query);
   Binder b(*query);
-  sql::bind_filter(filter, b);
+  const Scope scope = Scope::of(filter);
+  scope.bind(b);
   if (b.rc() != SQLITE_OK) return c_->error(b.rc(), "cannot bind a filter");
-  std::vector<AuditRecord> out;
+  // The newest `limit` records seen so far, in a heap whose top is the oldest of them. Blocks
+  // come newest last id first, so once the heap is full, a block whose last id is older than the
+  // top holds nothing newer, and neither does any block after it.
+  std::vector<AuditRecord> kept;
+  const auto newer = [](const AuditRecord& x, const AuditRecord& y) {
+    return x.request_id > y.request_id;
+  };
+  AuditRecord r;
   int rc;
   while ((rc = sqlite3_step(*query)) == SQLITE_ROW) {
-    Reader row(*query);
-    auto record = sql::read_audit(row);
-    if (!record) return std::move(record).error();
-    out.push_back(std::move(*record));
+    const auto last_id =
+        std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(*query, 0)),
+                         static_cast<std::size_t>(sqlite3_column_bytes(*query, 0)));
+    if (kept.size() == limit && last_id < kept.front().request_id) break;
+    sqlite::AuditBlockReader reader(blob(*query, 1));
+    while (reader.next(r)) {
+      if (!scope.holds(r) || !matches(filter, r)) continue;
+      if (kept.size() == limit) {
+        if (r.request_id < kept.front().request_id) continue;
+        std::pop_heap(kept.begin(), kept.end(), newer);
+        kept.back() = std::move(r);
+      } else {
+        kept.push_back(std::move(r));
+      }
+      std::push_heap(kept.begin(), kept.end(), newer);
+    }
+    if (!reader.ok()) return unreadable_block();
   }
-  if (rc != SQLITE_DONE) return c_->error(rc, "cannot read audit records");
-  return out;
+  // SQLITE_ROW: stopped early.
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return c_->error(rc, "cannot read audit records");
+  std::sort(kept.begin(), kept.end(), newer);
+  return kept;
 }
 
 base::Result<std::vector<SpendRow>> SqliteStore::spend(SpendBy by, std::optional<Millis> since,
                                                        std::optional<Millis> until) {
-  auto query = c_->prepare(sql::spend_statement(by));
+  auto query = c_->prepare("b_in", kBlocksIn);
   if (!query) return std::move(query).error();
   StatementUse use(*query);
   Binder b(*query);
-  sql::bind_time_range(since, until, b);
+  const Scope scope = Scope::range(since, until);
+  scope.bind(b);
   if (b.rc() != SQLITE_OK) return c_->error(b.rc(), "cannot bind a time range");
   sql::SpendFold fold(by);
+  AuditRecord r;
   int rc;
   while ((rc = sqlite3_step(*query)) == SQLITE_ROW) {
-    Reader row(*query);
-    fold.add(row);
+    sqlite::AuditBlockReader reader(blob(*query, 1));
+    while (reader.next(r)) {
+      if (scope.holds(r)) fold.add(r);
+    }
+    if (!reader.ok()) return unreadable_block();
   }
   if (rc != SQLITE_DONE) return c_->error(rc, "cannot read spend");
   return fold.finish();
@@ -283,15 +495,98 @@ base::Result<double> SqliteStore::key_spend(const std::string& key_id, Millis si
 }
 
 base::Result<std::int64_t> SqliteStore::prune(Millis before) {
-  auto del = c_->prepare(sql::Statement::kPrune);
-  if (!del) return std::move(del).error();
-  StatementUse use(*del);
-  Binder b(*del);
-  sql::bind_time_range(std::nullopt, before, b);
-  if (b.rc() != SQLITE_OK) return c_->error(b.rc(), "cannot bind a time");
-  const int rc = sqlite3_step(*del);
-  if (rc != SQLITE_DONE) return c_->error(rc, "cannot prune audit records");
-  return c_->changes();
+  const Scope scope = Scope::range(std::nullopt, before);
+  auto query = c_->prepare("b_in", kBlocksIn);
+  if (!query) return std::move(query).error();
+  auto drop = c_->prepare("b_drop", "DELETE FROM audit_blocks WHERE rowid = ?1");
+  if (!drop) return std::move(drop).error();
+  auto rewrite = c_->prepare("b_rewrite",
+                             "UPDATE audit_blocks SET first_id = ?2, last_id = ?3, min_time = ?4, "
+                             "max_time = ?5, records = ?6, data = ?7 WHERE rowid = ?1");
+  if (!rewrite) return std::move(rewrite).error();
+  // Blocks whose every record is in scope go without being read.
+  constexpr const char* kWhole =
+      "FROM audit_blocks WHERE first_id >= ?1 AND last_id < ?2 AND min_time >= ?3 AND "
+      "max_time < ?4";
+  auto count_whole =
+      c_->prepare("b_count_whole", std::string("SELECT COALESCE(SUM(records), 0) ") + kWhole);
+  if (!count_whole) return std::move(count_whole).error();
+  auto drop_whole = c_->prepare("b_drop_whole", std::string("DELETE ") + kWhole);
+  if (!drop_whole) return std::move(drop_whole).error();
+  WriteTransaction tx(*c_);
+  if (auto s = tx.begin(); !s) return std::move(s).error();
+  std::int64_t pruned = 0;
+  for (sqlite3_stmt* statement : {*count_whole, *drop_whole}) {
+    StatementUse use(statement);
+    Binder b(statement);
+    scope.bind(b);
+    if (b.rc() != SQLITE_OK) return c_->error(b.rc(), "cannot bind a time");
+    const int rc = sqlite3_step(statement);
+    if (rc == SQLITE_ROW) {
+      pruned = sqlite3_column_int64(statement, 0);
+    } else if (rc != SQLITE_DONE) {
+      return c_->error(rc, "cannot prune audit records");
+    }
+  }
+  // Blocks that hold some records in scope: dropped, or written again with the rest.
+  struct Change {
+    std::int64_t rowid;
+    std::vector<AuditRecord> rest;
+  };
+  std::vector<Change> changes;
+  {
+    StatementUse use(*query);
+    Binder b(*query);
+    scope.bind(b);
+    if (b.rc() != SQLITE_OK) return c_->error(b.rc(), "cannot bind a time");
+    AuditRecord r;
+    int rc;
+    while ((rc = sqlite3_step(*query)) == SQLITE_ROW) {
+      sqlite::AuditBlockReader reader(blob(*query, 1));
+      Change change{sqlite3_column_int64(*query, 2), {}};
+      std::int64_t old = 0;
+      while (reader.next(r)) {
+        if (scope.holds(r)) {
+          ++old;
+        } else {
+          change.rest.push_back(r);
+        }
+      }
+      if (!reader.ok()) return unreadable_block();
+      if (old == 0) continue;
+      pruned += old;
+      changes.push_back(std::move(change));
+    }
+    if (rc != SQLITE_DONE) return c_->error(rc, "cannot read audit blocks");
+  }
+  for (const auto& change : changes) {
+    if (change.rest.empty()) {
+      StatementUse use(*drop);
+      sqlite3_bind_int64(*drop, 1, change.rowid);
+      if (const int rc = sqlite3_step(*drop); rc != SQLITE_DONE) {
+        return c_->error(rc, "cannot prune audit records");
+      }
+      continue;
+    }
+    block_.clear();
+    sqlite::BlockBounds bounds;
+    sqlite::encode_audit_block(change.rest, block_, bounds);
+    StatementUse use(*rewrite);
+    Binder b(*rewrite);
+    b.int64(change.rowid);
+    b.text_ref(bounds.first_id);
+    b.text_ref(bounds.last_id);
+    b.int64(bounds.min_time);
+    b.int64(bounds.max_time);
+    b.int64(bounds.records);
+    b.blob_ref(block_);
+    if (b.rc() != SQLITE_OK) return c_->error(b.rc(), "cannot bind an audit block");
+    if (const int rc = sqlite3_step(*rewrite); rc != SQLITE_DONE) {
+      return c_->error(rc, "cannot prune audit records");
+    }
+  }
+  if (auto s = tx.commit(); !s) return std::move(s).error();
+  return pruned;
 }
 
 }  // namespace shepherd::storage

@@ -16,6 +16,8 @@
 #include "storage/sql_common.hpp"
 #include "storage/store.hpp"
 
+struct sqlite3_stmt;
+
 namespace shepherd::storage {
 
 namespace sqlite {
@@ -46,7 +48,8 @@ class SqliteStore final : public Store {
   base::Result<std::vector<KeyRecord>> keys() override;
   base::Result<std::int64_t> keys_version() override;
 
-  base::Result<std::int64_t> append(std::span<const AuditRecord> records) override;
+  using Store::append;
+  base::Result<std::int64_t> append(std::span<const AuditRecord> records, Stored stored) override;
   base::Result<std::vector<AuditRecord>> requests(const AuditFilter& filter) override;
   base::Result<std::vector<SpendRow>> spend(SpendBy by, std::optional<Millis> since,
                                             std::optional<Millis> until) override;
@@ -60,8 +63,18 @@ class SqliteStore final : public Store {
   // insert_key() and update_key(): `statement` on `key`, and the keys version advanced.
   base::Status write_key(const KeyRecord& key, sql::Statement statement);
 
+  // Migration 5: the rows of audit_requests moved into blocks, and the table dropped.
+  base::Status move_audit_rows_to_blocks();
+  // Inserts one block of `records`.
+  base::Status insert_block(std::span<const AuditRecord> records);
+  // append(Stored::kMaybe): the records whose ids are not stored yet, first occurrences only.
+  base::Result<std::vector<AuditRecord>> unstored(std::span<const AuditRecord> records);
+  static std::string_view blob(sqlite3_stmt* s, int col);
+  base::Error unreadable_block() const;
+
   std::unique_ptr<sqlite::Connection> c_;
   int version_ = 0;
+  std::string block_;  // the block being written; its storage is reused
 };
 
 }  // namespace shepherd::storage

@@ -26,6 +26,25 @@ TEST(IdFloor, IsTheSmallestRequestIdOfItsMillisecond) {
   EXPECT_GT(sql::id_floor(std::numeric_limits<Millis>::max()), "req_ffffffffffff" + id.substr(16));
 }
 
+// The eight-bytes-at-a-time scan must find a NUL or a non-ASCII byte at any position.
+TEST(CleanText, ReplacesEachBadByteWhereverItIs) {
+  std::string scratch;
+  const std::string ascii(40, 'a');
+  EXPECT_EQ(sql::clean_text(ascii, scratch).data(), ascii.data());  // clean: not copied
+  for (std::size_t at = 0; at < ascii.size(); ++at) {
+    for (const char bad : {'\0', '\xff', '\x80'}) {
+      std::string text = ascii;
+      text[at] = bad;
+      const std::string expected = ascii.substr(0, at) + "\xEF\xBF\xBD" + ascii.substr(at + 1);
+      EXPECT_EQ(sql::clean_text(text, scratch), expected) << "at " << at;
+    }
+    // Valid UTF-8 anywhere stays as it is.
+    std::string utf8 = ascii;
+    utf8.replace(at, 1, "\xC3\xA9");
+    EXPECT_EQ(sql::clean_text(utf8, scratch).data(), utf8.data()) << "at " << at;
+  }
+}
+
 // A temp folder per test.
 class TempDir {
  public:
@@ -171,7 +190,7 @@ TEST(SqliteStore, RecordsEachMigrationApplied) {
   TempDir dir;
   ASSERT_TRUE(open_store("sqlite://m.db", dir.path().string()).ok());
   EXPECT_EQ(query_text(dir.path() / "m.db", "SELECT group_concat(version) FROM schema_migrations"),
-            "1,2,3,4");
+            "1,2,3,4,5");
 }
 
 TEST(SqliteStore, RefusesAStoreUpgradedByANewerBuild) {
@@ -198,6 +217,52 @@ TEST(SqliteStore, NotADatabaseIsAnError) {
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().code, base::ErrorCode::kUnavailable);
   EXPECT_NE(store.error().message.find("junk.db"), std::string::npos) << store.error().message;
+}
+
+TEST(SqliteStore, MigrationFiveMovesAuditRowsIntoBlocks) {
+  TempDir dir;
+  const auto file = dir.path() / "v4.db";
+  {
+    auto v4 = SqliteStore::open(file.string(), 4);
+    ASSERT_TRUE(v4.ok()) << v4.error().message;
+  }
+  // Rows as a build at version 4 wrote them: one per record.
+  run_sql(file,
+          "INSERT INTO audit_requests (request_id, arrived_at, key_id, model, deployment, "
+          "provider, attempts, status, error_class, prompt_tokens, completion_tokens, "
+          "cached_tokens, reasoning_tokens, cost_usd, list_cost_usd, usage_estimated, latency_us, "
+          "ttft_us, client_address, streamed, dialect, request_body, response_body, "
+          "client_request_id) VALUES "
+          "('req_1', 1000, 'key_a', 'gpt-4.1', 'relay/gpt-4.1', 'relay', 2, 200, '', 10, 20, 3, "
+          "4, 0.5, 1.0, 1, 7000, 900, '127.0.0.1', 1, 'anthropic', '{}', NULL, 'client-1'), "
+          "('req_2', 2000, '', 'm', '', '', 0, 429, 'rate_limited', 0, 0, 0, 0, 0, 0, 0, 10, "
+          "NULL, '::1', 0, 'openai', NULL, NULL, NULL)");
+  auto store = SqliteStore::open(file.string());
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  EXPECT_EQ(query_text(file, "SELECT count(*) FROM sqlite_master WHERE name = 'audit_requests'"),
+            "0");
+  EXPECT_EQ(query_text(file, "SELECT sum(records) FROM audit_blocks"), "2");
+  AuditFilter all;
+  auto back = (*store)->requests(all);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_EQ(back->size(), 2u);
+  const AuditRecord& r = (*back)[1];
+  EXPECT_EQ(r.request_id, "req_1");
+  EXPECT_EQ(r.time, 1000);
+  EXPECT_EQ(r.key_id, "key_a");
+  EXPECT_EQ(r.deployment, "relay/gpt-4.1");
+  EXPECT_EQ(r.attempts, 2);
+  EXPECT_EQ(r.cached_tokens, 3);
+  EXPECT_EQ(r.list_cost_usd, 1.0);
+  EXPECT_TRUE(r.usage_estimated);
+  EXPECT_EQ(r.ttft_us, 900);
+  EXPECT_TRUE(r.streamed);
+  EXPECT_EQ(r.dialect, "anthropic");
+  EXPECT_EQ(r.request_body, "{}");
+  EXPECT_EQ(r.response_body, std::nullopt);
+  EXPECT_EQ(r.client_request_id, "client-1");
+  EXPECT_EQ((*back)[0].error_class, "rate_limited");
+  EXPECT_EQ((*back)[0].ttft_us, std::nullopt);
 }
 
 TEST(SqliteStore, InMemoryStoreWorks) {
