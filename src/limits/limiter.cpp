@@ -241,6 +241,7 @@ class LocalLimiter final : public Limiter {
   void seed_spend(const std::string& key_id, Millis period, std::int64_t spent_micros) override {
     counters_.seed_spend(key_id, period, spent_micros);
   }
+  LocalCounters* immediate() override { return &counters_; }
   net::Task<LocalCounters::Spend> spend(std::string key_id, Millis period) override {
     co_return counters_.spend(key_id, period);
   }

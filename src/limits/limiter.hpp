@@ -115,6 +115,10 @@ class Limiter {
   virtual void seed_spend(const std::string& key_id, Millis period, std::int64_t spent_micros) = 0;
   // For GET /v1/usage, on the event loop.
   virtual net::Task<LocalCounters::Spend> spend(std::string key_id, Millis period) = 0;
+  // The counters admit() and settle() use when those need no I/O (the local limiter): the
+  // pipeline then calls them directly, without a coroutine frame and a copy of the key id per
+  // call. Null when admit() and settle() must be awaited (Redis).
+  virtual LocalCounters* immediate() { return nullptr; }
 };
 
 // A Limiter over `counters` alone (one instance, no Redis).

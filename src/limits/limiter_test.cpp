@@ -310,6 +310,11 @@ TEST(LocalCounters, ThreadsReleaseEveryParallelSlot) {
   EXPECT_FALSE(c.admit("k", l, 0, kNoon).admitted());
 }
 
+TEST(LocalLimiter, OffersItsCountersForCallsWithoutACoroutine) {
+  LocalCounters c;
+  EXPECT_EQ(local_limiter(c)->immediate(), &c);
+}
+
 TEST(LocalLimiter, CoroutinesCompleteAtOnce) {
   LocalCounters c;
   auto limiter = local_limiter(c);

@@ -47,6 +47,8 @@ KeyLimits limits_budget(double usd, BudgetPeriod period = BudgetPeriod::kDay) {
 
 TEST(RedisLimiter, CountsLikeTheLocalCounters) {
   Instance a("a", options(test::shared_redis_url()));
+  // Every call goes through Redis: the pipeline awaits it.
+  EXPECT_EQ(a.limiter->immediate(), nullptr);
   // One `now` for the whole test: the minute window cannot roll over under it.
   const Millis now = wall_now();
   const Millis window_end = window_start(now) + kWindowMs;

@@ -171,7 +171,12 @@ Task<base::Status> admit(RequestContext& rc) {
   }
   if (!key->limits.any() || !rc.loop.limiter) co_return base::Ok{};
   const std::int64_t reserve = key->limits.budget ? worst_case_micros(rc) : 0;
-  auto ticket = co_await rc.loop.limiter->admit(key->id, key->limits, reserve, base::unix_ms());
+  limits::Ticket ticket;
+  if (auto* counters = rc.loop.limiter->immediate()) {
+    ticket = counters->admit(key->id, key->limits, reserve, base::unix_ms());
+  } else {
+    ticket = co_await rc.loop.limiter->admit(key->id, key->limits, reserve, base::unix_ms());
+  }
   if (!ticket.admitted()) co_return refusal_error(*key, ticket);
   rc.ticket = ticket;
   rc.holds_ticket = true;
@@ -193,8 +198,13 @@ Task<void> record(RequestContext& rc) {
   if (rc.holds_ticket) {
     rc.holds_ticket = false;
     const auto tokens = out.usage ? out.usage->total_tokens : 0;
-    co_await rc.loop.limiter->settle(rc.caller.key->id, rc.ticket, tokens, limits::to_micros(cost),
-                                     base::unix_ms());
+    if (auto* counters = rc.loop.limiter->immediate()) {
+      counters->settle(rc.caller.key->id, rc.ticket, tokens, limits::to_micros(cost),
+                       base::unix_ms());
+    } else {
+      co_await rc.loop.limiter->settle(rc.caller.key->id, rc.ticket, tokens,
+                                       limits::to_micros(cost), base::unix_ms());
+    }
   }
   if (rc.first_byte_sent) out.first_byte = *rc.first_byte_sent - rc.started;
   if (const auto* key = rc.caller.key) {

@@ -56,7 +56,7 @@ struct AuditWriterOptions {
   // How often the writer thread takes what is queued: the most a `kill -9` may lose.
   std::chrono::milliseconds flush_interval{200};
   // Records per Store::append (one transaction).
-  std::size_t max_batch = 2000;
+  std::size_t max_batch = 512;
   // The spool file (created when first needed, e.g. beside the SQLite file). Empty: no spool;
   // records the store cannot take are dropped and counted.
   std::string spool_path;
