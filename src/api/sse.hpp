@@ -73,6 +73,16 @@ class SseParser {
   // Whether bytes of an unfinished event are buffered (a stream that ends here was cut).
   bool mid_event() const { return has_data_ || !line_.empty(); }
 
+  // Frees the storage of an empty buffer that a large event grew past `bytes`, so that an open
+  // stream waiting for its next event keeps little (memory per open stream).
+  // The storage the parser's buffers hold.
+  std::size_t held_bytes() const { return line_.capacity() + data_.capacity() + event_.capacity(); }
+  void release_idle(std::size_t bytes) {
+    for (auto* s : {&line_, &data_, &event_}) {
+      if (s->empty() && s->capacity() > bytes) s->shrink_to_fit();
+    }
+  }
+
  private:
   base::Status field(std::string_view line);
   base::Status too_large() const;

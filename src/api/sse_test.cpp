@@ -78,6 +78,21 @@ const Events kStreamEvents = {
     {"after-cr", "last"},
 };
 
+TEST(SseParser, ReleasesBuffersALargeEventGrewOnceItIsOut) {
+  SseParser parser;
+  const std::string large = "data: " + std::string(10'000, 'x') + "\n\n";
+  auto run = feed_all(
+      parser, {std::string_view(large).substr(0, 100), std::string_view(large).substr(100)});
+  ASSERT_EQ(run.events.size(), 1u);
+  EXPECT_GT(parser.held_bytes(), 10'000u);
+  parser.release_idle(4096);
+  EXPECT_LT(parser.held_bytes(), 4096u);
+  // Parsing goes on as before.
+  run = feed_all(parser, {"data: next\n\n"});
+  ASSERT_EQ(run.events.size(), 1u);
+  EXPECT_EQ(run.events[0].second, "next");
+}
+
 TEST(SseParser, ParsesAllFieldsAndLineEndingsInOneFeed) {
   const auto run = feed_all({kStream});
   ASSERT_TRUE(run.ok);

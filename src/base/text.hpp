@@ -34,4 +34,10 @@ std::string_view trim(std::string_view s);
 // The items of a `separator`-separated list, each trimmed, empty ones left out: views into `s`.
 std::vector<std::string_view> split(std::string_view s, char separator);
 
+// Frees `s`'s storage when it is empty and has grown past `bound` bytes; a smaller buffer stays,
+// so a buffer reused for every small piece allocates nothing.
+inline void release_idle(std::string& s, std::size_t bound) {
+  if (s.empty() && s.capacity() > bound) s.shrink_to_fit();
+}
+
 }  // namespace shepherd::base

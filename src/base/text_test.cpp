@@ -55,5 +55,19 @@ TEST(Split, TrimsItemsAndLeavesOutEmptyOnes) {
   EXPECT_EQ(trim("\t a b \t"), "a b");
 }
 
+TEST(ReleaseIdle, FreesOnlyEmptyStringsGrownPastTheBound) {
+  std::string grown(10'000, 'x');
+  grown.clear();
+  release_idle(grown, 4096);
+  EXPECT_LE(grown.capacity(), 4096u);
+  std::string full(10'000, 'x');
+  release_idle(full, 4096);
+  EXPECT_EQ(full.size(), 10'000u);
+  std::string small;
+  small.reserve(1000);
+  release_idle(small, 4096);
+  EXPECT_GE(small.capacity(), 1000u);  // kept: no allocation per piece
+}
+
 }  // namespace
 }  // namespace shepherd::base

@@ -32,6 +32,15 @@ struct Attempt {
   std::string head_scratch;                      // the head, when built for this attempt
   std::string scratch;                           // the upstream body, when it differs
   std::string_view body;
+  // Once the request is sent and the attempt committed: frees what built the request.
+  void release_request() {
+    head = {};
+    body = {};
+    for (auto* s : {&head_scratch, &scratch, &traceparent}) {
+      s->clear();
+      s->shrink_to_fit();
+    }
+  }
   Clock::time_point deadline;  // min(request deadline, start + provider's total timeout)
   Clock::time_point started, first_byte;
   observability::SpanId span_id{};  // with a trace: this attempt's span, named upstream

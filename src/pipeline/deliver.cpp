@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "api/sse.hpp"
+#include "base/text.hpp"
 #include "pipeline/attempt.hpp"
 
 namespace shepherd::pipeline {
@@ -17,6 +18,10 @@ namespace {
 
 // The most of a streamed answer an audit record keeps.
 constexpr std::size_t kMaxAuditedStream = 1 << 20;
+
+// The most storage a buffer of an open stream keeps while it waits for the upstream: memory per
+// open stream stays small whatever size of event came before.
+constexpr std::size_t kIdleBufferBytes = 4096;
 
 // Appends the payload of the HTTP/1.1 chunks in `chunked` (whole chunks, as the stream writes
 // them: "<hex size>\r\n<bytes>\r\n") to `out`, up to kMaxAuditedStream bytes in all.
@@ -80,11 +85,15 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
   co_await conn.write(conn.head(200, rc.dialect.stream_content_type(), std::nullopt), a.pending,
                       timeout);
   conn.release_head_buffers();
+  a.release_request();
   if (rc.capture_bodies) append_unchunked(rc.response_body, a.pending);
   a.pending.clear();
   if (conn.write_failed()) a.cancel.cancel();
   if (a.after_commit) a.failure = std::move(a.after_commit);
   while (!conn.write_failed() && !a.failure && !a.done && !a.error_event && !parser.is_done()) {
+    // Buffers a large event grew are given back before the wait for the next one.
+    base::release_idle(a.pending, kIdleBufferBytes);
+    a.sse.release_idle(kIdleBufferBytes);
     c.expires_after(net::step_timeout(provider.timeouts.idle, a.deadline));
     const auto ec = c.result(co_await c.read_some_body());
     if (a.cancel.client_gone) break;

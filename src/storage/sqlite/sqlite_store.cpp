@@ -496,7 +496,11 @@ base::Result<double> SqliteStore::key_spend(const std::string& key_id, Millis si
 
 base::Result<std::int64_t> SqliteStore::prune(Millis before) {
   const Scope scope = Scope::range(std::nullopt, before);
-  auto query = c_->prepare("b_in", kBlocksIn);
+  // kBlocksIn's conditions, led by the one the min_time index serves: only old blocks are read.
+  auto query = c_->prepare("b_straddle",
+                           "SELECT last_id, data, rowid FROM audit_blocks WHERE min_time < ?4 AND "
+                           "(?1 IS NULL OR last_id >= ?1) AND (?2 IS NULL OR first_id < ?2) AND "
+                           "max_time >= ?3");
   if (!query) return std::move(query).error();
   auto drop = c_->prepare("b_drop", "DELETE FROM audit_blocks WHERE rowid = ?1");
   if (!drop) return std::move(drop).error();
