@@ -5,6 +5,8 @@
 #include <cmath>
 #include <vector>
 
+#include "storage/store_contract_test.hpp"
+
 namespace shepherd::storage::sqlite {
 namespace {
 
@@ -39,32 +41,7 @@ std::vector<AuditRecord> read_all(std::string_view data, bool* ok = nullptr) {
   return out;
 }
 
-void expect_same(const AuditRecord& a, const AuditRecord& b) {
-  EXPECT_EQ(a.request_id, b.request_id);
-  EXPECT_EQ(a.time, b.time);
-  EXPECT_EQ(a.key_id, b.key_id);
-  EXPECT_EQ(a.model, b.model);
-  EXPECT_EQ(a.deployment, b.deployment);
-  EXPECT_EQ(a.provider, b.provider);
-  EXPECT_EQ(a.attempts, b.attempts);
-  EXPECT_EQ(a.status, b.status);
-  EXPECT_EQ(a.error_class, b.error_class);
-  EXPECT_EQ(a.prompt_tokens, b.prompt_tokens);
-  EXPECT_EQ(a.completion_tokens, b.completion_tokens);
-  EXPECT_EQ(a.cached_tokens, b.cached_tokens);
-  EXPECT_EQ(a.reasoning_tokens, b.reasoning_tokens);
-  EXPECT_EQ(a.cost_usd, b.cost_usd);
-  EXPECT_EQ(a.list_cost_usd, b.list_cost_usd);
-  EXPECT_EQ(a.usage_estimated, b.usage_estimated);
-  EXPECT_EQ(a.latency_us, b.latency_us);
-  EXPECT_EQ(a.ttft_us, b.ttft_us);
-  EXPECT_EQ(a.client_address, b.client_address);
-  EXPECT_EQ(a.streamed, b.streamed);
-  EXPECT_EQ(a.dialect, b.dialect);
-  EXPECT_EQ(a.request_body, b.request_body);
-  EXPECT_EQ(a.response_body, b.response_body);
-  EXPECT_EQ(a.client_request_id, b.client_request_id);
-}
+using contract::expect_same;
 
 TEST(AuditBlock, RoundTripsEveryFieldAndSetsTheBounds) {
   std::vector<AuditRecord> records;

@@ -131,13 +131,13 @@ base::Status SqliteStore::move_audit_rows_to_blocks() {
     if (!record) return std::move(record).error();
     batch.push_back(std::move(*record));
     if (batch.size() == kBlock) {
-      if (auto s = insert_block(batch); !s) return s;
+      if (auto s = write_block(batch); !s) return s;
       batch.clear();
     }
   }
   if (rc != SQLITE_DONE) return c_->error(rc, "cannot read audit records to move");
   if (!batch.empty()) {
-    if (auto s = insert_block(batch); !s) return s;
+    if (auto s = write_block(batch); !s) return s;
   }
   rows.reset();
   return c_->exec("DROP TABLE audit_requests");
@@ -240,7 +240,7 @@ base::Result<std::int64_t> SqliteStore::append(std::span<const AuditRecord> reco
     records = fresh;
   }
   if (!records.empty()) {
-    if (auto s = insert_block(records); !s) return std::move(s).error();
+    if (auto s = write_block(records); !s) return std::move(s).error();
   }
   sql::KeySpendBatch spend;
   std::string scratch;
@@ -263,25 +263,31 @@ base::Result<std::int64_t> SqliteStore::append(std::span<const AuditRecord> reco
   return static_cast<std::int64_t>(records.size());
 }
 
-base::Status SqliteStore::insert_block(std::span<const AuditRecord> records) {
-  auto insert = c_->prepare("b_insert",
-                            "INSERT INTO audit_blocks (first_id, last_id, min_time, max_time, "
-                            "records, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-  if (!insert) return std::move(insert).error();
+base::Status SqliteStore::write_block(std::span<const AuditRecord> records,
+                                      std::optional<std::int64_t> rowid) {
+  auto write = rowid ? c_->prepare("b_rewrite",
+                                   "UPDATE audit_blocks SET first_id = ?1, last_id = ?2, "
+                                   "min_time = ?3, max_time = ?4, records = ?5, data = ?6 "
+                                   "WHERE rowid = ?7")
+                     : c_->prepare("b_insert",
+                                   "INSERT INTO audit_blocks (first_id, last_id, min_time, "
+                                   "max_time, records, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!write) return std::move(write).error();
   block_.clear();
   sqlite::BlockBounds bounds;
   sqlite::encode_audit_block(records, block_, bounds);
-  StatementUse use(*insert);
-  Binder b(*insert);
+  StatementUse use(*write);
+  Binder b(*write);
   b.text_ref(bounds.first_id);
   b.text_ref(bounds.last_id);
   b.int64(bounds.min_time);
   b.int64(bounds.max_time);
   b.int64(bounds.records);
   b.blob_ref(block_);
+  if (rowid) b.int64(*rowid);
   if (b.rc() != SQLITE_OK) return c_->error(b.rc(), "cannot bind an audit block");
-  if (const int rc = sqlite3_step(*insert); rc != SQLITE_DONE) {
-    return c_->error(rc, "cannot append audit records");
+  if (const int rc = sqlite3_step(*write); rc != SQLITE_DONE) {
+    return c_->error(rc, "cannot write audit records");
   }
   return base::Ok{};
 }
@@ -361,13 +367,10 @@ struct Scope {
     return r.time >= from && r.time < to && (!first_id || r.request_id >= *first_id) &&
            (!id_bound || r.request_id < *id_bound);
   }
-  // Binds the four parameters of kBlocksIn.
+  // Binds the four parameters of kBlocksIn. An open lower end is "", below every id, so that the
+  // last_id index serves a range either way.
   void bind(Binder& b) const {
-    if (first_id) {
-      b.text(*first_id);
-    } else {
-      b.null();
-    }
+    b.text(first_id ? std::string_view(*first_id) : std::string_view());
     if (id_bound) {
       b.text(*id_bound);
     } else {
@@ -380,7 +383,7 @@ struct Scope {
 
 // The blocks that may hold records of a Scope, newest last id first.
 constexpr const char* kBlocksIn =
-    "SELECT last_id, data, rowid FROM audit_blocks WHERE (?1 IS NULL OR last_id >= ?1) AND "
+    "SELECT last_id, data, rowid FROM audit_blocks WHERE last_id >= ?1 AND "
     "(?2 IS NULL OR first_id < ?2) AND max_time >= ?3 AND min_time < ?4 ORDER BY last_id DESC";
 
 // `f` with its text as stored (sql::clean_text()), as SQL compares a bound filter value.
@@ -499,18 +502,15 @@ base::Result<std::int64_t> SqliteStore::prune(Millis before) {
   // kBlocksIn's conditions, led by the one the min_time index serves: only old blocks are read.
   auto query = c_->prepare("b_straddle",
                            "SELECT last_id, data, rowid FROM audit_blocks WHERE min_time < ?4 AND "
-                           "(?1 IS NULL OR last_id >= ?1) AND (?2 IS NULL OR first_id < ?2) AND "
+                           "last_id >= ?1 AND (?2 IS NULL OR first_id < ?2) AND "
                            "max_time >= ?3");
   if (!query) return std::move(query).error();
   auto drop = c_->prepare("b_drop", "DELETE FROM audit_blocks WHERE rowid = ?1");
   if (!drop) return std::move(drop).error();
-  auto rewrite = c_->prepare("b_rewrite",
-                             "UPDATE audit_blocks SET first_id = ?2, last_id = ?3, min_time = ?4, "
-                             "max_time = ?5, records = ?6, data = ?7 WHERE rowid = ?1");
-  if (!rewrite) return std::move(rewrite).error();
-  // Blocks whose every record is in scope go without being read.
+  // Blocks whose every record is in scope go without being read, found through the last_id index
+  // ("+min_time" keeps the planner off the min_time index, whose range here is everything).
   constexpr const char* kWhole =
-      "FROM audit_blocks WHERE first_id >= ?1 AND last_id < ?2 AND min_time >= ?3 AND "
+      "FROM audit_blocks WHERE first_id >= ?1 AND last_id < ?2 AND +min_time >= ?3 AND "
       "max_time < ?4";
   auto count_whole =
       c_->prepare("b_count_whole", std::string("SELECT COALESCE(SUM(records), 0) ") + kWhole);
@@ -572,22 +572,7 @@ base::Result<std::int64_t> SqliteStore::prune(Millis before) {
       }
       continue;
     }
-    block_.clear();
-    sqlite::BlockBounds bounds;
-    sqlite::encode_audit_block(change.rest, block_, bounds);
-    StatementUse use(*rewrite);
-    Binder b(*rewrite);
-    b.int64(change.rowid);
-    b.text_ref(bounds.first_id);
-    b.text_ref(bounds.last_id);
-    b.int64(bounds.min_time);
-    b.int64(bounds.max_time);
-    b.int64(bounds.records);
-    b.blob_ref(block_);
-    if (b.rc() != SQLITE_OK) return c_->error(b.rc(), "cannot bind an audit block");
-    if (const int rc = sqlite3_step(*rewrite); rc != SQLITE_DONE) {
-      return c_->error(rc, "cannot prune audit records");
-    }
+    if (auto s = write_block(change.rest, change.rowid); !s) return std::move(s).error();
   }
   if (auto s = tx.commit(); !s) return std::move(s).error();
   return pruned;

@@ -65,8 +65,9 @@ class SqliteStore final : public Store {
 
   // Migration 5: the rows of audit_requests moved into blocks, and the table dropped.
   base::Status move_audit_rows_to_blocks();
-  // Inserts one block of `records`.
-  base::Status insert_block(std::span<const AuditRecord> records);
+  // Writes `records` as one block: a new row, or the row `rowid` replaced.
+  base::Status write_block(std::span<const AuditRecord> records,
+                           std::optional<std::int64_t> rowid = std::nullopt);
   // append(Stored::kMaybe): the records whose ids are not stored yet, first occurrences only.
   base::Result<std::vector<AuditRecord>> unstored(std::span<const AuditRecord> records);
   static std::string_view blob(sqlite3_stmt* s, int col);
