@@ -88,7 +88,8 @@ ALTER TABLE audit_requests ADD COLUMN client_request_id TEXT;
 )sql"},
     // SQLite keeps audit records in blocks of a batch each (storage/sqlite/audit_block.hpp): one
     // row insert per batch instead of one B-tree insert per record. SqliteStore::migrate() moves
-    // the rows of audit_requests into blocks, then drops the table. last_id orders the blocks
+    // the rows of audit_requests into blocks; the empty table stays, for a process of an earlier
+    // build that writes rows during an upgrade (each append moves them). last_id orders the blocks
     // newest first for Store::requests(); the other columns pick blocks for a range. Indexes cost
     // a B-tree insert per batch, not per record.
     {5, "audit records in blocks (SQLite)", R"sql(

@@ -114,33 +114,41 @@ base::Status SqliteStore::migrate(int target_version) {
 }
 
 base::Status SqliteStore::move_audit_rows_to_blocks() {
-  struct Finalize {
-    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-  };
-  sqlite3_stmt* raw = nullptr;
-  const auto select = sql::sqlite_sql(sql::requests_sql(0));
-  int rc = sqlite3_prepare_v2(c_->db(), select.c_str(), -1, &raw, nullptr);
-  std::unique_ptr<sqlite3_stmt, Finalize> rows(raw);
-  if (rc != SQLITE_OK) return c_->error(rc, "cannot read audit records to move");
-  sqlite3_bind_int64(raw, 1, -1);  // no limit
-  constexpr std::size_t kBlock = 2000;
+  // Newest first is the query's order; blocks take records in any order.
+  auto rows = c_->prepare("b_legacy", sql::sqlite_sql(sql::requests_sql(0)));
+  if (!rows) return std::move(rows).error();
+  constexpr std::size_t kBlock = 512;
   std::vector<AuditRecord> batch;
-  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-    Reader row(raw);
-    auto record = sql::read_audit(row);
-    if (!record) return std::move(record).error();
-    batch.push_back(std::move(*record));
-    if (batch.size() == kBlock) {
-      if (auto s = write_block(batch); !s) return s;
-      batch.clear();
+  std::size_t moved = 0;
+  {
+    StatementUse use(*rows);
+    sqlite3_bind_int64(*rows, 1, -1);  // no limit
+    int rc;
+    while ((rc = sqlite3_step(*rows)) == SQLITE_ROW) {
+      Reader row(*rows);
+      auto record = sql::read_audit(row);
+      if (!record) return std::move(record).error();
+      batch.push_back(std::move(*record));
+      if (batch.size() == kBlock) {
+        if (auto s = write_block(batch); !s) return s;
+        moved += batch.size();
+        batch.clear();
+      }
     }
+    if (rc != SQLITE_DONE) return c_->error(rc, "cannot read audit records to move");
   }
-  if (rc != SQLITE_DONE) return c_->error(rc, "cannot read audit records to move");
   if (!batch.empty()) {
     if (auto s = write_block(batch); !s) return s;
+    moved += batch.size();
   }
-  rows.reset();
-  return c_->exec("DROP TABLE audit_requests");
+  if (moved == 0) return base::Ok{};
+  auto clear = c_->prepare("b_legacy_clear", "DELETE FROM audit_requests");
+  if (!clear) return std::move(clear).error();
+  StatementUse use(*clear);
+  if (const int rc = sqlite3_step(*clear); rc != SQLITE_DONE) {
+    return c_->error(rc, "cannot clear moved audit records");
+  }
+  return base::Ok{};
 }
 
 base::Status SqliteStore::write_key(const KeyRecord& key, sql::Statement statement) {
@@ -242,6 +250,9 @@ base::Result<std::int64_t> SqliteStore::append(std::span<const AuditRecord> reco
   if (!records.empty()) {
     if (auto s = write_block(records); !s) return std::move(s).error();
   }
+  // Records a process of an earlier build wrote as rows (it may run on during an upgrade); their
+  // key spend was counted when they were written.
+  if (auto s = move_audit_rows_to_blocks(); !s) return std::move(s).error();
   sql::KeySpendBatch spend;
   std::string scratch;
   for (const auto& r : records) {

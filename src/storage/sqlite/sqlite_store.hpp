@@ -63,7 +63,8 @@ class SqliteStore final : public Store {
   // insert_key() and update_key(): `statement` on `key`, and the keys version advanced.
   base::Status write_key(const KeyRecord& key, sql::Statement statement);
 
-  // Migration 5: the rows of audit_requests moved into blocks, and the table dropped.
+  // Moves the rows of audit_requests (written by builds before migration 5) into blocks: at
+  // migration 5, and at every append, for a process of an earlier build still writing rows.
   base::Status move_audit_rows_to_blocks();
   // Writes `records` as one block: a new row, or the row `rowid` replaced.
   base::Status write_block(std::span<const AuditRecord> records,

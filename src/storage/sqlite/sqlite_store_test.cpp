@@ -239,8 +239,7 @@ TEST(SqliteStore, MigrationFiveMovesAuditRowsIntoBlocks) {
           "NULL, '::1', 0, 'openai', NULL, NULL, NULL)");
   auto store = SqliteStore::open(file.string());
   ASSERT_TRUE(store.ok()) << store.error().message;
-  EXPECT_EQ(query_text(file, "SELECT count(*) FROM sqlite_master WHERE name = 'audit_requests'"),
-            "0");
+  EXPECT_EQ(query_text(file, "SELECT count(*) FROM audit_requests"), "0");
   EXPECT_EQ(query_text(file, "SELECT sum(records) FROM audit_blocks"), "2");
   AuditFilter all;
   auto back = (*store)->requests(all);
@@ -263,6 +262,31 @@ TEST(SqliteStore, MigrationFiveMovesAuditRowsIntoBlocks) {
   EXPECT_EQ(r.client_request_id, "client-1");
   EXPECT_EQ((*back)[0].error_class, "rate_limited");
   EXPECT_EQ((*back)[0].ttft_us, std::nullopt);
+}
+
+// During an upgrade the old process, of a build before migration 5, writes rows: the new one
+// moves them into blocks as it appends.
+TEST(SqliteStore, AppendMovesRowsAnEarlierBuildWroteIntoBlocks) {
+  TempDir dir;
+  const auto file = dir.path() / "upgrade.db";
+  auto store = SqliteStore::open(file.string());
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  run_sql(file,
+          "INSERT INTO audit_requests (request_id, arrived_at, key_id, model, deployment, "
+          "provider, attempts, status, error_class, prompt_tokens, completion_tokens, "
+          "cached_tokens, reasoning_tokens, cost_usd, list_cost_usd, usage_estimated, latency_us, "
+          "ttft_us, client_address, streamed, dialect) VALUES ('req_0000000003e8old', 1000, "
+          "'key_a', 'm', "
+          "'d', 'p', 1, 200, '', 1, 2, 0, 0, 0.25, 0.5, 0, 10, NULL, '::1', 0, 'openai')");
+  const auto fresh = contract::record("req_new", 2000);
+  ASSERT_EQ((*store)->append(std::vector{fresh}, Store::Stored::kNone).value(), 1);
+  EXPECT_EQ(query_text(file, "SELECT count(*) FROM audit_requests"), "0");
+  auto back = (*store)->requests(AuditFilter{});
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[0].request_id, fresh.request_id);
+  EXPECT_EQ((*back)[1].request_id, "req_0000000003e8old");
+  EXPECT_EQ((*back)[1].cost_usd, 0.25);
 }
 
 TEST(SqliteStore, InMemoryStoreWorks) {
