@@ -142,6 +142,11 @@ class KeySpendBatch {
   };
   using Days = std::map<std::pair<std::string, Millis>, Sums, Less>;
 
+  KeySpendBatch() = default;
+  // Not copied: last_ points into days_.
+  KeySpendBatch(const KeySpendBatch&) = delete;
+  KeySpendBatch& operator=(const KeySpendBatch&) = delete;
+
   void add(std::string_view key_id, Millis time, double cost_usd);
   // (key_id, day) -> sums.
   const Days& days() const { return days_; }
