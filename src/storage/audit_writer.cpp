@@ -119,8 +119,13 @@ void AuditWriter::run() {
     note_drops();
     ensure_store(stopping);
     write(std::span(batch).first(taken));
-    // Kept for submit() to reuse, up to a few batches: a backlog's records are freed here.
+    // Kept for submit() to reuse, up to a few batches: a backlog's records are freed here, and
+    // so are bodies (up to a MiB each when audited), which no record should hold while it waits.
     if (batch.size() > 4 * options_.max_batch) batch.resize(4 * options_.max_batch);
+    for (auto& r : std::span(batch).first(std::min(taken, batch.size()))) {
+      r.request_body.reset();
+      r.response_body.reset();
+    }
     prune_if_due();
     if (stopping) break;
   }
