@@ -10,25 +10,13 @@
 namespace shepherd::storage::sqlite {
 namespace {
 
+// The contract suite's record, with the given id and every counter set.
 AuditRecord full(std::string id, Millis time) {
-  AuditRecord r;
+  AuditRecord r = contract::record("req_", time, "key_0123456789abcdef", "gpt-4.1", 0.001536);
   r.request_id = std::move(id);
-  r.time = time;
-  r.key_id = "key_0123456789abcdef";
-  r.model = "gpt-4.1";
-  r.deployment = "relay/gpt-4.1";
-  r.provider = "relay";
   r.attempts = 2;
-  r.status = 200;
-  r.prompt_tokens = 120;
-  r.completion_tokens = 64;
   r.cached_tokens = 7;
   r.reasoning_tokens = 3;
-  r.cost_usd = 0.001536;
-  r.list_cost_usd = 0.00288;
-  r.latency_us = 48'000;
-  r.client_address = "127.0.0.1";
-  r.dialect = "openai";
   return r;
 }
 
