@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -104,8 +105,11 @@ void keep_drained(server::Server& server);
 // Runs until SIGINT or SIGTERM (a graceful stop of `server`); SIGHUP reloads its config; SIGUSR2
 // upgrades: a new process of the binary at the same path takes the listening sockets over, and
 // this one drains and stops once the new one serves (it goes on serving if the new one fails).
-// Removes `pid_file` at the end when it still names this process.
-void run_until_stopped(server::Server& server, const std::string& pid_file = {});
+// Removes `pid_file` at the end when it still names this process. `ready` (the ready line and
+// announce_ready()) runs once the signal handlers are in place: a signal sent as soon as the
+// process says it is ready finds them (SIGHUP's default action would end the process).
+void run_until_stopped(server::Server& server, const std::string& pid_file,
+                       const std::function<void()>& ready);
 
 // `shepherd keys create|list|show|update|revoke` (records_cli.cpp).
 struct KeyFlags {

@@ -135,10 +135,12 @@ void announce_ready(const std::string& pid_file) {
   }
 }
 
-void run_until_stopped(server::Server& server, const std::string& pid_file) {
+void run_until_stopped(server::Server& server, const std::string& pid_file,
+                       const std::function<void()>& ready) {
   asio::io_context signals_ctx;
   asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
   signals.add(SIGUSR2);
+  ready();
   Upgrade upgrade(signals_ctx, server);
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int sig) {

@@ -179,23 +179,24 @@ int serve(const ServeOptions& options) {
     return 1;
   }
   auto& server = *started;
-  std::printf("shepherd listening on %s://%s:%u (pid %d, %d threads, %zu models)\n",
-              shared->server.tls.scheme(), shared->server.host.c_str(), server.port(),
-              static_cast<int>(::getpid()), server.threads(), shared->models.size());
-  if (server.ui_port()) {
-    std::printf("ui listening on %s://%s:%u\n", shared->server.tls.scheme(),
-                shared->server.ui_host.c_str(), static_cast<unsigned>(server.ui_port()));
-  }
-  if (controller) {
-    const auto& c = shared->fastchat.controller;
-    std::printf("controller listening on %s://%s:%u (dispatch %s)\n", c.tls.scheme(),
-                c.host.c_str(), static_cast<unsigned>(controller->port()), c.dispatch.c_str());
-  }
-  if (server.worker()) print_worker(server, *shared);
-  std::fflush(stdout);
-  announce_ready(options.pid_file);
-
-  run_until_stopped(server, options.pid_file);
+  const auto ready = [&] {
+    std::printf("shepherd listening on %s://%s:%u (pid %d, %d threads, %zu models)\n",
+                shared->server.tls.scheme(), shared->server.host.c_str(), server.port(),
+                static_cast<int>(::getpid()), server.threads(), shared->models.size());
+    if (server.ui_port()) {
+      std::printf("ui listening on %s://%s:%u\n", shared->server.tls.scheme(),
+                  shared->server.ui_host.c_str(), static_cast<unsigned>(server.ui_port()));
+    }
+    if (controller) {
+      const auto& c = shared->fastchat.controller;
+      std::printf("controller listening on %s://%s:%u (dispatch %s)\n", c.tls.scheme(),
+                  c.host.c_str(), static_cast<unsigned>(controller->port()), c.dispatch.c_str());
+    }
+    if (server.worker()) print_worker(server, *shared);
+    std::fflush(stdout);
+    announce_ready(options.pid_file);
+  };
+  run_until_stopped(server, options.pid_file, ready);
   if (controller) controller->stop();
   if (demo_mock) demo_mock->stop();
   spdlog::info("stopped");

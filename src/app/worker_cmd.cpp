@@ -135,10 +135,11 @@ int worker_command(const WorkerCommand& command) {
     return 1;
   }
   auto& server = *started;
-  print_worker(server, *shared);
-  std::fflush(stdout);
-  announce_ready({});
-  run_until_stopped(server);
+  run_until_stopped(server, {}, [&] {
+    print_worker(server, *shared);
+    std::fflush(stdout);
+    announce_ready({});
+  });
   spdlog::info("stopped");
   return 0;
 }

@@ -128,8 +128,9 @@ struct Caller {
 
 // A request id unique across instances and sorted by time: "req_", the request's arrival time
 // (Unix milliseconds, 12 hex digits: the audit store finds time ranges through it,
-// storage/sql_common.hpp), then 16 hex digits of a random per-process salt mixed with the loop
-// index and a per-loop sequence.
+// storage/sql_common.hpp), then 16 hex digits: the loop index (2), 32 random bits of the
+// process (8) and the loop's request sequence (6, wrapping), so that a loop's requests of one
+// millisecond sort in arrival order too ("newest first" lists them as they came).
 std::string new_request_id(LoopContext& loop, storage::Millis arrived_ms);
 // Whether a client's X-Request-Id is one Shepherd adopts: 1 to 128 characters, letters, digits
 // and ._:/+=- (UUIDs, ULIDs, W3C trace ids, base64). Anything else is ignored, so that what is
