@@ -12,7 +12,6 @@ Task<void> serve_health(Exchange ex) {
 
 Task<void> serve_ready(Exchange ex, bool stopping) {
   const auto& config = ex.view.config();
-  std::string reason;
   const auto down = ex.view.router().unavailable_models(Clock::now());
   if (stopping) {
     co_await ex.conn.respond(503, "application/json", R"({"status":"stopping"})", {},
@@ -26,7 +25,7 @@ Task<void> serve_ready(Exchange ex, bool stopping) {
     co_await ex.conn.respond(200, "application/json", R"({"status":"ready"})", {},
                              ex.write_timeout);
   } else if (config.server.readiness == config::ServerConfig::Readiness::kAllModels) {
-    reason = "model '" + down.front() + "' has no healthy deployment";
+    const auto reason = "model '" + down.front() + "' has no healthy deployment";
     const auto body = string_members_body({{"status", "not ready"}, {"reason", reason}});
     co_await ex.conn.respond(503, "application/json", body, {}, ex.write_timeout);
   } else {

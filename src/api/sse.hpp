@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "base/result.hpp"
+#include "base/text.hpp"
 
 namespace shepherd::api {
 
@@ -78,9 +79,7 @@ class SseParser {
   // The storage the parser's buffers hold.
   std::size_t held_bytes() const { return line_.capacity() + data_.capacity() + event_.capacity(); }
   void release_idle(std::size_t bytes) {
-    for (auto* s : {&line_, &data_, &event_}) {
-      if (s->empty() && s->capacity() > bytes) s->shrink_to_fit();
-    }
+    for (auto* s : {&line_, &data_, &event_}) base::release_idle(*s, bytes);
   }
 
  private:

@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "config/config.hpp"
 
@@ -31,6 +32,21 @@ double number(const YAML::Node& node, const std::string& path);
 // A positive duration ("250ms", "5s", "2m", "1h", "30d").
 Millis duration(const YAML::Node& node, const std::string& path);
 std::size_t size(const YAML::Node& node, const std::string& path);
+// The choice a scalar names among `choices` (its name, then its value); anything else fails
+// with "expected a, b or c, got '...'".
+template <typename T>
+T one_of(const YAML::Node& node, const std::string& path,
+         std::initializer_list<std::pair<std::string_view, T>> choices) {
+  const auto value = scalar(node, path);
+  std::string names;
+  std::size_t i = 0;
+  for (const auto& [name, choice] : choices) {
+    if (name == value) return choice;
+    names.append(i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ").append(name);
+    ++i;
+  }
+  fail(path, "expected " + names + ", got '" + value + "'");
+}
 // Resolves a secret reference: "env:NAME" or "file:PATH". Plain values are refused so a key
 // cannot end up committed in a config file by accident.
 std::string secret(const YAML::Node& node, const std::string& path, const EnvLookup& env);

@@ -80,15 +80,11 @@ void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& se
   check_keys(node, path,
              {"listen", "ui_listen", "threads", "api_keys", "master_key", "cors", "limits",
               "timeouts", "tls", "metrics_auth", "metrics_token", "readiness"});
+  using Readiness = ServerConfig::Readiness;
   if (auto n = node["readiness"]) {
-    const auto mode = scalar(n, "server.readiness");
-    if (mode == "serving") {
-      server.readiness = ServerConfig::Readiness::kServing;
-    } else if (mode == "all_models") {
-      server.readiness = ServerConfig::Readiness::kAllModels;
-    } else {
-      fail("server.readiness", "expected serving or all_models, got '" + mode + "'");
-    }
+    server.readiness = one_of<Readiness>(
+        n, "server.readiness",
+        {{"serving", Readiness::kServing}, {"all_models", Readiness::kAllModels}});
   }
   if (auto n = node["tls"]) parse_listener_tls(n, "server.tls", server.tls);
   if (auto n = node["metrics_token"]) {
@@ -96,16 +92,10 @@ void parse_server(const YAML::Node& node, const EnvLookup& env, ServerConfig& se
     server.metrics_auth = ServerConfig::MetricsAuth::kToken;
   }
   if (auto n = node["metrics_auth"]) {
-    const auto mode = scalar(n, "server.metrics_auth");
-    if (mode == "none") {
-      server.metrics_auth = ServerConfig::MetricsAuth::kOpen;
-    } else if (mode == "master_key") {
-      server.metrics_auth = ServerConfig::MetricsAuth::kMasterKey;
-    } else if (mode == "token") {
-      server.metrics_auth = ServerConfig::MetricsAuth::kToken;
-    } else {
-      fail("server.metrics_auth", "expected none, master_key or token, got '" + mode + "'");
-    }
+    using Auth = ServerConfig::MetricsAuth;
+    server.metrics_auth = one_of<Auth>(
+        n, "server.metrics_auth",
+        {{"none", Auth::kOpen}, {"master_key", Auth::kMasterKey}, {"token", Auth::kToken}});
   }
   if (server.metrics_auth == ServerConfig::MetricsAuth::kToken && server.metrics_token.empty()) {
     fail("server.metrics_auth", "token needs server.metrics_token (env:NAME or file:PATH)");

@@ -209,7 +209,9 @@ std::optional<Successor> spawn_successor(std::string& error,
     env.emplace_back(entry);
   }
   for (const auto& e : extra_env) {
-    const auto name = e.substr(0, e.find('=') + 1);
+    const auto eq = e.find('=');
+    if (eq == std::string::npos) continue;  // not NAME=value
+    const auto name = e.substr(0, eq + 1);
     std::erase_if(env, [&](const std::string& x) { return x.starts_with(name); });
     env.push_back(e);
   }
