@@ -4,7 +4,7 @@
 
 namespace shepherd::api {
 
-base::Status SseParser::field(std::string_view line) {
+base::Status SseParser::field(std::string_view line, bool in_piece) {
   if (line.front() == ':') return base::Ok{};  // comment, e.g. a keep-alive ": ping"
   const auto colon = line.find(':');
   std::string_view name = line.substr(0, colon);
@@ -14,6 +14,13 @@ base::Status SseParser::field(std::string_view line) {
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   }
   if (name == "data") {
+    if (in_piece && !has_data_) {
+      data_piece_ = value;
+      data_in_piece_ = true;
+      has_data_ = true;
+      return base::Ok{};
+    }
+    keep_data();
     data_.append(value);
     data_.push_back('\n');
     has_data_ = true;

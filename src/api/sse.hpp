@@ -41,13 +41,15 @@ class SseParser {
       std::size_t j = i;
       while (j < bytes.size() && bytes[j] != '\n' && bytes[j] != '\r') ++j;
       if (j == bytes.size()) {
+        keep_data();
         line_.append(bytes.substr(i));
         if (line_.size() > max_event_bytes_) return too_large();
         return base::Ok{};
       }
       if (line_.size() + (j - i) > max_event_bytes_) return too_large();
       std::string_view line;
-      if (line_.empty()) {
+      const bool in_piece = line_.empty();
+      if (in_piece) {
         line = bytes.substr(i, j - i);
       } else {
         line_.append(bytes.substr(i, j - i));
@@ -56,18 +58,22 @@ class SseParser {
       if (bytes[j] == '\r') skip_lf_ = true;
       i = j + 1;
       if (line.empty()) {
-        if (has_data_) {
+        if (data_in_piece_) {
+          on_event(SseEvent{event_, data_piece_});
+        } else if (has_data_) {
           if (!data_.empty() && data_.back() == '\n') data_.pop_back();
           on_event(SseEvent{event_, data_});
         }
         data_.clear();
         event_.clear();
         has_data_ = false;
+        data_in_piece_ = false;
       } else {
-        if (auto s = field(line); !s.ok()) return s;
+        if (auto s = field(line, in_piece); !s.ok()) return s;
       }
       line_.clear();
     }
+    keep_data();
     return base::Ok{};
   }
 
@@ -78,18 +84,34 @@ class SseParser {
   // stream waiting for its next event keeps little (memory per open stream).
   // The storage the parser's buffers hold.
   std::size_t held_bytes() const { return line_.capacity() + data_.capacity() + event_.capacity(); }
+  // The line and data buffers are used only by events split across reads (or of several data
+  // lines), so they are freed whenever empty.
   void release_idle(std::size_t bytes) {
-    for (auto* s : {&line_, &data_, &event_}) base::release_idle(*s, bytes);
+    base::release_idle(line_, 0);
+    base::release_idle(data_, 0);
+    base::release_idle(event_, bytes);
   }
 
  private:
-  base::Status field(std::string_view line);
+  // `in_piece`: the line is a view of the bytes being fed, so one data line may stay a view.
+  base::Status field(std::string_view line, bool in_piece);
   base::Status too_large() const;
+  // Before feed() returns: a data line still a view of its bytes is copied into data_.
+  void keep_data() {
+    if (!data_in_piece_) return;
+    data_.assign(data_piece_).push_back('\n');
+    data_in_piece_ = false;
+  }
 
   std::size_t max_event_bytes_;
   std::string line_;   // a line split across feeds
   std::string data_;   // data of the event being built
   std::string event_;  // event type of the event being built
+  // The common event, one data line and its end in the same piece, is passed on without a
+  // copy: its data stays a view of the piece (data_in_piece_) until the event ends or the
+  // piece does (keep_data()).
+  std::string_view data_piece_;
+  bool data_in_piece_ = false;
   bool has_data_ = false;
   bool skip_lf_ = false;  // the last piece ended in CR: a following LF belongs to it
 };

@@ -63,7 +63,25 @@ Task<ReadResult> ClientConnection::read_request(Request& request, const ReadLimi
         co_return ReadResult{ReadStatus::kClosed, {}};
       }
     }
-    auto [ec, n] = co_await read_some(kFirstRead);
+    error_code ec;
+    std::size_t n = 0;
+    if (stream_.tls()) {
+      auto [rec, rn] = co_await read_some(kFirstRead);
+      ec = rec;
+      n = rn;
+    } else {
+      // A plain socket is read at once when the request is there, as it nearly always is; else
+      // the wait holds no buffer, so that a connection waiting for a request (a flood of new
+      // ones, or idle kept-alive ones) costs none.
+      for (;;) {
+        n = socket().read_some(buffer_.prepare(kFirstRead), ec);
+        if (ec != asio::error::would_block && ec != asio::error::try_again) break;
+        buffer_.shrink_to_fit();
+        auto [wec] = co_await socket().async_wait(tcp::socket::wait_read, kUseTuple);
+        ec = wec;
+        if (ec) break;
+      }
+    }
     clear_deadline();
     if (ec) co_return ReadResult{ReadStatus::kClosed, {}};
     buffer_.commit(n);

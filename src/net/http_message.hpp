@@ -48,6 +48,14 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> fields;
   std::size_t field_count = 0;
   std::string body;
+
+  // Frees the header storage once the head was used: a stream may stay open for minutes.
+  void release_head() {
+    decltype(fields)().swap(fields);
+    field_count = 0;
+    std::string().swap(content_type);
+    std::string().swap(retry_after);
+  }
 };
 
 // What both parsers share: the body is collected into one string (chunk framing dropped), a

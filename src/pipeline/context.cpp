@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "pipeline/attempt.hpp"
 #include "providers/registry.hpp"
 
 namespace shepherd::pipeline {
@@ -24,6 +25,13 @@ bool same_connection(const config::ProviderConfig& a, const config::ProviderConf
 }
 
 }  // namespace
+
+RequestContext::RequestContext(LoopContext& loop_, net::ClientConnection& conn_,
+                               std::shared_ptr<const LoopView> view_,
+                               const ingress::Dialect& dialect_)
+    : loop(loop_), conn(conn_), view(std::move(view_)), dialect(dialect_) {}
+
+RequestContext::~RequestContext() = default;
 
 std::shared_ptr<const LoopView> LoopView::make(std::shared_ptr<const Snapshot> snap,
                                                const LoopView* previous, net::Executor executor,

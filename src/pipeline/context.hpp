@@ -137,11 +137,16 @@ std::string new_request_id(LoopContext& loop, storage::Millis arrived_ms);
 // echoed and logged cannot carry a header, a line break or markup.
 bool well_formed_request_id(std::string_view id);
 
+struct Attempt;
+
 // One request, from its first stage to its record.
 struct RequestContext {
+  // Both out of line, where Attempt is complete.
   RequestContext(LoopContext& loop_, net::ClientConnection& conn_,
-                 std::shared_ptr<const LoopView> view_, const ingress::Dialect& dialect_)
-      : loop(loop_), conn(conn_), view(std::move(view_)), dialect(dialect_) {}
+                 std::shared_ptr<const LoopView> view_, const ingress::Dialect& dialect_);
+  ~RequestContext();
+  RequestContext(const RequestContext&) = delete;
+  RequestContext& operator=(const RequestContext&) = delete;
 
   LoopContext& loop;
   net::ClientConnection& conn;
@@ -153,6 +158,11 @@ struct RequestContext {
   // The listener serves anyone (a FastChat worker's port: FastChat sends no key to workers), so
   // identify is skipped.
   bool open_route = false;
+  // The owner of this context (heap-allocated) lets a committed stream go on without it:
+  // relay() then leaves the stream in `stream` and returns, and the owner runs continue_stream()
+  // in a task of its own. An open stream so keeps only what it needs, not the frames of the
+  // stages that led to it (memory per open stream).
+  bool detach_streams = false;
 
   // Set by the stages as they run.
   api::ChatRequest chat;
@@ -177,6 +187,10 @@ struct RequestContext {
   const config::DeploymentConfig* served = nullptr;  // the deployment of the committed attempt
   const config::DeploymentConfig* tried = nullptr;   // the deployment of the last attempt
   observability::Metrics::Outcome outcome;
+  // A client disconnect cancels the attempts linked here (relay.cpp).
+  net::CancelState cancel;
+  // A committed stream left by relay() for continue_stream() (detach_streams).
+  std::unique_ptr<Attempt> stream;
 
   const config::Config& config() const { return view->config(); }
   Clock::duration write_timeout() const { return config().server.request_timeout; }

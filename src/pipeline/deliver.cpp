@@ -80,11 +80,11 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
   auto& parser = *c.parser;
   const auto& provider = a.provider_config();
   const auto timeout = rc.write_timeout();
-  conn.release_read_buffer();
   // Commit: the status line and the first events go out together.
   co_await conn.write(conn.head(200, rc.dialect.stream_content_type(), std::nullopt), a.pending,
                       timeout);
   conn.release_head_buffers();
+  c.response.release_head();
   a.release_request();
   if (rc.capture_bodies) append_unchunked(rc.response_body, a.pending);
   a.pending.clear();

@@ -54,8 +54,9 @@ void set_route_headers(RequestContext& rc, const Attempt* served, int attempts, 
   if (hedged) h.append("X-Shepherd-Hedged: true\r\n");
 }
 
-// The served attempt, from its commit point to the end of its answer.
-Task<void> commit(RequestContext& rc, Attempt& a, const routing::Plan& plan, bool hedged) {
+// The served attempt at its commit point: what the record stage and the client's headers say
+// of the routing.
+void commit(RequestContext& rc, Attempt& a, const routing::Plan& plan, bool hedged) {
   auto& out = rc.outcome;
   rc.route = rc.view->snap->routes.route(a.pick.model, a.pick.deployment);
   rc.served = a.deployment;
@@ -64,6 +65,11 @@ Task<void> commit(RequestContext& rc, Attempt& a, const routing::Plan& plan, boo
   out.fallback = a.pick.model != rc.model_index;
   out.hedged = hedged;
   set_route_headers(rc, &a, plan.attempts(), hedged);
+}
+
+// The committed attempt's answer, to its end; then the deployment is told how it went.
+Task<void> deliver(RequestContext& rc, Attempt& a) {
+  auto& out = rc.outcome;
   bool clean = true;
   if (!rc.chat.stream) {
     co_await deliver_answer(rc, a);
@@ -93,12 +99,11 @@ Task<void> relay(RequestContext& rc) {
   const auto& routing = config.routing;
   routing::Plan plan(router, rc.model_index, rc.shape, net::coarse_now() + routing.deadline);
 
-  net::CancelState request;  // a disconnect cancels the attempts linked to it
+  auto& request = rc.cancel;  // a disconnect cancels the attempts linked to it
   rc.conn.begin_watch(request);
   std::optional<Error> failure;
-  // The first attempt lives in this frame; a hedge's second only when one starts (a stream
-  // keeps this frame for its whole length, so its size is memory per open stream).
-  std::optional<Attempt> first;
+  // On the heap: a committed stream's attempt may go on after this frame (rc.detach_streams).
+  std::unique_ptr<Attempt> first;
   std::unique_ptr<Attempt> second;
   bool hedged = false;
 
@@ -130,9 +135,9 @@ Task<void> relay(RequestContext& rc) {
     rc.tried = &config.models[pick.model].deployments[pick.deployment];
     first.reset();
     second.reset();
-    first.emplace();
+    first = std::make_unique<Attempt>();
     prepare_attempt(rc, *first, pick, plan);
-    Attempt* served = &*first;
+    Attempt* served = first.get();
     if (first->failure) {
       // Not sent: this deployment cannot take the request; the plan may have another.
     } else if (const auto delay = hedge_delay(config.models[pick.model], pick)) {
@@ -147,7 +152,13 @@ Task<void> relay(RequestContext& rc) {
       // Commit point: from here on, no other attempt. A disconnect or a deadline still reaches
       // the served one.
       request.attempts = {&served->cancel, nullptr};
-      co_await commit(rc, *served, plan, hedged);
+      commit(rc, *served, plan, hedged);
+      if (rc.chat.stream && rc.detach_streams) {
+        // The stream goes on in continue_stream(); the client's watch stays on rc.cancel.
+        rc.stream = std::move(served == first.get() ? first : second);
+        co_return;
+      }
+      co_await deliver(rc, *served);
       co_return;
     }
     failure = served->failure;
@@ -175,6 +186,12 @@ Task<void> relay(RequestContext& rc) {
   if (plan.attempts() > 0) set_route_headers(rc, nullptr, plan.attempts(), hedged);
   out.status = base::http_status(*failure);
   co_await respond_error(rc.conn, rc.dialect, *failure, rc.request_id, rc.write_timeout());
+}
+
+Task<void> continue_stream(RequestContext& rc) {
+  co_await deliver(rc, *rc.stream);
+  rc.stream.reset();
+  co_await record(rc);
 }
 
 }  // namespace shepherd::pipeline

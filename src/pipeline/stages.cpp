@@ -261,9 +261,12 @@ Task<void> serve_chat(RequestContext& rc, net::Request& request) {
   rc.capture_bodies =
       rc.loop.audit && (rc.loop.audit_bodies || (rc.caller.key && rc.caller.key->log_bodies));
   auto status = parse_and_resolve(rc);
+  // A stream may stay open for minutes: the request is read, and its buffer is not kept.
+  if (status && rc.chat.stream) rc.conn.release_read_buffer();
   if (status) status = co_await admit(rc);
   if (status) {
     co_await relay(rc);
+    if (rc.stream) co_return;  // continue_stream() records it
   } else {
     co_await refuse(rc, status.error());
   }

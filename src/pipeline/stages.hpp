@@ -24,8 +24,12 @@ base::Status parse_and_resolve(RequestContext& rc);
 Task<base::Status> admit(RequestContext& rc);
 
 // relay (relay.cpp): plan → attempts → commit → delivery. Answers the client, whatever happens,
-// and fills rc.route and rc.outcome.
+// and fills rc.route and rc.outcome. With rc.detach_streams, a committed stream is left in
+// rc.stream instead of delivered: continue_stream() delivers it.
 Task<void> relay(RequestContext& rc);
+// A stream relay() left in rc.stream, from its commit point to its end, then the record stage.
+// Its caller owns `rc` (and the connection) until this returns.
+Task<void> continue_stream(RequestContext& rc);
 
 // record: settles the key's ticket with the real tokens and cost, then metrics and the audit
 // record (the deployment's state was told by each attempt). Always runs.
@@ -48,7 +52,8 @@ void append_access_line(std::string& out, const storage::AuditRecord& record, bo
 std::string redact(std::string_view text, const std::vector<std::string>& secrets);
 
 // The whole of a chat request on a dialect route (POST only): every stage above, in order.
-// identify is skipped on an open route (rc.open_route).
+// identify is skipped on an open route (rc.open_route). When it returns with rc.stream set, the
+// stream and the record stage are left to continue_stream().
 Task<void> serve_chat(RequestContext& rc, net::Request& request);
 // A request refused before it could be parsed (its caller unknown, a body the route could not
 // read): `error` answered in the dialect's shape, then the record stage, so it is counted and

@@ -83,7 +83,9 @@ using RouteRequest = Routed (*)(const net::Request& request);
 using AnswerRequest = net::Task<void> (*)(Server::Loop& loop, pipeline::RequestContext& rc,
                                           net::Request& request, int kind);
 // Reads requests from `conn` until it closes (or the loop stops), each with its request id and
-// snapshot; a request that cannot be read gets its error in the default dialect's shape.
+// snapshot; a request that cannot be read gets its error in the default dialect's shape. An
+// answer that leaves a committed stream (RequestContext::detach_streams) ends this coroutine:
+// the stream goes on in a task of its own, which reads the connection's next request after it.
 net::Task<void> serve_requests(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn,
                                RouteRequest route, AnswerRequest answer);
 

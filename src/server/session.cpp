@@ -200,6 +200,25 @@ Task<void> dispatch(Server::Loop& loop, pipeline::RequestContext& rc, net::Reque
 
 }  // namespace
 
+namespace {
+
+// A committed stream that serve_requests() handed over: the stream to its end and its record,
+// then the connection's next requests. It owns the request, so that an open stream keeps only
+// this frame and the stream's own, not those of the stages that led to it.
+Task<void> stream_on(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn,
+                     std::unique_ptr<pipeline::RequestContext> rc, RouteRequest route,
+                     AnswerRequest answer) {
+  co_await pipeline::continue_stream(*rc);
+  rc.reset();
+  if (!conn->wants_requests()) {
+    conn->close();
+    co_return;
+  }
+  co_await serve_requests(loop, std::move(conn), route, answer);
+}
+
+}  // namespace
+
 Task<void> serve_requests(Server::Loop& loop, std::shared_ptr<net::ClientConnection> conn,
                           RouteRequest route, AnswerRequest answer) {
   auto& context = loop.context;
@@ -215,7 +234,10 @@ Task<void> serve_requests(Server::Loop& loop, std::shared_ptr<net::ClientConnect
         read.status == net::ReadStatus::kRequest && request.method != http::verb::options
             ? route(request)
             : Routed{};
-    pipeline::RequestContext rc(context, *conn, std::move(view), *routed.dialect);
+    // On the heap: a committed stream takes it along (stream_on).
+    auto owned = std::make_unique<pipeline::RequestContext>(context, *conn, std::move(view),
+                                                            *routed.dialect);
+    auto& rc = *owned;
     const auto error = read_error(read, rc.config().server);
     if (read.status != net::ReadStatus::kRequest && !error) break;  // the client left
     rc.arrived_ms = base::unix_ms();
@@ -237,6 +259,12 @@ Task<void> serve_requests(Server::Loop& loop, std::shared_ptr<net::ClientConnect
       break;
     }
     co_await answer(loop, rc, request, routed.kind);
+    if (rc.stream) {
+      // Started here (dispatched: it runs at once, up to its first wait); this frame ends.
+      net::asio::co_spawn(loop.ioc, stream_on(loop, conn, std::move(owned), route, answer),
+                          net::asio::detached);
+      co_return;
+    }
     if (conn->write_failed()) break;
   }
   conn->close();
@@ -270,6 +298,7 @@ Task<void> answer_api(Server::Loop& loop, pipeline::RequestContext& rc, net::Req
       append_cors(rc.config().server, request.origin, rc.conn.request_headers());
   switch (kind) {
     case kChat:
+      rc.detach_streams = true;  // serve_requests() hands a committed stream over
       return pipeline::serve_chat(rc, request);
     case kCountTokens:
       return pipeline::serve_count_tokens(rc, request);
