@@ -12,6 +12,7 @@
 
 #include "base/gauge.hpp"
 #include "base/result.hpp"
+#include "base/text.hpp"
 #include "config/config.hpp"
 #include "net/asio.hpp"
 #include "net/byte_stream.hpp"
@@ -46,6 +47,13 @@ class UpstreamConnection : public ByteStream {
   Task<error_code> read_header() { return read(ReadUntil::kHeader, true); }
   Task<error_code> read_message() { return read(ReadUntil::kMessage); }
   Task<error_code> read_some_body() { return read(ReadUntil::kBody); }
+
+  // Frees the read buffer and the response body when they are empty: an open stream between
+  // two reads holds neither (each read takes them again, a small allocation).
+  void release_buffers() {
+    if (buffer.size() == 0) buffer.shrink_to_fit();
+    base::release_idle(response.body, 0);
+  }
 
   beast::flat_buffer buffer;
   HttpResponse response;                 // reused by every exchange on this connection

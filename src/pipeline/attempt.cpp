@@ -334,127 +334,181 @@ base::Status read_complete_answer(RequestContext& rc, Attempt& a) {
 
 }  // namespace
 
-Task<void> open_attempt(RequestContext& rc, Attempt& a) {
+namespace {
+
+// The failures of open_attempt(), built here rather than in the coroutine: GCC gives every local
+// and temporary of a coroutine a slot in its frame, and the frame of an attempt waiting for its
+// first token is memory per waiting stream.
+void fail(RequestContext& rc, Attempt& a, Error e, AttemptResult verdict) {
+  a.failure = std::move(e);
+  finish_attempt(rc, a, verdict);
+}
+void fail_cancelled(RequestContext& rc, Attempt& a) {
+  fail(rc, a, cancelled_error(), AttemptResult::kNeutral);
+}
+void fail_io(RequestContext& rc, Attempt& a, const char* step, const net::error_code& ec) {
+  fail(rc, a, net::upstream_io_error(a.provider_config(), step, ec), AttemptResult::kFailure);
+}
+
+// Rate-limit headers saying the deployment's quota is spent: it rests until they reset.
+void note_exhaustion(Attempt& a, const net::HttpResponse& response) {
+  const auto headers = headers_of(response);
+  if (auto exhausted = a.provider->adapter->exhausted_for(headers, std::time(nullptr))) {
+    a.pick.state->bench_until(Clock::now() + *exhausted);
+  }
+}
+
+// A status other than 2xx, with its error body when one was read: the failure it means.
+void fail_status(RequestContext& rc, Attempt& a, int status, std::string_view body) {
+  const auto& response = a.c->response;
+  auto failure = a.provider->adapter->read_status(a.provider_config(), status, std::string(body),
+                                                  response.retry_after, std::time(nullptr));
+  if (status == 429 && failure.error.retry_after) {
+    a.bench =
+        std::min<routing::Duration>(std::chrono::seconds(*failure.error.retry_after), kMaxBench);
+  }
+  a.unfit = failure.context_exceeded;
+  fail(rc, a, std::move(failure.error), failure.verdict);
+}
+
+void fail_not_a_stream(RequestContext& rc, Attempt& a, std::string_view content_type) {
+  const auto& provider = a.provider_config();
+  fail(rc, a,
+       base::make_error(
+           ErrorCode::kUpstreamUnreachable,
+           "the upstream provider '" + provider.name + "' did not answer with an event stream",
+           "content-type " + std::string(content_type)),
+       AttemptResult::kFailure);
+}
+
+// A complete answer, read; false (the attempt failed) when it cannot be.
+bool take_answer(RequestContext& rc, Attempt& a) {
+  auto s = read_complete_answer(rc, a);
+  if (!s) fail(rc, a, std::move(s).error(), AttemptResult::kFailure);
+  return s.ok();
+}
+
+// The connection back to its pool (reusable or not); the attempt keeps none.
+void give_back(Attempt& a, bool reusable) {
+  a.cancel.active = nullptr;
+  a.pool().release(std::move(a.c), reusable);
+}
+
+// The request head, its trace line, its length and its body, on `c`; then the response's head.
+// False with the attempt failed, or true with the connection in a.c and its head read.
+Task<bool> exchange(RequestContext& rc, Attempt& a) {
   auto& pool = a.pool();
   const auto& provider = pool.provider();
-  const auto& adapter = *a.provider->adapter;
-  auto fail = [&](Error e, AttemptResult verdict) {
-    a.failure = std::move(e);
-    finish_attempt(rc, a, verdict);
-  };
   char length_line[48];
   const auto length_size = static_cast<std::size_t>(
       std::snprintf(length_line, sizeof length_line, "Content-Length: %zu\r\n\r\n", a.body.size()));
   // A reused keep-alive connection the upstream closed meanwhile fails on first use; that one
   // exchange is repeated on a new connection (the request never reached the upstream).
-  net::ConnectionPtr c;
-  for (int tries = 0; tries < 2 && !c; ++tries) {
-    c = pool.take_idle();
-    if (!c) {
+  for (int tries = 0; tries < 2; ++tries) {
+    a.c = pool.take_idle();
+    if (!a.c) {
       auto lease = co_await pool.acquire(a.deadline, a.cancel);
-      if (a.cancel.client_gone) co_return fail(cancelled_error(), AttemptResult::kNeutral);
-      if (!lease) co_return fail(std::move(lease).error(), AttemptResult::kFailure);
-      c = std::move(*lease);
+      if (a.cancel.client_gone) {
+        fail_cancelled(rc, a);
+        co_return false;
+      }
+      if (!lease) {
+        fail(rc, a, std::move(lease).error(), AttemptResult::kFailure);
+        co_return false;
+      }
+      a.c = std::move(*lease);
     }
-    a.cancel.active = c.get();
-    c->expires_after(net::step_timeout(provider.timeouts.first_byte, a.deadline));
-    std::array<asio::const_buffer, 4> bufs{
+    auto& c = *a.c;
+    a.cancel.active = &c;
+    c.expires_after(net::step_timeout(provider.timeouts.first_byte, a.deadline));
+    const std::array<asio::const_buffer, 4> bufs{
         asio::buffer(a.head.data(), a.head.size()), asio::buffer(a.traceparent),
         asio::buffer(length_line, length_size), asio::buffer(a.body.data(), a.body.size())};
-    const auto wec = co_await c->write(bufs);
-    net::error_code ec = c->result(wec);
+    const auto wec = co_await c.write(bufs);
+    net::error_code ec = c.result(wec);
     if (!ec) {
-      c->parser.emplace(c->response);
-      c->parser->header_limit(kMaxUpstreamHeader);
-      c->parser->body_limit(rc.chat.stream ? std::numeric_limits<std::uint64_t>::max()
-                                           : kMaxUpstreamBody);
-      c->expires_after(net::step_timeout(provider.timeouts.first_byte, a.deadline));
-      ec = c->result(co_await c->read_header());
+      c.parser.emplace(c.response);
+      c.parser->header_limit(kMaxUpstreamHeader);
+      c.parser->body_limit(rc.chat.stream ? std::numeric_limits<std::uint64_t>::max()
+                                          : kMaxUpstreamBody);
+      c.expires_after(net::step_timeout(provider.timeouts.first_byte, a.deadline));
+      ec = c.result(co_await c.read_header());
     }
-    if (a.cancel.client_gone || ec) {
-      const bool retry_fresh =
-          !a.cancel.client_gone && c->reused && !c->timed_out && stale_connection_error(ec);
-      a.cancel.active = nullptr;
-      pool.release(std::move(c), false);
-      if (a.cancel.client_gone) co_return fail(cancelled_error(), AttemptResult::kNeutral);
-      if (retry_fresh) continue;
-      co_return fail(net::upstream_io_error(
-                         provider, wec ? "sending the request" : "waiting for the answer", ec),
-                     AttemptResult::kFailure);
+    if (!a.cancel.client_gone && !ec) co_return true;
+    const bool retry_fresh =
+        !a.cancel.client_gone && c.reused && !c.timed_out && stale_connection_error(ec);
+    give_back(a, false);
+    if (a.cancel.client_gone) {
+      fail_cancelled(rc, a);
+      co_return false;
     }
+    if (retry_fresh) continue;
+    fail_io(rc, a, wec ? "sending the request" : "waiting for the answer", ec);
+    co_return false;
   }
-  if (!c) co_return fail(cancelled_error(), AttemptResult::kNeutral);
-  auto release = [&](bool reusable) {
-    a.cancel.active = nullptr;
-    pool.release(std::move(c), reusable);
-  };
-  auto& parser = *c->parser;
-  auto& response = c->response;
+  fail_cancelled(rc, a);
+  co_return false;
+}
+
+}  // namespace
+
+Task<void> open_attempt(RequestContext& rc, Attempt& a) {
+  if (!co_await exchange(rc, a)) co_return;
+  auto& c = *a.c;
+  const auto& provider = a.provider_config();
+  auto& parser = *c.parser;
+  auto& response = c.response;
   parser.eager(true);
   a.first_byte = Clock::now();
   const int status = response.status;
-  {
-    const auto headers = headers_of(response);
-    if (auto exhausted = adapter.exhausted_for(headers, std::time(nullptr))) {
-      a.pick.state->bench_until(Clock::now() + *exhausted);
-    }
-  }
+  note_exhaustion(a, response);
   if (status < 200 || status > 299) {
     // Read a bounded error body; whatever fails here, the status is what matters.
-    std::string error_text;
     bool reusable = false;
+    bool has_body = false;
     if (status >= 400) {
       parser.body_limit(kMaxUpstreamErrorBody);
-      c->expires_after(net::step_timeout(provider.timeouts.idle, a.deadline));
-      const auto bec = co_await c->read_message();
+      c.expires_after(net::step_timeout(provider.timeouts.idle, a.deadline));
+      const auto bec = co_await c.read_message();
       reusable = !bec && response.keep_alive;
-      error_text = response.body;
+      has_body = true;
     }
-    auto failure =
-        adapter.read_status(provider, status, error_text, response.retry_after, std::time(nullptr));
-    if (status == 429 && failure.error.retry_after) {
-      a.bench =
-          std::min<routing::Duration>(std::chrono::seconds(*failure.error.retry_after), kMaxBench);
-    }
-    a.unfit = failure.context_exceeded;
-    release(reusable);
-    co_return fail(std::move(failure.error), failure.verdict);
-  }
-  if (!rc.chat.stream) {
-    c->expires_after(net::step_timeout(provider.timeouts.idle, a.deadline));
-    const auto bec = c->result(co_await c->read_message());
-    if (a.cancel.client_gone) {
-      release(false);
-      co_return fail(cancelled_error(), AttemptResult::kNeutral);
-    }
-    if (bec) {
-      release(false);
-      co_return fail(net::upstream_io_error(provider, "reading the answer", bec),
-                     AttemptResult::kFailure);
-    }
-    a.answer = std::move(response.body);
-    release(response.keep_alive);
-    if (auto s = read_complete_answer(rc, a); !s)
-      co_return fail(s.error(), AttemptResult::kFailure);
+    fail_status(rc, a, status, has_body ? std::string_view(response.body) : std::string_view());
+    give_back(a, reusable);
     co_return;
   }
-  const auto& content_type = response.content_type;
+  if (!rc.chat.stream) {
+    c.expires_after(net::step_timeout(provider.timeouts.idle, a.deadline));
+    const auto bec = c.result(co_await c.read_message());
+    if (a.cancel.client_gone) {
+      give_back(a, false);
+      fail_cancelled(rc, a);
+      co_return;
+    }
+    if (bec) {
+      give_back(a, false);
+      fail_io(rc, a, "reading the answer", bec);
+      co_return;
+    }
+    a.answer = std::move(response.body);
+    give_back(a, response.keep_alive);
+    take_answer(rc, a);
+    co_return;
+  }
   // FastChat's workers send their NUL-framed streams without a Content-Type.
-  if (!a.nul && content_type.find("text/event-stream") == std::string::npos) {
-    release(false);
-    co_return fail(base::make_error(ErrorCode::kUpstreamUnreachable,
-                                    "the upstream provider '" + provider.name +
-                                        "' did not answer with an event stream",
-                                    "content-type " + content_type),
-                   AttemptResult::kFailure);
+  if (!a.nul && response.content_type.find("text/event-stream") == std::string::npos) {
+    fail_not_a_stream(rc, a, response.content_type);
+    give_back(a, false);
+    co_return;
   }
   // Read until there is something to send beyond the role chunk: the first token commits.
   while (!a.substantive && !a.failure && !parser.is_done()) {
-    c->expires_after(net::step_timeout(provider.timeouts.first_byte, a.deadline));
-    const auto ec = c->result(co_await c->read_some_body());
+    c.expires_after(net::step_timeout(provider.timeouts.first_byte, a.deadline));
+    const auto ec = c.result(co_await c.read_some_body());
     if (a.cancel.client_gone) {
-      release(false);
-      co_return fail(cancelled_error(), AttemptResult::kNeutral);
+      give_back(a, false);
+      fail_cancelled(rc, a);
+      co_return;
     }
     take_stream_bytes(rc, a, response.body);
     if (!ec && parser.is_done()) end_stream_body(rc, a);
@@ -473,12 +527,11 @@ Task<void> open_attempt(RequestContext& rc, Attempt& a) {
   }
   if (a.failure) {
     // Not committed yet: whatever was read is dropped and the request may go elsewhere.
-    release(false);
-    auto e = std::move(*a.failure);
-    co_return fail(std::move(e), AttemptResult::kFailure);
+    give_back(a, false);
+    finish_attempt(rc, a, AttemptResult::kFailure);
+    co_return;
   }
   a.first_byte = Clock::now();  // streams: the first event, not the headers
-  a.c = std::move(c);
 }
 
 }  // namespace shepherd::pipeline

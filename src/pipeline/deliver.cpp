@@ -19,8 +19,8 @@ namespace {
 // The most of a streamed answer an audit record keeps.
 constexpr std::size_t kMaxAuditedStream = 1 << 20;
 
-// The most storage a buffer of an open stream keeps while it waits for the upstream: memory per
-// open stream stays small whatever size of event came before.
+// The most storage the SSE parser's event-name buffer keeps while an open stream waits for the
+// upstream (memory per open stream).
 constexpr std::size_t kIdleBufferBytes = 4096;
 
 // Appends the payload of the HTTP/1.1 chunks in `chunked` (whole chunks, as the stream writes
@@ -91,8 +91,11 @@ Task<bool> deliver_stream(RequestContext& rc, Attempt& a) {
   if (conn.write_failed()) a.cancel.cancel();
   if (a.after_commit) a.failure = std::move(a.after_commit);
   while (!conn.write_failed() && !a.failure && !a.done && !a.error_event && !parser.is_done()) {
-    // Buffers a large event grew are given back before the wait for the next one.
-    base::release_idle(a.pending, kIdleBufferBytes);
+    // An open stream waits for its next event without buffers: the output, the upstream's read
+    // buffer and body, and the SSE parser's (an event named by an `event:` field keeps that
+    // buffer up to kIdleBufferBytes) are all empty between events, and freed.
+    base::release_idle(a.pending, 0);
+    c.release_buffers();
     a.sse.release_idle(kIdleBufferBytes);
     c.expires_after(net::step_timeout(provider.timeouts.idle, a.deadline));
     const auto ec = c.result(co_await c.read_some_body());
