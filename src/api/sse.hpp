@@ -80,12 +80,17 @@ class SseParser {
   // Whether bytes of an unfinished event are buffered (a stream that ends here was cut).
   bool mid_event() const { return has_data_ || !line_.empty(); }
 
-  // Frees the storage of an empty buffer that a large event grew past `bytes`, so that an open
-  // stream waiting for its next event keeps little (memory per open stream).
-  // The storage the parser's buffers hold.
-  std::size_t held_bytes() const { return line_.capacity() + data_.capacity() + event_.capacity(); }
-  // The line and data buffers are used only by events split across reads (or of several data
-  // lines), so they are freed whenever empty.
+  // The heap storage the parser's buffers hold (a string's inline storage is not counted).
+  std::size_t held_bytes() const {
+    std::size_t held = 0;
+    for (const auto* s : {&line_, &data_, &event_}) {
+      if (s->capacity() > std::string().capacity()) held += s->capacity();
+    }
+    return held;
+  }
+  // Frees the storage of empty buffers, so that an open stream waiting for its next event keeps
+  // little (memory per open stream): the line and data buffers, used only by events split across
+  // reads (or of several data lines), always; the event-name buffer once grown past `bytes`.
   void release_idle(std::size_t bytes) {
     base::release_idle(line_, 0);
     base::release_idle(data_, 0);

@@ -2,6 +2,7 @@
 // streaming (framing, usage handling), metering (/stats, /metrics), connection reuse, open mode.
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -279,6 +280,71 @@ describe('gateway basics', { timeout: 90000 }, () => {
     const upstreamConnections = s.open_connections - 1;
     assert.ok(upstreamConnections >= 1 && upstreamConnections <= 2,
       `Shepherd should keep 1-2 pooled upstream connections after 6 sequential requests, has ${upstreamConnections}`);
+  });
+
+  test('keep-alive: streams and answers alternate on one client connection, each answered and counted once', async () => {
+    // A committed stream goes on in a task of its own and the connection's next request is read
+    // after it: the order, the framing and the counts must not notice.
+    const before = routeOf(await shepherdStats(shepherd), 'pooled', 'pooled')?.requests ?? 0;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const kinds = [true, true, false, true, false, false, true];
+    try {
+      for (const [i, stream] of kinds.entries()) {
+        const r = await request(`${shepherd.url}/v1/chat/completions`, {
+          method: 'POST', agent, headers: bearer(CLIENT_KEY), body: chatBody('pooled', { stream }),
+        });
+        assert.equal(r.status, 200, r.text);
+        if (i > 0) assert.ok(r.reusedSocket, `request ${i} came on the same connection`);
+        if (stream) {
+          assert.match(r.headers['content-type'], /text\/event-stream/);
+          assert.ok(r.text.trimEnd().endsWith('data: [DONE]'), r.text);
+        } else {
+          assert.equal(r.json().model, 'pooled');
+        }
+      }
+    } finally {
+      agent.destroy();
+    }
+    await pollUntil(
+      async () => routeOf(await shepherdStats(shepherd), 'pooled', 'pooled')?.requests ?? 0,
+      (n) => n - before === kinds.length,
+      { what: `the route to count ${kinds.length} requests` },
+    );
+  });
+
+  test('a request pipelined behind a stream is answered after the stream ends', async () => {
+    const one = JSON.stringify(chatBody('pooled', { stream: true }));
+    const two = JSON.stringify(chatBody('pooled'));
+    const head = (body) => `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${CLIENT_KEY}\r\n`
+      + `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const { port } = new URL(shepherd.url);
+    // Both requests in one write; done once the second answer's body is complete.
+    const text = await new Promise((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(head(one) + head(two)));
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d) => {
+        received += d;
+        const second = received.indexOf('HTTP/1.1 ', received.indexOf('data: [DONE]'));
+        const bodyAt = received.indexOf('\r\n\r\n', second);
+        const length = /content-length: (\d+)/i.exec(received.slice(second, bodyAt));
+        if (second > 0 && bodyAt > 0 && length && received.length - bodyAt - 4 >= Number(length[1])) {
+          socket.destroy();
+          resolve(received);
+        }
+      });
+      socket.on('error', reject);
+      socket.on('end', () => reject(new Error(`closed early; received ${received}`)));
+      socket.setTimeout(10000, () => reject(new Error(`no second answer; received ${received}`)));
+    });
+    const first = text.indexOf('HTTP/1.1 200');
+    const second = text.indexOf('HTTP/1.1 200', first + 1);
+    assert.ok(first === 0 && second > 0, `two answers in order: ${text}`);
+    const stream = text.slice(0, second);
+    assert.match(stream, /text\/event-stream/);
+    assert.ok(stream.includes('data: [DONE]'), stream);
+    assert.match(text.slice(second), /application\/json/);
+    assert.ok(text.slice(second).includes('"model":"pooled"'), text.slice(second));
   });
 
   test('more requests in flight than pool.max_idle: upstream connections are reused, not churned', async () => {
