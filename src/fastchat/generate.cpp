@@ -1,9 +1,11 @@
 #include "fastchat/generate.hpp"
 
+#include <charconv>
 #include <limits>
 
 #include "fastchat/body_util.hpp"
 #include "fastchat/protocol.hpp"
+#include "fastchat/python_json.hpp"
 
 namespace shepherd::fastchat {
 
@@ -22,20 +24,54 @@ void read_usage(ObjectReader& r, Usage& u) {
   r.integer("total_tokens", u.total_tokens, Need::kOptional, /*non_negative=*/true);
 }
 
-json::value chunk_value(const GenerateChunk& c) {
-  json::object o;
-  o["text"] = c.text;
-  o["error_code"] = c.error_code;
+// A chunk as Python prints the dict FastChat's worker builds (key order: text, error_code, usage,
+// finish_reason, logprobs), written directly: every answer and stream chunk of the worker
+// goes through it.
+std::string chunk_text(const GenerateChunk& c, PythonJsonStyle style) {
+  const bool dumps = style == PythonJsonStyle::kDumpsDefaults;
+  std::string out;
+  out.reserve(c.text.size() + 160);
+  auto key = [&](std::string_view name, bool first = false) {
+    if (!first) out += dumps ? ", " : ",";
+    out += '"';
+    out += name;
+    out += dumps ? "\": " : "\":";
+  };
+  auto integer = [&](std::int64_t n) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+    out.append(digits, end);
+  };
+  out += '{';
+  key("text", true);
+  append_python_string(out, c.text, style);
+  key("error_code");
+  integer(c.error_code);
   if (c.usage) {
-    o["usage"] = json::object{{"prompt_tokens", c.usage->prompt_tokens},
-                              {"completion_tokens", c.usage->completion_tokens},
-                              {"total_tokens", c.usage->total_tokens}};
+    key("usage");
+    out += '{';
+    key("prompt_tokens", true);
+    integer(c.usage->prompt_tokens);
+    key("completion_tokens");
+    integer(c.usage->completion_tokens);
+    key("total_tokens");
+    integer(c.usage->total_tokens);
+    out += '}';
   }
   if (c.usage || c.finish_reason) {
-    o["finish_reason"] = c.finish_reason ? json::value(*c.finish_reason) : json::value(nullptr);
+    key("finish_reason");
+    if (c.finish_reason) {
+      append_python_string(out, *c.finish_reason, style);
+    } else {
+      out += "null";
+    }
   }
-  if (c.usage || c.logprobs) o["logprobs"] = c.logprobs ? *c.logprobs : json::value(nullptr);
-  return o;
+  if (c.usage || c.logprobs) {
+    key("logprobs");
+    out += c.logprobs ? python_json(*c.logprobs, style) : std::string("null");
+  }
+  out += '}';
+  return out;
 }
 
 }  // namespace
@@ -135,10 +171,12 @@ base::Result<GenerateChunk> parse_generate_chunk(std::string_view body) {
   });
 }
 
-std::string write_generate_chunk(const GenerateChunk& chunk) { return dumps(chunk_value(chunk)); }
+std::string write_generate_chunk(const GenerateChunk& chunk) {
+  return chunk_text(chunk, PythonJsonStyle::kDumpsDefaults);
+}
 
 std::string write_generate_answer(const GenerateChunk& chunk) {
-  return response(chunk_value(chunk));
+  return chunk_text(chunk, PythonJsonStyle::kFastApiResponse);
 }
 
 // ---------------------------------------------------------------------------------------------

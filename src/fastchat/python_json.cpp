@@ -29,45 +29,6 @@ void append_u_escape(std::string& out, std::uint32_t unit) {
   out.push_back(kHex[unit & 0xF]);
 }
 
-// Python's json encoder (Lib/json/encoder.py, Modules/_json.c): ESCAPE_DCT for the characters
-// below U+0020, `"` and `\`; with ensure_ascii also everything outside ' '..'~'.
-void append_python_string(std::string& out, std::string_view s, PythonJsonStyle style) {
-  const bool ascii = style == PythonJsonStyle::kDumpsDefaults;
-  out.push_back('"');
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (const auto e = base::json_short_escape(c); !e.empty()) {
-        out += e;
-      } else if (c < 0x20 || (ascii && c == 0x7F)) {
-        append_u_escape(out, c);
-      } else {
-        out.push_back(static_cast<char>(c));
-      }
-      ++i;
-      continue;
-    }
-    auto [cp, len] = base::decode_utf8(s, i);
-    if (cp == base::kInvalidCodePoint) cp = 0xFFFD;
-    if (!ascii) {
-      if (len == 1) {
-        out += "\xEF\xBF\xBD";  // U+FFFD for the bad byte
-      } else {
-        out.append(s.substr(i, len));
-      }
-    } else if (cp > 0xFFFF) {
-      const std::uint32_t v = cp - 0x10000;
-      append_u_escape(out, 0xD800 | (v >> 10));
-      append_u_escape(out, 0xDC00 | (v & 0x3FF));
-    } else {
-      append_u_escape(out, cp);
-    }
-    i += len;
-  }
-  out.push_back('"');
-}
-
 // float.__repr__ (Python/pystrtod.c format_float_short, mode 'r'): the shortest round-trip digits
 // d1..dn with the value 0.d1..dn × 10^decpt; scientific notation when decpt <= -4 or decpt > 16,
 // else positional with ".0" added to integers. std::to_chars without a precision gives the same
@@ -266,6 +227,45 @@ struct ValueHandler {
 };
 
 }  // namespace
+
+// Python's json encoder (Lib/json/encoder.py, Modules/_json.c): ESCAPE_DCT for the characters
+// below U+0020, `"` and `\`; with ensure_ascii also everything outside ' '..'~'.
+void append_python_string(std::string& out, std::string_view s, PythonJsonStyle style) {
+  const bool ascii = style == PythonJsonStyle::kDumpsDefaults;
+  out.push_back('"');
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (const auto e = base::json_short_escape(c); !e.empty()) {
+        out += e;
+      } else if (c < 0x20 || (ascii && c == 0x7F)) {
+        append_u_escape(out, c);
+      } else {
+        out.push_back(static_cast<char>(c));
+      }
+      ++i;
+      continue;
+    }
+    auto [cp, len] = base::decode_utf8(s, i);
+    if (cp == base::kInvalidCodePoint) cp = 0xFFFD;
+    if (!ascii) {
+      if (len == 1) {
+        out += "\xEF\xBF\xBD";  // U+FFFD for the bad byte
+      } else {
+        out.append(s.substr(i, len));
+      }
+    } else if (cp > 0xFFFF) {
+      const std::uint32_t v = cp - 0x10000;
+      append_u_escape(out, 0xD800 | (v >> 10));
+      append_u_escape(out, 0xDC00 | (v & 0x3FF));
+    } else {
+      append_u_escape(out, cp);
+    }
+    i += len;
+  }
+  out.push_back('"');
+}
 
 std::string python_json(const boost::json::value& value, PythonJsonStyle style) {
   std::string out;

@@ -1,9 +1,11 @@
 #include "fastchat/worker_request.hpp"
 
 #include <algorithm>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
+#include <charconv>
+#include <cmath>
+#include <type_traits>
 
+#include "base/json_escape.hpp"
 #include "base/text.hpp"
 
 namespace shepherd::fastchat {
@@ -111,7 +113,6 @@ std::string WorkerCatalog::unknown_model_message(std::string_view model) const {
 
 base::Result<std::string> chat_body(const GenerateParams& params, const Conversation& conv,
                                     bool stream) {
-  namespace json = boost::json;
   if (!params.images.empty()) {
     return bad("this worker relays text; images are not supported", "images");
   }
@@ -120,40 +121,94 @@ base::Result<std::string> chat_body(const GenerateParams& params, const Conversa
         std::to_string(params.max_new_tokens) + " is less than the minimum of 1 - 'max_new_tokens'",
         "max_new_tokens");
   }
-  json::array messages;
-  auto add = [&messages](std::string_view role, std::string_view text) {
-    messages.push_back(json::object{{"role", role}, {"content", text}});
+  // Written directly (no JSON DOM): the worker builds one for every request it relays.
+  std::string body;
+  body.reserve(params.prompt.size() + 256);
+  auto string = [&body](std::string_view s) {
+    body += '"';
+    base::append_json_escaped(body, s);
+    body += '"';
   };
+  auto number = [&body](auto n) {
+    if constexpr (std::is_floating_point_v<decltype(n)>) {
+      if (!std::isfinite(n)) {
+        body += "null";  // JSON has no NaN or infinity
+        return;
+      }
+    }
+    char digits[32];
+    const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+    body.append(digits, end);
+    // A double stays a double to a reader that tells them apart: 1 is written 1.0.
+    if constexpr (std::is_floating_point_v<decltype(n)>) {
+      if (std::string_view(digits, end).find_first_of(".e") == std::string_view::npos) {
+        body += ".0";
+      }
+    }
+  };
+  bool first_turn = true;
+  auto turn = [&](std::string_view role) {
+    body += first_turn ? "{\"role\":\"" : ",{\"role\":\"";
+    first_turn = false;
+    body += role;
+    body += "\",\"content\":\"";
+  };
+  body += "{\"model\":";
+  string(params.model);
+  body += ",\"messages\":[";
   if (auto parsed = parse_prompt(conv, params.prompt)) {
-    if (!parsed->system.empty()) add("system", parsed->system);
+    if (!parsed->system.empty()) {
+      turn("system");
+      base::append_json_escaped(body, parsed->system);
+      body += "\"}";
+    }
     for (const auto& m : parsed->messages) {
-      std::string text;
-      for (const auto& part : m.parts) text += part.text;
-      add(m.role == translate::Role::kUser ? "user" : "assistant", text);
+      turn(m.role == translate::Role::kUser ? "user" : "assistant");
+      for (const auto& part : m.parts) base::append_json_escaped(body, part.text);
+      body += "\"}";
     }
   } else {
-    add("user", params.prompt);
+    turn("user");
+    base::append_json_escaped(body, params.prompt);
+    body += "\"}";
   }
-  json::object body{{"model", params.model},
-                    {"messages", std::move(messages)},
-                    {"stream", stream},
-                    {"max_tokens", params.max_new_tokens},
-                    {"temperature", params.temperature},
-                    {"top_p", params.top_p}};
-  json::array stop;
+  body += "],\"stream\":";
+  body += stream ? "true" : "false";
+  body += ",\"max_tokens\":";
+  number(params.max_new_tokens);
+  body += ",\"temperature\":";
+  number(params.temperature);
+  body += ",\"top_p\":";
+  number(params.top_p);
+  // Stop strings but the template's own (the upstream applies its template's itself).
+  bool first_stop = true;
   for (const auto& s : params.stop) {
     const bool template_own =
         std::find(conv.stop_str.begin(), conv.stop_str.end(), s) != conv.stop_str.end();
-    if (!template_own && !s.empty()) stop.emplace_back(s);
+    if (template_own || s.empty()) continue;
+    body += first_stop ? ",\"stop\":[" : ",";
+    first_stop = false;
+    string(s);
   }
-  if (!stop.empty()) body["stop"] = std::move(stop);
-  if (params.presence_penalty != 0) body["presence_penalty"] = params.presence_penalty;
-  if (params.frequency_penalty != 0) body["frequency_penalty"] = params.frequency_penalty;
-  if (params.top_k != -1) body["top_k"] = params.top_k;
+  if (!first_stop) body += ']';
+  if (params.presence_penalty != 0) {
+    body += ",\"presence_penalty\":";
+    number(params.presence_penalty);
+  }
+  if (params.frequency_penalty != 0) {
+    body += ",\"frequency_penalty\":";
+    number(params.frequency_penalty);
+  }
+  if (params.top_k != -1) {
+    body += ",\"top_k\":";
+    number(params.top_k);
+  }
   if (params.repetition_penalty && *params.repetition_penalty != 1.0) {
-    body["repetition_penalty"] = *params.repetition_penalty;
+    body += ",\"repetition_penalty\":";
+    number(*params.repetition_penalty);
   }
-  return json::serialize(body);
+  body += '}';
+  return body;
 }
 
 }  // namespace shepherd::fastchat
