@@ -13,4 +13,11 @@ inline std::int64_t unix_ms() {
       .count();
 }
 
+// Now, in Unix microseconds (UTC).
+inline std::int64_t unix_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace shepherd::base

@@ -80,10 +80,11 @@ bool well_formed_request_id(std::string_view id) {
   });
 }
 
-std::string new_request_id(LoopContext& loop, storage::Millis arrived_ms) {
-  auto ms = static_cast<std::uint64_t>(arrived_ms);
-  std::uint64_t v = (static_cast<std::uint64_t>(loop.index & 0xff) << 56) |
-                    ((loop.id_salt & 0xffffffff) << 24) | (++loop.request_seq & 0xffffff);
+std::string new_request_id(LoopContext& loop, std::int64_t arrived_us) {
+  const auto us = static_cast<std::uint64_t>(arrived_us);
+  auto ms = us / 1000;
+  std::uint64_t v = ((us % 1000) << 54) | (static_cast<std::uint64_t>(loop.index & 0xff) << 46) |
+                    ((loop.id_salt & 0x3fffff) << 24) | (++loop.request_seq & 0xffffff);
   char id[32] = {'r', 'e', 'q', '_'};
   for (int i = 31; i >= 16; --i, v >>= 4) id[i] = "0123456789abcdef"[v & 0xf];
   for (int i = 15; i >= 4; --i, ms >>= 4) id[i] = "0123456789abcdef"[ms & 0xf];

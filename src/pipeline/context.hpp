@@ -127,11 +127,12 @@ struct Caller {
 };
 
 // A request id unique across instances and sorted by time: "req_", the request's arrival time
-// (Unix milliseconds, 12 hex digits: the audit store finds time ranges through it,
-// storage/sql_common.hpp), then 16 hex digits: the loop index (2), 32 random bits of the
-// process (8) and the loop's request sequence (6, wrapping), so that a loop's requests of one
-// millisecond sort in arrival order too ("newest first" lists them as they came).
-std::string new_request_id(LoopContext& loop, storage::Millis arrived_ms);
+// in Unix milliseconds (12 hex digits: the audit store finds time ranges through it,
+// storage/sql_common.hpp), then 16 hex digits: the microsecond within that millisecond (10
+// bits), the loop index (8), 22 random bits of the process and the loop's request sequence (24,
+// wrapping). Requests of one millisecond so sort in arrival order, on one loop or several
+// ("newest first" lists them as they came). `arrived_us`: Unix microseconds.
+std::string new_request_id(LoopContext& loop, std::int64_t arrived_us);
 // Whether a client's X-Request-Id is one Shepherd adopts: 1 to 128 characters, letters, digits
 // and ._:/+=- (UUIDs, ULIDs, W3C trace ids, base64). Anything else is ignored, so that what is
 // echoed and logged cannot carry a header, a line break or markup.

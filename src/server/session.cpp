@@ -240,8 +240,9 @@ Task<void> serve_requests(Server::Loop& loop, std::shared_ptr<net::ClientConnect
     auto& rc = *owned;
     const auto error = read_error(read, rc.config().server);
     if (read.status != net::ReadStatus::kRequest && !error) break;  // the client left
-    rc.arrived_ms = base::unix_ms();
-    rc.request_id = pipeline::new_request_id(context, rc.arrived_ms);
+    const auto arrived_us = base::unix_us();
+    rc.arrived_ms = arrived_us / 1000;
+    rc.request_id = pipeline::new_request_id(context, arrived_us);
     auto& headers = conn->request_headers();
     // A client's own well-formed id is adopted: it comes back as X-Request-Id and names the
     // request in the logs; Shepherd's (the audit record's key) then comes as
@@ -352,7 +353,7 @@ Task<void> serve_refused(Server::Loop& loop, std::shared_ptr<net::ClientConnecti
     error.retry_after = 1;
     const auto* dialect = ingress::find_dialect(request.path());
     co_await pipeline::respond_error(*conn, dialect ? *dialect : ingress::default_dialect(), error,
-                                     pipeline::new_request_id(loop.context, base::unix_ms()), 1s);
+                                     pipeline::new_request_id(loop.context, base::unix_us()), 1s);
   }
   conn->close();
 }
