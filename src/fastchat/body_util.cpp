@@ -18,11 +18,12 @@ base::Error bad_request(std::string_view body_name, std::string_view what, std::
 }
 
 // Parses `body` as a JSON object.
-base::Result<json::object> parse_object(std::string_view body, std::string_view body_name) {
+base::Result<json::object> parse_object(std::string_view body, std::string_view body_name,
+                                        json::storage_ptr storage) {
   json::error_code ec;
-  json::value doc;
+  json::value doc(storage);
   try {
-    doc = read_json_exact(body, kMaxJsonDepth, ec);
+    doc = read_json_exact(body, kMaxJsonDepth, ec, storage);
   } catch (const std::exception& e) {
     // Syntax errors come back in `ec`; only resource limits (a string or array over its maximum
     // size, allocation failure) throw.

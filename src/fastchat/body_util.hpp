@@ -20,7 +20,9 @@ namespace json = boost::json;
 // A kBadRequest error: "the FastChat <body_name> <what>", with `param` naming the field.
 base::Error bad_request(std::string_view body_name, std::string_view what, std::string param = {});
 // `body` parsed as a JSON object (numbers as Python reads them; nesting at most kMaxJsonDepth).
-base::Result<json::object> parse_object(std::string_view body, std::string_view body_name);
+// The object in `body`, allocated from `storage` (the default resource when null).
+base::Result<json::object> parse_object(std::string_view body, std::string_view body_name,
+                                        json::storage_ptr storage = {});
 
 enum class Need { kRequired, kOptional };
 
@@ -164,10 +166,12 @@ class ObjectReader {
   std::optional<base::Error> error_;
 };
 
-// Runs `read(ObjectReader&, T&)` over the object in `body`.
+// Runs `read(ObjectReader&, T&)` over the object in `body`, parsed into `storage` when given (a
+// scratch resource: `read` must copy out what it keeps, never a json::value).
 template <typename T, typename Read>
-base::Result<T> parse_body(std::string_view body, std::string_view body_name, Read&& read) {
-  auto object = parse_object(body, body_name);
+base::Result<T> parse_body(std::string_view body, std::string_view body_name, Read&& read,
+                           json::storage_ptr storage = {}) {
+  auto object = parse_object(body, body_name, std::move(storage));
   if (!object) return std::move(object).error();
   ObjectReader r(*object, body_name);
   T out;

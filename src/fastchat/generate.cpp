@@ -1,5 +1,6 @@
 #include "fastchat/generate.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <charconv>
 #include <limits>
 
@@ -80,8 +81,13 @@ std::string chunk_text(const GenerateChunk& c, PythonJsonStyle style) {
 // Generation
 
 base::Result<GenerateParams> parse_generate_params(std::string_view body) {
+  // The parsed body is scratch (GenerateParams keeps copies): one arena, not an allocation per
+  // value; the worker reads one for every request it relays.
+  unsigned char arena[4096];
+  json::monotonic_resource scratch(arena, sizeof arena);
   return parse_body<GenerateParams>(
-      body, "generate params", [](ObjectReader& r, GenerateParams& p) {
+      body, "generate params",
+      [](ObjectReader& r, GenerateParams& p) {
         r.string("model", p.model, Need::kRequired);
         r.string("prompt", p.prompt, Need::kRequired);
         r.number("temperature", p.temperature, Need::kOptional);
@@ -111,7 +117,8 @@ base::Result<GenerateParams> parse_generate_params(std::string_view body) {
         } else {
           r.string_list("stop", p.stop, Need::kOptional);
         }
-      });
+      },
+      &scratch);
 }
 
 std::string write_generate_params(const GenerateParams& params) {

@@ -273,11 +273,12 @@ std::string python_json(const boost::json::value& value, PythonJsonStyle style) 
   return out;
 }
 
-json::value read_json_exact(std::string_view text, std::size_t max_depth, json::error_code& ec) {
+json::value read_json_exact(std::string_view text, std::size_t max_depth, json::error_code& ec,
+                            json::storage_ptr storage) {
   json::parse_options options;
   options.max_depth = max_depth;
   json::basic_parser<ValueHandler> parser(options);
-  parser.handler().st.reset();
+  parser.handler().st.reset(std::move(storage));
   const auto used = parser.write_some(false, text.data(), text.size(), ec);
   if (!ec && used < text.size()) ec = json::error::extra_data;
   if (ec) return nullptr;

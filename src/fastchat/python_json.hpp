@@ -47,8 +47,10 @@ std::string python_json(const boost::json::value& value,
 // except for doubles: each double literal is read with std::from_chars, which rounds correctly as
 // Python's float() does (Boost.JSON 1.81's own reading misses the nearest double for about one in
 // five shortest-form 15-17 digit literals). Syntax errors and too-deep nesting come back in `ec`;
-// resource limits (a string or array over its maximum size, allocation failure) throw.
+// resource limits (a string or array over its maximum size, allocation failure) throw. The value
+// is allocated from `storage` (the default resource when null).
 boost::json::value read_json_exact(std::string_view text, std::size_t max_depth,
-                                   boost::json::error_code& ec);
+                                   boost::json::error_code& ec,
+                                   boost::json::storage_ptr storage = {});
 
 }  // namespace shepherd::fastchat
