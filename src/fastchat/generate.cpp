@@ -1,7 +1,6 @@
 #include "fastchat/generate.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
-#include <charconv>
 #include <limits>
 
 #include "fastchat/body_util.hpp"
@@ -38,11 +37,7 @@ std::string chunk_text(const GenerateChunk& c, PythonJsonStyle style) {
     out += name;
     out += dumps ? "\": " : "\":";
   };
-  auto integer = [&](std::int64_t n) {
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
-    out.append(digits, end);
-  };
+  auto integer = [&](std::int64_t n) { append_python_json(out, json::value(n), style); };
   out += '{';
   key("text", true);
   append_python_string(out, c.text, style);
@@ -69,7 +64,11 @@ std::string chunk_text(const GenerateChunk& c, PythonJsonStyle style) {
   }
   if (c.usage || c.logprobs) {
     key("logprobs");
-    out += c.logprobs ? python_json(*c.logprobs, style) : std::string("null");
+    if (c.logprobs) {
+      append_python_json(out, *c.logprobs, style);
+    } else {
+      out += "null";
+    }
   }
   out += '}';
   return out;

@@ -96,54 +96,6 @@ void append_int(std::string& out, Int v) {
   out.append(buf.data(), res.ptr);
 }
 
-void append_python_json(std::string& out, const json::value& v, PythonJsonStyle style) {
-  const bool spaced = style == PythonJsonStyle::kDumpsDefaults;
-  switch (v.kind()) {
-    case json::kind::null:
-      out += "null";
-      return;
-    case json::kind::bool_:
-      out += v.get_bool() ? "true" : "false";
-      return;
-    case json::kind::int64:
-      append_int(out, v.get_int64());
-      return;
-    case json::kind::uint64:
-      append_int(out, v.get_uint64());
-      return;
-    case json::kind::double_:
-      append_python_float(out, v.get_double());
-      return;
-    case json::kind::string:
-      append_python_string(out, v.get_string(), style);
-      return;
-    case json::kind::array: {
-      out.push_back('[');
-      bool first = true;
-      for (const auto& item : v.get_array()) {
-        if (!first) out += spaced ? ", " : ",";
-        first = false;
-        append_python_json(out, item, style);
-      }
-      out.push_back(']');
-      return;
-    }
-    case json::kind::object: {
-      out.push_back('{');
-      bool first = true;
-      for (const auto& member : v.get_object()) {
-        if (!first) out += spaced ? ", " : ",";
-        first = false;
-        append_python_string(out, member.key(), style);
-        out += spaced ? ": " : ":";
-        append_python_json(out, member.value(), style);
-      }
-      out.push_back('}');
-      return;
-    }
-  }
-}
-
 // Builds the same value as boost::json::parser, except for doubles. Boost.JSON 1.81 reads number
 // literals with its own algorithm, which misses the nearest double for many 15-17 digit literals
 // (about one in five shortest-repr doubles, measured with random values), so a worker's logprobs
@@ -227,6 +179,54 @@ struct ValueHandler {
 };
 
 }  // namespace
+
+void append_python_json(std::string& out, const json::value& v, PythonJsonStyle style) {
+  const bool spaced = style == PythonJsonStyle::kDumpsDefaults;
+  switch (v.kind()) {
+    case json::kind::null:
+      out += "null";
+      return;
+    case json::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      return;
+    case json::kind::int64:
+      append_int(out, v.get_int64());
+      return;
+    case json::kind::uint64:
+      append_int(out, v.get_uint64());
+      return;
+    case json::kind::double_:
+      append_python_float(out, v.get_double());
+      return;
+    case json::kind::string:
+      append_python_string(out, v.get_string(), style);
+      return;
+    case json::kind::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& item : v.get_array()) {
+        if (!first) out += spaced ? ", " : ",";
+        first = false;
+        append_python_json(out, item, style);
+      }
+      out.push_back(']');
+      return;
+    }
+    case json::kind::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& member : v.get_object()) {
+        if (!first) out += spaced ? ", " : ",";
+        first = false;
+        append_python_string(out, member.key(), style);
+        out += spaced ? ": " : ":";
+        append_python_json(out, member.value(), style);
+      }
+      out.push_back('}');
+      return;
+    }
+  }
+}
 
 // Python's json encoder (Lib/json/encoder.py, Modules/_json.c): ESCAPE_DCT for the characters
 // below U+0020, `"` and `\`; with ensure_ascii also everything outside ' '..'~'.

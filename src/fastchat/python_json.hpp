@@ -37,7 +37,9 @@ enum class PythonJsonStyle {
 // double (Python keeps an int) and printed in float form; the parse_* functions refuse what
 // Python's json.loads accepts but JSON does not allow (NaN, Infinity, lone surrogate escapes such
 // as "\ud800").
-// A string as python_json() prints it, quotes included, appended to `out`.
+// python_json(value, style) appended to `out`; and a string as python_json() prints it, quotes
+// included.
+void append_python_json(std::string& out, const boost::json::value& value, PythonJsonStyle style);
 void append_python_string(std::string& out, std::string_view s, PythonJsonStyle style);
 
 std::string python_json(const boost::json::value& value,

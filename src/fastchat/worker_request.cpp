@@ -1,12 +1,9 @@
 #include "fastchat/worker_request.hpp"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
-#include <type_traits>
 
-#include "base/json_escape.hpp"
 #include "base/text.hpp"
+#include "translate/json_util.hpp"
 
 namespace shepherd::fastchat {
 
@@ -122,92 +119,61 @@ base::Result<std::string> chat_body(const GenerateParams& params, const Conversa
         "max_new_tokens");
   }
   // Written directly (no JSON DOM): the worker builds one for every request it relays.
+  using namespace translate::detail;
   std::string body;
   body.reserve(params.prompt.size() + 256);
-  auto string = [&body](std::string_view s) {
-    body += '"';
-    base::append_json_escaped(body, s);
-    body += '"';
+  body.push_back('{');
+  Members top(body);
+  // A double stays a double to a reader that tells them apart (the DOM wrote 1 as 1E0): 1.0.
+  auto real = [&body, &top](std::string_view key, double v) {
+    const auto at = top.key(key).size();
+    append_double(body, v);
+    if (body.find_first_of(".en", at) == std::string::npos) body += ".0";
   };
-  auto number = [&body](auto n) {
-    if constexpr (std::is_floating_point_v<decltype(n)>) {
-      if (!std::isfinite(n)) {
-        body += "null";  // JSON has no NaN or infinity
-        return;
-      }
-    }
-    char digits[32];
-    const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
-    body.append(digits, end);
-    // A double stays a double to a reader that tells them apart: 1 is written 1.0.
-    if constexpr (std::is_floating_point_v<decltype(n)>) {
-      if (std::string_view(digits, end).find_first_of(".e") == std::string_view::npos) {
-        body += ".0";
-      }
-    }
+  append_quoted(top.key("model"), params.model);
+  top.key("messages").push_back('[');
+  Members turns(body);
+  auto turn = [&](std::string_view role, auto&& content) {
+    turns.next() += "{\"role\":\"";
+    body.append(role).append("\",\"content\":\"");
+    content();
+    body += "\"}";
   };
-  bool first_turn = true;
-  auto turn = [&](std::string_view role) {
-    body += first_turn ? "{\"role\":\"" : ",{\"role\":\"";
-    first_turn = false;
-    body += role;
-    body += "\",\"content\":\"";
-  };
-  body += "{\"model\":";
-  string(params.model);
-  body += ",\"messages\":[";
   if (auto parsed = parse_prompt(conv, params.prompt)) {
-    if (!parsed->system.empty()) {
-      turn("system");
-      base::append_json_escaped(body, parsed->system);
-      body += "\"}";
-    }
+    if (!parsed->system.empty()) turn("system", [&] { append_escaped(body, parsed->system); });
     for (const auto& m : parsed->messages) {
-      turn(m.role == translate::Role::kUser ? "user" : "assistant");
-      for (const auto& part : m.parts) base::append_json_escaped(body, part.text);
-      body += "\"}";
+      turn(m.role == translate::Role::kUser ? "user" : "assistant", [&] {
+        for (const auto& part : m.parts) append_escaped(body, part.text);
+      });
     }
   } else {
-    turn("user");
-    base::append_json_escaped(body, params.prompt);
-    body += "\"}";
+    turn("user", [&] { append_escaped(body, params.prompt); });
   }
-  body += "],\"stream\":";
-  body += stream ? "true" : "false";
-  body += ",\"max_tokens\":";
-  number(params.max_new_tokens);
-  body += ",\"temperature\":";
-  number(params.temperature);
-  body += ",\"top_p\":";
-  number(params.top_p);
+  body.push_back(']');
+  top.key("stream") += stream ? "true" : "false";
+  append_int(top.key("max_tokens"), params.max_new_tokens);
+  real("temperature", params.temperature);
+  real("top_p", params.top_p);
   // Stop strings but the template's own (the upstream applies its template's itself).
-  bool first_stop = true;
+  std::vector<std::string_view> stop;
   for (const auto& s : params.stop) {
     const bool template_own =
         std::find(conv.stop_str.begin(), conv.stop_str.end(), s) != conv.stop_str.end();
-    if (template_own || s.empty()) continue;
-    body += first_stop ? ",\"stop\":[" : ",";
-    first_stop = false;
-    string(s);
+    if (!template_own && !s.empty()) stop.push_back(s);
   }
-  if (!first_stop) body += ']';
-  if (params.presence_penalty != 0) {
-    body += ",\"presence_penalty\":";
-    number(params.presence_penalty);
+  if (!stop.empty()) {
+    top.key("stop").push_back('[');
+    Members stops(body);
+    for (const auto s : stop) append_quoted(stops.next(), s);
+    body.push_back(']');
   }
-  if (params.frequency_penalty != 0) {
-    body += ",\"frequency_penalty\":";
-    number(params.frequency_penalty);
-  }
-  if (params.top_k != -1) {
-    body += ",\"top_k\":";
-    number(params.top_k);
-  }
+  if (params.presence_penalty != 0) real("presence_penalty", params.presence_penalty);
+  if (params.frequency_penalty != 0) real("frequency_penalty", params.frequency_penalty);
+  if (params.top_k != -1) append_int(top.key("top_k"), params.top_k);
   if (params.repetition_penalty && *params.repetition_penalty != 1.0) {
-    body += ",\"repetition_penalty\":";
-    number(*params.repetition_penalty);
+    real("repetition_penalty", *params.repetition_penalty);
   }
-  body += '}';
+  body.push_back('}');
   return body;
 }
 
