@@ -24,53 +24,78 @@ void read_usage(ObjectReader& r, Usage& u) {
   r.integer("total_tokens", u.total_tokens, Need::kOptional, /*non_negative=*/true);
 }
 
+// A dict printed as Python does (python_json.hpp), written directly: keys in the order written,
+// no DOM. The worker's answers and stream chunks, and the parameters of every request to a
+// worker, go through it.
+class DictWriter {
+ public:
+  DictWriter(std::string& out, PythonJsonStyle style) : out_(out), style_(style) { out_ += '{'; }
+  ~DictWriter() { out_ += '}'; }
+  DictWriter(const DictWriter&) = delete;
+  DictWriter& operator=(const DictWriter&) = delete;
+
+  std::string& key(std::string_view name) {
+    const bool dumps = style_ == PythonJsonStyle::kDumpsDefaults;
+    if (!first_) out_ += dumps ? ", " : ",";
+    first_ = false;
+    out_ += '"';
+    out_ += name;
+    out_ += dumps ? "\": " : "\":";
+    return out_;
+  }
+  void string(std::string_view name, std::string_view v) {
+    append_python_string(key(name), v, style_);
+  }
+  void integer(std::string_view name, std::int64_t v) { append_python_int(key(name), v); }
+  void number(std::string_view name, double v) { append_python_float(key(name), v); }
+  void boolean(std::string_view name, bool v) { key(name) += v ? "true" : "false"; }
+  void null(std::string_view name) { key(name) += "null"; }
+  void strings(std::string_view name, const std::vector<std::string>& items) {
+    auto& out = key(name);
+    out += '[';
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (i) out += style_ == PythonJsonStyle::kDumpsDefaults ? ", " : ",";
+      append_python_string(out, items[i], style_);
+    }
+    out += ']';
+  }
+
+ private:
+  std::string& out_;
+  PythonJsonStyle style_;
+  bool first_ = true;
+};
+
 // A chunk as Python prints the dict FastChat's worker builds (key order: text, error_code, usage,
-// finish_reason, logprobs), written directly: every answer and stream chunk of the worker
-// goes through it.
+// finish_reason, logprobs).
 std::string chunk_text(const GenerateChunk& c, PythonJsonStyle style) {
-  const bool dumps = style == PythonJsonStyle::kDumpsDefaults;
   std::string out;
   out.reserve(c.text.size() + 160);
-  auto key = [&](std::string_view name, bool first = false) {
-    if (!first) out += dumps ? ", " : ",";
-    out += '"';
-    out += name;
-    out += dumps ? "\": " : "\":";
-  };
-  auto integer = [&](std::int64_t n) { append_python_json(out, json::value(n), style); };
-  out += '{';
-  key("text", true);
-  append_python_string(out, c.text, style);
-  key("error_code");
-  integer(c.error_code);
-  if (c.usage) {
-    key("usage");
-    out += '{';
-    key("prompt_tokens", true);
-    integer(c.usage->prompt_tokens);
-    key("completion_tokens");
-    integer(c.usage->completion_tokens);
-    key("total_tokens");
-    integer(c.usage->total_tokens);
-    out += '}';
-  }
-  if (c.usage || c.finish_reason) {
-    key("finish_reason");
-    if (c.finish_reason) {
-      append_python_string(out, *c.finish_reason, style);
-    } else {
-      out += "null";
+  {
+    DictWriter d(out, style);
+    d.string("text", c.text);
+    d.integer("error_code", c.error_code);
+    if (c.usage) {
+      DictWriter u(d.key("usage"), style);
+      u.integer("prompt_tokens", c.usage->prompt_tokens);
+      u.integer("completion_tokens", c.usage->completion_tokens);
+      u.integer("total_tokens", c.usage->total_tokens);
+    }
+    if (c.usage || c.finish_reason) {
+      if (c.finish_reason) {
+        d.string("finish_reason", *c.finish_reason);
+      } else {
+        d.null("finish_reason");
+      }
+    }
+    if (c.usage || c.logprobs) {
+      if (c.logprobs) {
+        append_python_json(d.key("logprobs"), *c.logprobs, style);
+      } else {
+        d.null("logprobs");
+      }
     }
   }
-  if (c.usage || c.logprobs) {
-    key("logprobs");
-    if (c.logprobs) {
-      append_python_json(out, *c.logprobs, style);
-    } else {
-      out += "null";
-    }
-  }
-  out += '}';
   return out;
 }
 
@@ -121,60 +146,81 @@ base::Result<GenerateParams> parse_generate_params(std::string_view body) {
 }
 
 std::string write_generate_params(const GenerateParams& params) {
-  json::object o;
-  o["model"] = params.model;
-  o["prompt"] = params.prompt;
-  o["temperature"] = params.temperature;
-  o["logprobs"] = params.logprobs ? json::value(*params.logprobs) : json::value(nullptr);
-  o["top_p"] = params.top_p;
-  o["top_k"] = params.top_k;
-  o["presence_penalty"] = params.presence_penalty;
-  o["frequency_penalty"] = params.frequency_penalty;
-  o["max_new_tokens"] = params.max_new_tokens;
-  o["echo"] = params.echo;
-  if (params.stop_token_ids) {
-    json::array ids;
-    for (const auto id : *params.stop_token_ids) ids.emplace_back(id);
-    o["stop_token_ids"] = std::move(ids);
-  } else {
-    o["stop_token_ids"] = nullptr;
+  std::string out;
+  out.reserve(params.prompt.size() + 320);
+  {
+    DictWriter d(out, PythonJsonStyle::kDumpsDefaults);
+    d.string("model", params.model);
+    d.string("prompt", params.prompt);
+    d.number("temperature", params.temperature);
+    if (params.logprobs) {
+      d.integer("logprobs", *params.logprobs);
+    } else {
+      d.null("logprobs");
+    }
+    d.number("top_p", params.top_p);
+    d.integer("top_k", params.top_k);
+    d.number("presence_penalty", params.presence_penalty);
+    d.number("frequency_penalty", params.frequency_penalty);
+    d.integer("max_new_tokens", params.max_new_tokens);
+    d.boolean("echo", params.echo);
+    if (params.stop_token_ids) {
+      auto& ids = d.key("stop_token_ids");
+      ids += '[';
+      for (std::size_t i = 0; i < params.stop_token_ids->size(); ++i) {
+        if (i) ids += ", ";
+        append_python_int(ids, (*params.stop_token_ids)[i]);
+      }
+      ids += ']';
+    } else {
+      d.null("stop_token_ids");
+    }
+    if (!params.images.empty()) d.strings("images", params.images);
+    if (params.best_of) d.integer("best_of", *params.best_of);
+    if (params.use_beam_search) d.boolean("use_beam_search", *params.use_beam_search);
+    d.strings("stop", params.stop);
+    if (params.repetition_penalty) d.number("repetition_penalty", *params.repetition_penalty);
   }
-  if (!params.images.empty()) o["images"] = strings_value(params.images);
-  if (params.best_of) o["best_of"] = *params.best_of;
-  if (params.use_beam_search) o["use_beam_search"] = *params.use_beam_search;
-  o["stop"] = strings_value(params.stop);
-  if (params.repetition_penalty) o["repetition_penalty"] = *params.repetition_penalty;
-  return dumps(o);
+  return out;
 }
 
 base::Result<GenerateChunk> parse_generate_chunk(std::string_view body) {
-  return parse_body<GenerateChunk>(body, "generate chunk", [](ObjectReader& r, GenerateChunk& c) {
-    r.string("text", c.text, Need::kRequired);
-    r.integer("error_code", c.error_code, Need::kRequired);
-    if (const auto* usage = r.find("usage", Need::kOptional, "")) {
-      if (!usage->is_object()) return r.wrong("usage", "null or an object");
-      ObjectReader sub(usage->get_object(), r.body_name(), "usage");
-      Usage u;
-      read_usage(sub, u);
-      if (sub.error()) return r.fail(*sub.error());
-      c.usage = u;
-    }
-    const char* reason_type = "null or a string";
-    if (const auto* reason = r.find("finish_reason", Need::kOptional, reason_type)) {
-      // vLLM's worker sends one reason per sequence when it generated several: keep the
-      // first.
-      const json::value* first = reason;
-      if (reason->is_array()) {
-        first = reason->get_array().empty() ? nullptr : &reason->get_array().front();
-      }
-      if (first && first->is_string()) {
-        c.finish_reason.emplace(first->get_string().data(), first->get_string().size());
-      } else if (first && !first->is_null()) {
-        return r.wrong("finish_reason", reason_type);
-      }
-    }
-    if (const auto* logprobs = r.find("logprobs", Need::kOptional, "")) c.logprobs = *logprobs;
-  });
+  // Scratch as in parse_generate_params: every answer and stream chunk of a worker is read here.
+  unsigned char arena[4096];
+  json::monotonic_resource scratch(arena, sizeof arena);
+  return parse_body<GenerateChunk>(
+      body, "generate chunk",
+      [](ObjectReader& r, GenerateChunk& c) {
+        r.string("text", c.text, Need::kRequired);
+        r.integer("error_code", c.error_code, Need::kRequired);
+        if (const auto* usage = r.find("usage", Need::kOptional, "")) {
+          if (!usage->is_object()) return r.wrong("usage", "null or an object");
+          ObjectReader sub(usage->get_object(), r.body_name(), "usage");
+          Usage u;
+          read_usage(sub, u);
+          if (sub.error()) return r.fail(*sub.error());
+          c.usage = u;
+        }
+        const char* reason_type = "null or a string";
+        if (const auto* reason = r.find("finish_reason", Need::kOptional, reason_type)) {
+          // vLLM's worker sends one reason per sequence when it generated several: keep the
+          // first.
+          const json::value* first = reason;
+          if (reason->is_array()) {
+            first = reason->get_array().empty() ? nullptr : &reason->get_array().front();
+          }
+          if (first && first->is_string()) {
+            c.finish_reason.emplace(first->get_string().data(), first->get_string().size());
+          } else if (first && !first->is_null()) {
+            return r.wrong("finish_reason", reason_type);
+          }
+        }
+        // A copy on the default resource: the parsed body is gone when this returns.
+        if (const auto* logprobs = r.find("logprobs", Need::kOptional, "")) {
+          c.logprobs.emplace(*logprobs, json::storage_ptr());
+        }
+      },
+      &scratch);
 }
 
 std::string write_generate_chunk(const GenerateChunk& chunk) {

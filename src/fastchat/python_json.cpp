@@ -1,5 +1,6 @@
 #include "fastchat/python_json.hpp"
 
+#include <array>
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
@@ -27,73 +28,6 @@ void append_u_escape(std::string& out, std::uint32_t unit) {
   out.push_back(kHex[(unit >> 8) & 0xF]);
   out.push_back(kHex[(unit >> 4) & 0xF]);
   out.push_back(kHex[unit & 0xF]);
-}
-
-// float.__repr__ (Python/pystrtod.c format_float_short, mode 'r'): the shortest round-trip digits
-// d1..dn with the value 0.d1..dn × 10^decpt; scientific notation when decpt <= -4 or decpt > 16,
-// else positional with ".0" added to integers. std::to_chars without a precision gives the same
-// shortest digits (both pick the candidate nearest the exact value).
-void append_python_float(std::string& out, double d) {
-  if (std::isnan(d)) {
-    out += "NaN";
-    return;
-  }
-  if (std::isinf(d)) {
-    out += d < 0 ? "-Infinity" : "Infinity";
-    return;
-  }
-  std::array<char, 64> buf{};
-  const auto res =
-      std::to_chars(buf.data(), buf.data() + buf.size(), d, std::chars_format::scientific);
-  // buf holds [-]D[.DDD]e(+|-)XX[X].
-  std::string_view sci(buf.data(), static_cast<std::size_t>(res.ptr - buf.data()));
-  if (!sci.empty() && sci.front() == '-') {
-    out.push_back('-');
-    sci.remove_prefix(1);
-  }
-  const auto e = sci.find('e');
-  std::string digits;
-  for (const char ch : sci.substr(0, e)) {
-    if (ch != '.') digits.push_back(ch);
-  }
-  int exponent = 0;
-  const auto exp_text = sci.substr(e + 1);
-  const char* first = exp_text.data();
-  if (*first == '+') ++first;  // from_chars takes '-' but not '+'
-  std::from_chars(first, exp_text.data() + exp_text.size(), exponent);
-  const int decpt = exponent + 1;
-  const int n = static_cast<int>(digits.size());
-  if (decpt <= -4 || decpt > 16) {
-    out.push_back(digits[0]);
-    if (n > 1) {
-      out.push_back('.');
-      out.append(digits, 1);
-    }
-    out.push_back('e');
-    out.push_back(exponent < 0 ? '-' : '+');
-    const int mag = exponent < 0 ? -exponent : exponent;
-    if (mag < 10) out.push_back('0');
-    out += std::to_string(mag);
-  } else if (decpt <= 0) {
-    out += "0.";
-    out.append(static_cast<std::size_t>(-decpt), '0');
-    out += digits;
-  } else if (decpt >= n) {
-    out += digits;
-    out.append(static_cast<std::size_t>(decpt - n), '0');
-    out += ".0";
-  } else {
-    out.append(digits, 0, static_cast<std::size_t>(decpt));
-    out.push_back('.');
-    out.append(digits, static_cast<std::size_t>(decpt));
-  }
-}
-
-template <typename Int>
-void append_int(std::string& out, Int v) {
-  std::array<char, 24> buf{};
-  const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), v);
-  out.append(buf.data(), res.ptr);
 }
 
 // Builds the same value as boost::json::parser, except for doubles. Boost.JSON 1.81 reads number
@@ -178,7 +112,78 @@ struct ValueHandler {
   bool on_comment(json::string_view, json::error_code&) { return true; }
 };
 
+template <typename Int>
+void append_int(std::string& out, Int v) {
+  std::array<char, 24> buf{};
+  const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+  out.append(buf.data(), res.ptr);
+}
+
 }  // namespace
+
+// float.__repr__ (Python/pystrtod.c format_float_short, mode 'r'): the shortest round-trip digits
+// d1..dn with the value 0.d1..dn × 10^decpt; scientific notation when decpt <= -4 or decpt > 16,
+// else positional with ".0" added to integers. std::to_chars without a precision gives the same
+// shortest digits (both pick the candidate nearest the exact value).
+void append_python_float(std::string& out, double d) {
+  if (std::isnan(d)) {
+    out += "NaN";
+    return;
+  }
+  if (std::isinf(d)) {
+    out += d < 0 ? "-Infinity" : "Infinity";
+    return;
+  }
+  std::array<char, 64> buf{};
+  const auto res =
+      std::to_chars(buf.data(), buf.data() + buf.size(), d, std::chars_format::scientific);
+  // buf holds [-]D[.DDD]e(+|-)XX[X].
+  std::string_view sci(buf.data(), static_cast<std::size_t>(res.ptr - buf.data()));
+  if (!sci.empty() && sci.front() == '-') {
+    out.push_back('-');
+    sci.remove_prefix(1);
+  }
+  const auto e = sci.find('e');
+  std::array<char, 32> digit_buf{};
+  std::size_t count = 0;
+  for (const char ch : sci.substr(0, e)) {
+    if (ch != '.') digit_buf[count++] = ch;
+  }
+  const std::string_view digits(digit_buf.data(), count);
+  int exponent = 0;
+  const auto exp_text = sci.substr(e + 1);
+  const char* first = exp_text.data();
+  if (*first == '+') ++first;  // from_chars takes '-' but not '+'
+  std::from_chars(first, exp_text.data() + exp_text.size(), exponent);
+  const int decpt = exponent + 1;
+  const int n = static_cast<int>(digits.size());
+  if (decpt <= -4 || decpt > 16) {
+    out.push_back(digits[0]);
+    if (n > 1) {
+      out.push_back('.');
+      out.append(digits.substr(1));
+    }
+    out.push_back('e');
+    out.push_back(exponent < 0 ? '-' : '+');
+    const int mag = exponent < 0 ? -exponent : exponent;
+    if (mag < 10) out.push_back('0');
+    append_int(out, mag);
+  } else if (decpt <= 0) {
+    out += "0.";
+    out.append(static_cast<std::size_t>(-decpt), '0');
+    out += digits;
+  } else if (decpt >= n) {
+    out += digits;
+    out.append(static_cast<std::size_t>(decpt - n), '0');
+    out += ".0";
+  } else {
+    out.append(digits.substr(0, static_cast<std::size_t>(decpt)));
+    out.push_back('.');
+    out.append(digits.substr(static_cast<std::size_t>(decpt)));
+  }
+}
+
+void append_python_int(std::string& out, std::int64_t v) { append_int(out, v); }
 
 void append_python_json(std::string& out, const json::value& v, PythonJsonStyle style) {
   const bool spaced = style == PythonJsonStyle::kDumpsDefaults;
@@ -233,18 +238,23 @@ void append_python_json(std::string& out, const json::value& v, PythonJsonStyle 
 void append_python_string(std::string& out, std::string_view s, PythonJsonStyle style) {
   const bool ascii = style == PythonJsonStyle::kDumpsDefaults;
   out.push_back('"');
+  // Characters printed as they are go out in runs: prompts and answers are mostly such text.
+  std::size_t run = 0;
   std::size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
+    if ((c >= 0x20 && c < 0x7F && c != '"' && c != '\\') || (c == 0x7F && !ascii)) {
+      ++i;
+      continue;
+    }
+    out.append(s.data() + run, i - run);
     if (c < 0x80) {
       if (const auto e = base::json_short_escape(c); !e.empty()) {
         out += e;
-      } else if (c < 0x20 || (ascii && c == 0x7F)) {
-        append_u_escape(out, c);
       } else {
-        out.push_back(static_cast<char>(c));
+        append_u_escape(out, c);  // below U+0020, or U+007F with ensure_ascii
       }
-      ++i;
+      run = ++i;
       continue;
     }
     auto [cp, len] = base::decode_utf8(s, i);
@@ -263,7 +273,9 @@ void append_python_string(std::string& out, std::string_view s, PythonJsonStyle 
       append_u_escape(out, cp);
     }
     i += len;
+    run = i;
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
 

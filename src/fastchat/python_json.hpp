@@ -4,6 +4,7 @@
 
 #include <boost/json/value.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,9 @@ enum class PythonJsonStyle {
 // included.
 void append_python_json(std::string& out, const boost::json::value& value, PythonJsonStyle style);
 void append_python_string(std::string& out, std::string_view s, PythonJsonStyle style);
+// A double and an integer as python_json() prints them (float repr, decimal).
+void append_python_float(std::string& out, double d);
+void append_python_int(std::string& out, std::int64_t v);
 
 std::string python_json(const boost::json::value& value,
                         PythonJsonStyle style = PythonJsonStyle::kDumpsDefaults);
