@@ -2,7 +2,6 @@
 
 #include "api/sse.hpp"
 #include "fastchat/protocol.hpp"
-#include "translate/openai_chat.hpp"
 
 namespace shepherd::fastchat {
 
@@ -111,11 +110,6 @@ std::int64_t fastchat_error_code(const base::Error& error) {
     default:
       return error_codes::kInternalError;
   }
-}
-
-base::Result<translate::Request> WorkerCodec::decode_request(std::string_view body,
-                                                             int max_depth) const {
-  return translate::openai_chat_codec().decode_request(body, max_depth);
 }
 
 void WorkerCodec::encode_response(const translate::Request& request,

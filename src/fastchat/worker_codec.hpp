@@ -3,9 +3,9 @@
 // /worker_generate_stream and /worker_generate, and Shepherd answers them from whichever provider
 // serves the model.
 //
-// The worker's shell reads FastChat's generate parameters and the prompt (through the model's
-// conversation template, conversation.hpp) into an OpenAI chat body, so decode_request() is the
-// OpenAI chat codec's. The answers are FastChat's:
+// The worker's shell decodes FastChat's generate parameters and the prompt (through the model's
+// conversation template, conversation.hpp) into the common form itself, so this codec decodes no
+// requests. The answers are FastChat's:
 // - a stream is NUL-framed JSON chunks, each with the whole text so far (not a delta), error_code
 //   0, usage and a null finish_reason; the last repeats the text with "stop" or "length" and the
 //   provider's usage. Intermediate chunks count completion tokens by the pieces of text received
@@ -24,8 +24,6 @@ namespace shepherd::fastchat {
 class WorkerCodec final : public translate::Codec {
  public:
   translate::Wire wire() const override { return translate::Wire::kFastChatWorker; }
-  base::Result<translate::Request> decode_request(std::string_view body,
-                                                  int max_depth) const override;
   void encode_response(const translate::Request& request, const translate::Response& response,
                        std::string_view model, std::string& out) const override;
   std::unique_ptr<translate::StreamEncoder> stream_encoder(const translate::Request& request,

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "base/text.hpp"
-#include "translate/json_util.hpp"
 
 namespace shepherd::fastchat {
 
@@ -108,8 +107,8 @@ std::string WorkerCatalog::unknown_model_message(std::string_view model) const {
   return "Only " + base::join(names, "&&") + " allowed now, your model " + std::string(model);
 }
 
-base::Result<std::string> chat_body(const GenerateParams& params, const Conversation& conv,
-                                    bool stream) {
+base::Result<translate::Request> chat_request(const GenerateParams& params,
+                                              const Conversation& conv, bool stream) {
   if (!params.images.empty()) {
     return bad("this worker relays text; images are not supported", "images");
   }
@@ -118,63 +117,36 @@ base::Result<std::string> chat_body(const GenerateParams& params, const Conversa
         std::to_string(params.max_new_tokens) + " is less than the minimum of 1 - 'max_new_tokens'",
         "max_new_tokens");
   }
-  // Written directly (no JSON DOM): the worker builds one for every request it relays.
-  using namespace translate::detail;
-  std::string body;
-  body.reserve(params.prompt.size() + 256);
-  body.push_back('{');
-  Members top(body);
-  // A double stays a double to a reader that tells them apart (the DOM wrote 1 as 1E0): 1.0.
-  auto real = [&body, &top](std::string_view key, double v) {
-    const auto at = top.key(key).size();
-    append_double(body, v);
-    if (body.find_first_of(".en", at) == std::string::npos) body += ".0";
-  };
-  append_quoted(top.key("model"), params.model);
-  top.key("messages").push_back('[');
-  Members turns(body);
-  auto turn = [&](std::string_view role, auto&& content) {
-    turns.next() += "{\"role\":\"";
-    body.append(role).append("\",\"content\":\"");
-    content();
-    body += "\"}";
-  };
+  translate::Request r;
+  r.model = params.model;
+  r.stream = stream;
   if (auto parsed = parse_prompt(conv, params.prompt)) {
-    if (!parsed->system.empty()) turn("system", [&] { append_escaped(body, parsed->system); });
-    for (const auto& m : parsed->messages) {
-      turn(m.role == translate::Role::kUser ? "user" : "assistant", [&] {
-        for (const auto& part : m.parts) append_escaped(body, part.text);
-      });
-    }
+    r.system = std::move(parsed->system);
+    r.messages = std::move(parsed->messages);
   } else {
-    turn("user", [&] { append_escaped(body, params.prompt); });
+    translate::Message turn;
+    translate::Part text;
+    text.text = params.prompt;
+    turn.parts.push_back(std::move(text));
+    r.messages.push_back(std::move(turn));
   }
-  body.push_back(']');
-  top.key("stream") += stream ? "true" : "false";
-  append_int(top.key("max_tokens"), params.max_new_tokens);
-  real("temperature", params.temperature);
-  real("top_p", params.top_p);
+  r.max_tokens = params.max_new_tokens;
+  r.temperature = params.temperature;
+  r.top_p = params.top_p;
   // Stop strings but the template's own (the upstream applies its template's itself).
-  std::vector<std::string_view> stop;
   for (const auto& s : params.stop) {
     const bool template_own =
         std::find(conv.stop_str.begin(), conv.stop_str.end(), s) != conv.stop_str.end();
-    if (!template_own && !s.empty()) stop.push_back(s);
+    if (!template_own && !s.empty()) r.stop.push_back(s);
   }
-  if (!stop.empty()) {
-    top.key("stop").push_back('[');
-    Members stops(body);
-    for (const auto s : stop) append_quoted(stops.next(), s);
-    body.push_back(']');
-  }
-  if (params.presence_penalty != 0) real("presence_penalty", params.presence_penalty);
-  if (params.frequency_penalty != 0) real("frequency_penalty", params.frequency_penalty);
-  if (params.top_k != -1) append_int(top.key("top_k"), params.top_k);
+  if (params.presence_penalty != 0) r.presence_penalty = params.presence_penalty;
+  if (params.frequency_penalty != 0) r.frequency_penalty = params.frequency_penalty;
+  // FastChat's -1 (and vLLM's 0) mean no top-k limit.
+  if (params.top_k > 0) r.top_k = params.top_k;
   if (params.repetition_penalty && *params.repetition_penalty != 1.0) {
-    real("repetition_penalty", *params.repetition_penalty);
+    r.repetition_penalty = params.repetition_penalty;
   }
-  body.push_back('}');
-  return body;
+  return r;
 }
 
 }  // namespace shepherd::fastchat

@@ -1,6 +1,6 @@
 // What `shepherd worker` makes of FastChat's requests (docs/fastchat-protocol.md §2): the models
-// it serves with the conversation template of each, and the OpenAI chat body a generate request
-// becomes before it takes the pipeline every request takes (docs/decisions/fastchat.md).
+// it serves with the conversation template of each, and the request in the common form a generate
+// request becomes before it takes the pipeline every request takes (docs/decisions/fastchat.md).
 //
 // Pure: no I/O. A WorkerCatalog is built once per configuration and read by every thread.
 #pragma once
@@ -48,17 +48,17 @@ class WorkerCatalog {
   SepNumbering numbering_ = SepNumbering::kTag0236;
 };
 
-// The OpenAI chat completions body for generate request `params` to a model whose prompts
-// `conv` renders. The prompt is read back into a system message and turns (parse_prompt); a prompt
-// not of the template's shape (FastChat's /v1/completions sends the client's text as it is) becomes
-// one user message. The template's own system message is not sent (it is the template's, not the
-// client's). Generation settings map to their OpenAI names: max_new_tokens → max_tokens,
+// Generate request `params`, to a model whose prompts `conv` renders, in the common form: the
+// request every provider's encoder writes. The prompt is read back into a system message and turns
+// (parse_prompt); a prompt not of the template's shape (FastChat's /v1/completions sends the
+// client's text as it is) becomes one user message. The template's own system message is left out
+// (it is the template's, not the client's). Generation settings: max_new_tokens → max_tokens,
 // temperature, top_p, stop (without the template's own stop strings), presence_penalty and
-// frequency_penalty when not 0, top_k when not -1, repetition_penalty when set and not 1.
+// frequency_penalty when not 0, top_k when above 0, repetition_penalty when set and not 1.
 // Ignored: echo (the answer never repeats the prompt), logprobs, stop_token_ids, best_of,
 // use_beam_search. kBadRequest for images (the worker relays text) and for a max_new_tokens
 // below 1.
-base::Result<std::string> chat_body(const GenerateParams& params, const Conversation& conv,
-                                    bool stream);
+base::Result<translate::Request> chat_request(const GenerateParams& params,
+                                              const Conversation& conv, bool stream);
 
 }  // namespace shepherd::fastchat

@@ -1,6 +1,7 @@
 // What `shepherd worker` makes of FastChat's requests: the catalog of models and templates, and
-// the OpenAI chat body of a generate request. Prompts are written by hand from FastChat's
-// Conversation.get_prompt() (docs/fastchat-protocol.md §3.3), never taken from this code.
+// the request in the common form a generate request becomes. Prompts are written by hand from
+// FastChat's Conversation.get_prompt() (docs/fastchat-protocol.md §3.3), never taken from this
+// code.
 #include "fastchat/worker_request.hpp"
 
 #include <gtest/gtest.h>
@@ -111,78 +112,92 @@ GenerateParams params(std::string prompt) {
   return p;
 }
 
-json::object body_of(const GenerateParams& p, std::string_view conv, bool stream = true) {
-  auto body = chat_body(p, *find_template(conv), stream);
-  EXPECT_TRUE(body.ok()) << body.error().message;
-  return json::parse(*body).as_object();
+translate::Request request_of(const GenerateParams& p, std::string_view conv, bool stream = true) {
+  auto r = chat_request(p, *find_template(conv), stream);
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  return r.ok() ? std::move(r).value() : translate::Request{};
 }
 
-TEST(ChatBody, ReadsAChatMlPromptIntoTurns) {
+// The turns as role: text lines.
+std::string turns(const translate::Request& r) {
+  std::string out;
+  for (const auto& m : r.messages) {
+    out += m.role == translate::Role::kUser ? "user: " : "assistant: ";
+    for (const auto& part : m.parts) out += part.text;
+    out += "\n";
+  }
+  return out;
+}
+
+TEST(ChatRequest, ReadsAChatMlPromptIntoTurns) {
   auto p = params(
       "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
       "<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n"
       "<|im_start|>assistant\n");
   p.stop = {"<|im_end|>", "END"};
-  const auto body = body_of(p, "chatml");
-  EXPECT_EQ(body.at("model"), "zeta");
-  EXPECT_EQ(body.at("stream"), true);
-  EXPECT_EQ(body.at("max_tokens"), 64);
-  EXPECT_EQ(body.at("temperature"), 0.7);
-  EXPECT_EQ(body.at("top_p"), 1.0);
-  const auto expected =
-      json::parse(R"([{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"},)"
-                  R"({"role":"assistant","content":"Hello!"},{"role":"user","content":"2+2?"}])");
-  EXPECT_EQ(body.at("messages"), expected);
+  const auto r = request_of(p, "chatml");
+  EXPECT_EQ(r.model, "zeta");
+  EXPECT_TRUE(r.stream);
+  EXPECT_EQ(r.max_tokens, 64);
+  EXPECT_EQ(r.temperature, 0.7);
+  EXPECT_EQ(r.top_p, 1.0);
+  EXPECT_EQ(r.system, "Be brief.");
+  EXPECT_EQ(turns(r), "user: Hi\nassistant: Hello!\nuser: 2+2?\n");
   // The template's own stop string is its business, not the upstream's.
-  EXPECT_EQ(body.at("stop"), json::parse(R"(["END"])"));
-  EXPECT_FALSE(body.contains("top_k"));
-  EXPECT_FALSE(body.contains("presence_penalty"));
+  EXPECT_EQ(r.stop, std::vector<std::string>{"END"});
+  EXPECT_FALSE(r.top_k);
+  EXPECT_FALSE(r.presence_penalty);
+  EXPECT_FALSE(r.repetition_penalty);
 }
 
-TEST(ChatBody, LeavesTheTemplatesOwnSystemMessageOut) {
+TEST(ChatRequest, LeavesTheTemplatesOwnSystemMessageOut) {
   const auto p = params(
       "A chat between a curious user and an artificial intelligence assistant. The assistant "
       "gives helpful, detailed, and polite answers to the user's questions. USER: Hi "
       "ASSISTANT: Hello!</s>USER: 2+2? ASSISTANT:");
-  const auto body = body_of(p, "vicuna_v1.1", false);
-  EXPECT_EQ(body.at("stream"), false);
-  const auto expected =
-      json::parse(R"([{"role":"user","content":"Hi"},{"role":"assistant","content":"Hello!"},)"
-                  R"({"role":"user","content":"2+2?"}])");
-  EXPECT_EQ(body.at("messages"), expected);
-  EXPECT_FALSE(body.contains("stop"));
+  const auto r = request_of(p, "vicuna_v1.1", false);
+  EXPECT_FALSE(r.stream);
+  EXPECT_EQ(r.system, "");
+  EXPECT_EQ(turns(r), "user: Hi\nassistant: Hello!\nuser: 2+2?\n");
+  EXPECT_TRUE(r.stop.empty());
 }
 
-TEST(ChatBody, SendsAPromptOfAnotherShapeAsOneUserMessage) {
-  const auto body = body_of(params("Once upon a time"), "chatml");
-  EXPECT_EQ(body.at("messages"), json::parse(R"([{"role":"user","content":"Once upon a time"}])"));
+TEST(ChatRequest, TakesAPromptOfAnotherShapeAsOneUserMessage) {
+  const auto r = request_of(params("Once upon a time"), "chatml");
+  EXPECT_EQ(r.system, "");
+  EXPECT_EQ(turns(r), "user: Once upon a time\n");
 }
 
-TEST(ChatBody, ForwardsSamplingSettingsThatAreSet) {
+TEST(ChatRequest, KeepsSamplingSettingsThatAreSet) {
   auto p = params("Hi");
   p.top_k = 40;
   p.presence_penalty = 0.5;
   p.frequency_penalty = -0.25;
   p.repetition_penalty = 1.1;
-  const auto body = body_of(p, "chatml");
-  EXPECT_EQ(body.at("top_k"), 40);
-  EXPECT_EQ(body.at("presence_penalty"), 0.5);
-  EXPECT_EQ(body.at("frequency_penalty"), -0.25);
-  EXPECT_EQ(body.at("repetition_penalty"), 1.1);
+  const auto r = request_of(p, "chatml");
+  EXPECT_EQ(r.top_k, 40);
+  EXPECT_EQ(r.presence_penalty, 0.5);
+  EXPECT_EQ(r.frequency_penalty, -0.25);
+  EXPECT_EQ(r.repetition_penalty, 1.1);
+  // 1.0 is no penalty, and -1 and 0 are no top-k limit: not sent.
   p.repetition_penalty = 1.0;
-  EXPECT_FALSE(body_of(p, "chatml").contains("repetition_penalty"));
+  p.top_k = -1;
+  EXPECT_FALSE(request_of(p, "chatml").repetition_penalty);
+  EXPECT_FALSE(request_of(p, "chatml").top_k);
+  p.top_k = 0;
+  EXPECT_FALSE(request_of(p, "chatml").top_k);
 }
 
-TEST(ChatBody, RefusesImagesAndANonPositiveTokenCap) {
+TEST(ChatRequest, RefusesImagesAndANonPositiveTokenCap) {
   auto p = params("Hi");
   p.images = {"data:image/png;base64,AAAA"};
-  auto images = chat_body(p, *find_template("chatml"), true);
+  auto images = chat_request(p, *find_template("chatml"), true);
   ASSERT_FALSE(images.ok());
   EXPECT_EQ(images.error().code, base::ErrorCode::kBadRequest);
   EXPECT_EQ(images.error().param, "images");
   p.images.clear();
   p.max_new_tokens = 0;
-  auto zero = chat_body(p, *find_template("chatml"), true);
+  auto zero = chat_request(p, *find_template("chatml"), true);
   ASSERT_FALSE(zero.ok());
   EXPECT_EQ(zero.error().param, "max_new_tokens");
 }

@@ -1,5 +1,6 @@
 #include "ingress/fastchat_worker.hpp"
 
+#include "fastchat/generate.hpp"
 #include "fastchat/worker_codec.hpp"
 
 namespace shepherd::ingress {
@@ -10,8 +11,14 @@ std::string_view FastChatWorker::name() const {
 
 const translate::Codec& FastChatWorker::codec() const { return fastchat::worker_codec(); }
 
-base::Result<api::ChatRequest> FastChatWorker::parse(std::string_view body, int max_depth) const {
-  return api::parse_chat_request(body, max_depth);
+base::Result<api::ChatRequest> FastChatWorker::parse(std::string_view body, int) const {
+  auto params = fastchat::parse_generate_params(body);
+  if (!params) return std::move(params).error();
+  api::ChatRequest r;
+  r.model = std::move(params->model);
+  r.stream = stream_;
+  r.max_tokens = params->max_new_tokens;
+  return r;
 }
 
 std::string FastChatWorker::error_body(const base::Error& error) const {

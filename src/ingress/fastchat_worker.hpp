@@ -1,8 +1,9 @@
 // The ingress dialect of `shepherd worker`'s two generate routes (docs/fastchat-protocol.md §2):
-// /worker_generate_stream (streamed) and /worker_generate (one answer). The worker's shell turns
-// FastChat's generate parameters into an OpenAI chat body (fastchat/worker_request.hpp), so
-// requests are validated as OpenAI chat requests; answers are written by fastchat::worker_codec():
-// NUL-framed chunks with the cumulative text, or the last chunk alone.
+// /worker_generate_stream (streamed) and /worker_generate (one answer). Requests are FastChat's
+// generate parameters; the worker's shell decodes them into the common form itself, through the
+// model's conversation template (fastchat/worker_request.hpp), so parse() reads only what routing
+// needs. Answers are written by fastchat::worker_codec(): NUL-framed chunks with the cumulative
+// text, or the last chunk alone.
 //
 // Errors are answered as FastChat's workers answer them: HTTP 200 with an error chunk (text and
 // error_code), NUL-terminated on the streaming route, because FastChat's API server reads the

@@ -168,7 +168,9 @@ struct RequestContext {
   // Set by the stages as they run.
   api::ChatRequest chat;
   // The request in the common form, decoded by the dialect's codec when the first attempt goes
-  // to a provider of another wire format (same-wire traffic never needs it).
+  // to a provider of another wire format (same-wire traffic never needs it). A shell that decodes
+  // the request itself (the FastChat worker's, from generate parameters) sets it and `chat`
+  // before serve_chat(), which then does not parse the body.
   std::unique_ptr<translate::Request> canonical;
   std::size_t model_index = 0;
   std::string body;

@@ -72,9 +72,11 @@ base::Result<std::size_t> resolve(const config::Config& config, const std::strin
 
 base::Status parse_and_resolve(RequestContext& rc) {
   const auto& config = rc.config();
-  auto parsed = rc.dialect.parse(rc.body, config.server.max_json_depth);
-  if (!parsed) return std::move(parsed).error();
-  rc.chat = std::move(parsed).value();  // the model named, even unknown, goes in the record
+  if (!rc.canonical) {  // else the shell decoded the request (RequestContext::canonical)
+    auto parsed = rc.dialect.parse(rc.body, config.server.max_json_depth);
+    if (!parsed) return std::move(parsed).error();
+    rc.chat = std::move(parsed).value();  // the model named, even unknown, goes in the record
+  }
   auto model = resolve(config, rc.chat.model);
   if (!model) return std::move(model).error();
   rc.model_index = *model;

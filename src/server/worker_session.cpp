@@ -1,7 +1,7 @@
 // The FastChat worker's listener (fastchat.worker, `shepherd worker`): FastChat's worker routes
-// (docs/fastchat-protocol.md §2) in front of the gateway's pipeline. A generate request becomes an
-// OpenAI chat body (fastchat/worker_request.hpp), waits for a slot of the concurrency limit, then
-// takes serve_chat() like every request, answered in the worker's dialect.
+// (docs/fastchat-protocol.md §2) in front of the gateway's pipeline. A generate request is decoded
+// into the common form (fastchat/worker_request.hpp), waits for a slot of the concurrency limit,
+// then takes serve_chat() like every request, answered in the worker's dialect.
 #include "fastchat/worker_codec.hpp"
 #include "ingress/fastchat_worker.hpp"
 #include "pipeline/stages.hpp"
@@ -50,8 +50,8 @@ Task<void> serve_generate(Server::Worker& worker, pipeline::RequestContext& rc,
                                     worker.catalog.unknown_model_message(params->model));
     co_return co_await pipeline::serve_refused(rc, e);
   }
-  auto body = fastchat::chat_body(*params, *model->conv, stream);
-  if (!body) co_return co_await pipeline::serve_refused(rc, body.error());
+  auto decoded = fastchat::chat_request(*params, *model->conv, stream);
+  if (!decoded) co_return co_await pipeline::serve_refused(rc, decoded.error());
   const auto deadline = rc.started + worker.queue_timeout;
   const bool admitted = co_await worker.gate.acquire(deadline);
   if (!admitted) {
@@ -66,7 +66,12 @@ Task<void> serve_generate(Server::Worker& worker, pipeline::RequestContext& rc,
     co_return co_await pipeline::serve_refused(rc, e);
   }
   SlotGuard slot{worker.gate};
-  request.body = std::move(*body);
+  // The pipeline takes the request as decoded here; the body it keeps (and audits) is the one
+  // the client sent.
+  rc.chat.model = decoded->model;
+  rc.chat.stream = stream;
+  rc.chat.max_tokens = decoded->max_tokens;
+  rc.canonical = std::make_unique<translate::Request>(std::move(decoded).value());
   co_await pipeline::serve_chat(rc, request);
 }
 

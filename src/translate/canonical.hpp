@@ -88,6 +88,8 @@ struct Request {
   std::optional<std::int64_t> top_k;
   std::optional<double> presence_penalty;
   std::optional<double> frequency_penalty;
+  // vLLM's and llama.cpp's extension of OpenAI's API; only OpenAI-compatible encoders send it.
+  std::optional<double> repetition_penalty;
   std::optional<std::int64_t> seed;
   std::vector<std::string> stop;
   ResponseFormat response_format;

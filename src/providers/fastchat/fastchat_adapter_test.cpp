@@ -63,6 +63,7 @@ TEST(GenerateCodec, RendersTheVicunaPromptAndTheRequestsSettings) {
   r.temperature = 0.2;
   r.max_tokens = 64;
   r.stop = {"END"};
+  r.repetition_penalty = 1.2;
   const auto body = encode("vicuna_v1.1", r);
   // ADD_COLON_TWO, sep " ", sep2 "</s>"; the request's system replaces the template's.
   EXPECT_EQ(body.at("prompt"), "Be brief. USER: Hi ASSISTANT: Hello!</s>USER: 2+2? ASSISTANT:");
@@ -73,6 +74,7 @@ TEST(GenerateCodec, RendersTheVicunaPromptAndTheRequestsSettings) {
   EXPECT_TRUE(body.at("logprobs").is_null());
   EXPECT_TRUE(body.at("stop_token_ids").is_null());  // vicuna_v1.1 has none
   EXPECT_EQ(body.at("stop"), json::parse(R"(["END"])"));
+  EXPECT_EQ(body.at("repetition_penalty"), 1.2);
 }
 
 TEST(GenerateCodec, AddsTheTemplatesStopAndFastChatsDefaults) {
@@ -87,6 +89,7 @@ TEST(GenerateCodec, AddsTheTemplatesStopAndFastChatsDefaults) {
   EXPECT_EQ(body.at("max_new_tokens"), 1024);
   EXPECT_EQ(body.at("presence_penalty"), 0.0);
   EXPECT_EQ(body.at("frequency_penalty"), 0.0);
+  EXPECT_FALSE(body.contains("repetition_penalty"));  // the worker's default, 1.0
   // The request's stop strings and the template's, each once.
   auto r = hi();
   r.stop = {"END", "<|im_end|>"};

@@ -141,6 +141,7 @@ base::Status encode_generate(const fc::Conversation& conv, const translate::Requ
   p.top_k = request.top_k.value_or(-1);
   p.presence_penalty = request.presence_penalty.value_or(0.0);
   p.frequency_penalty = request.frequency_penalty.value_or(0.0);
+  p.repetition_penalty = request.repetition_penalty;
   p.max_new_tokens = request.max_tokens.value_or(kDefaultMaxNewTokens);
   p.echo = false;
   // The request's stop strings and the template's, each once (FastChat: list(set(...))).

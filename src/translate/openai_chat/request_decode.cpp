@@ -170,6 +170,7 @@ base::Status read_sampling(Request& r, const json::object& root) {
       {"top_p", &r.top_p},
       {"presence_penalty", &r.presence_penalty},
       {"frequency_penalty", &r.frequency_penalty},
+      {"repetition_penalty", &r.repetition_penalty},
   };
   for (const auto& [key, field] : numbers) {
     if (const auto* v = member(root, key)) {

@@ -96,6 +96,7 @@ TEST(OpenAiChatDecodeRequest, ReadsParametersAndJsonSchema) {
   EXPECT_EQ(r.temperature, 0.2);
   EXPECT_EQ(r.top_p, 0.9);
   EXPECT_EQ(r.top_k, 40);
+  EXPECT_EQ(r.repetition_penalty, 1.1);  // vLLM's extension
   EXPECT_EQ(r.presence_penalty, 0.5);
   EXPECT_EQ(r.frequency_penalty, -0.5);
   EXPECT_EQ(r.seed, 42);

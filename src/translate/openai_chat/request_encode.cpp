@@ -177,6 +177,7 @@ base::Status OpenAiChatCodec::encode_request(const Request& r, std::string_view 
       {"top_p", &r.top_p},
       {"presence_penalty", &r.presence_penalty},
       {"frequency_penalty", &r.frequency_penalty},
+      {"repetition_penalty", &r.repetition_penalty},
   };
   for (const auto& [key, value] : numbers) {
     if (*value && std::isfinite(**value)) append_double(body.key(key), **value);
