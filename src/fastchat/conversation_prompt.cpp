@@ -212,25 +212,24 @@ base::Result<ParsedPrompt> parse_prompt(const Conversation& conv, std::string_vi
   auto pieces = template_pieces(conv.system_template);
   if (!pieces) return std::move(pieces).error();
 
-  base::Result<std::pair<std::string, std::vector<Turn>>> read = bad("");
-  switch (conv.sep_style) {
-    case SepStyle::kChatMl:
-      read = read_chatml(conv, prompt, *pieces);
-      break;
-    case SepStyle::kLlama3:
-      read = read_llama3(conv, prompt, *pieces);
-      break;
-    case SepStyle::kAddColonSingle:
-    case SepStyle::kAddColonTwo:
-      if (conv.sep_style == SepStyle::kAddColonTwo && !conv.sep2) {
-        return bad("the conversation template " + conv.name + " has no sep2");
-      }
-      read = read_add_colon(conv, prompt, *pieces);
-      break;
-    default:
-      return bad("prompts of the separator style " + std::string(sep_style_name(conv.sep_style)) +
-                 " cannot be read back (only CHATML, LLAMA3, ADD_COLON_TWO and ADD_COLON_SINGLE)");
-  }
+  auto read = [&]() -> base::Result<std::pair<std::string, std::vector<Turn>>> {
+    switch (conv.sep_style) {
+      case SepStyle::kChatMl:
+        return read_chatml(conv, prompt, *pieces);
+      case SepStyle::kLlama3:
+        return read_llama3(conv, prompt, *pieces);
+      case SepStyle::kAddColonSingle:
+      case SepStyle::kAddColonTwo:
+        if (conv.sep_style == SepStyle::kAddColonTwo && !conv.sep2) {
+          return bad("the conversation template " + conv.name + " has no sep2");
+        }
+        return read_add_colon(conv, prompt, *pieces);
+      default:
+        return bad(
+            "prompts of the separator style " + std::string(sep_style_name(conv.sep_style)) +
+            " cannot be read back (only CHATML, LLAMA3, ADD_COLON_TWO and ADD_COLON_SINGLE)");
+    }
+  }();
   if (!read) return std::move(read).error();
   auto& [system, turns] = *read;
 
