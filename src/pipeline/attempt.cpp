@@ -134,7 +134,7 @@ void finish_attempt(RequestContext& rc, Attempt& a, AttemptResult verdict) {
     a.pick.state->set_last_error(base::code_name(a.failure->code) + std::string(": ") +
                                  a.failure->message);
   }
-  a.pick.state->end(net::coarse_now(), verdict, rc.view->router().settings(), a.bench);
+  a.pick.state->end(Clock::now(), verdict, rc.view->router().settings(), a.bench);
 }
 
 namespace {

@@ -97,7 +97,7 @@ Task<void> relay(RequestContext& rc) {
   const auto& config = rc.config();
   const auto& router = rc.view->router();
   const auto& routing = config.routing;
-  routing::Plan plan(router, rc.model_index, rc.shape, net::coarse_now() + routing.deadline);
+  routing::Plan plan(router, rc.model_index, rc.shape, Clock::now() + routing.deadline);
 
   auto& request = rc.cancel;  // a disconnect cancels the attempts linked to it
   rc.conn.begin_watch(request);
@@ -108,8 +108,10 @@ Task<void> relay(RequestContext& rc) {
   bool hedged = false;
 
   while (!request.client_gone) {
-    // Routing decisions need milliseconds, not the precise clock (latency samples use that).
-    auto next = plan.next(net::coarse_now(), rc.loop.random, rc.loop.cursor);
+    // The router's state is written and read on one clock, the precise one: the admin API,
+    // the probes and health checks use it too. Read on the coarse clock (a tick behind), a
+    // deployment the admin API had just reported half-open still read as cooling down here.
+    auto next = plan.next(Clock::now(), rc.loop.random, rc.loop.cursor);
     if (auto* wait = std::get_if<routing::Plan::Wait>(&next)) {
       // Every deployment that could serve is at its rate limit: wait in the bounded queue.
       auto& queued = router.queued(rc.model_index);

