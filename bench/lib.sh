@@ -36,13 +36,16 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_nginx MOCK_PORT PORT: nginx (bench/nginx.conf.in, one worker, pinned to core 1) in front of
-# the mock on PORT; sets $nginx_port and $nginx_pid (its master) once it answers.
+# start_nginx MOCK_PORT PORT [NAME]: nginx (bench/nginx.conf.in, one worker, pinned to core 1) in
+# front of the mock (or of whatever listens on MOCK_PORT) on PORT; sets $nginx_port and $nginx_pid
+# (its master) once it answers. NAME (default nginx) keeps a second instance's files apart.
 start_nginx() {
   nginx_port=$2
-  sed "s#@DIR@#$work#g; s#@MOCK_PORT@#$1#; s#@NGINX_PORT@#$nginx_port#" \
-    bench/nginx.conf.in >"$work/nginx.conf"
-  taskset -c 1 nginx -c "$work/nginx.conf" -e "$work/nginx-error.log" &
+  local dir=$work/${3:-nginx}
+  mkdir -p "$dir"
+  sed "s#@DIR@#$dir#g; s#@MOCK_PORT@#$1#; s#@NGINX_PORT@#$nginx_port#" \
+    bench/nginx.conf.in >"$dir/nginx.conf"
+  taskset -c 1 nginx -c "$dir/nginx.conf" -e "$dir/nginx-error.log" &
   nginx_pid=$!
   pids+=("$nginx_pid")
   for _ in $(seq 100); do
@@ -50,7 +53,7 @@ start_nginx() {
     sleep 0.05
   done
   echo "nginx did not start:" >&2
-  cat "$work/nginx-error.log" >&2
+  cat "$dir/nginx-error.log" >&2
   exit 1
 }
 
