@@ -12,6 +12,7 @@
 #include "fastchat/protocol.hpp"
 #include "fastchat/worker_request.hpp"
 #include "providers/fastchat/generate_codec.hpp"
+#include "translate/openai_chat.hpp"
 
 namespace {
 
@@ -46,7 +47,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto params = parse_generate_params(body)) {
     (void)write_generate_params(*params);
     for (const char* name : {"chatml", "vicuna_v1.1", "llama-3", "zero_shot"}) {
-      (void)chat_body(*params, *find_template(name), data[0] & 2);
+      // What the worker relays: the request in the common form, written for an OpenAI upstream.
+      if (auto request = chat_request(*params, *find_template(name), data[0] & 2)) {
+        std::string upstream;
+        (void)shepherd::translate::openai_chat_codec().encode_request(*request, "up", upstream);
+      }
     }
   }
   // The provider's side: the body as a whole answer, and its frames as a stream.
