@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -166,12 +167,15 @@ class ObjectReader {
   std::optional<base::Error> error_;
 };
 
-// Runs `read(ObjectReader&, T&)` over the object in `body`, parsed into `storage` when given (a
-// scratch resource: `read` must copy out what it keeps, never a json::value).
+// Runs `read(ObjectReader&, T&)` over the object in `body`. The parsed body is scratch, in an
+// arena on the stack (one for the whole body, not an allocation per value: the worker and the
+// fastchat provider read one for every request): `read` copies out what it keeps, and a
+// json::value it keeps goes to the default resource (json::value(v, json::storage_ptr())).
 template <typename T, typename Read>
-base::Result<T> parse_body(std::string_view body, std::string_view body_name, Read&& read,
-                           json::storage_ptr storage = {}) {
-  auto object = parse_object(body, body_name, std::move(storage));
+base::Result<T> parse_body(std::string_view body, std::string_view body_name, Read&& read) {
+  unsigned char arena[4096];
+  json::monotonic_resource scratch(arena, sizeof arena);
+  auto object = parse_object(body, body_name, &scratch);
   if (!object) return std::move(object).error();
   ObjectReader r(*object, body_name);
   T out;

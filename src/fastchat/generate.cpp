@@ -1,6 +1,5 @@
 #include "fastchat/generate.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
 #include <limits>
 
 #include "fastchat/body_util.hpp"
@@ -105,13 +104,8 @@ std::string chunk_text(const GenerateChunk& c, PythonJsonStyle style) {
 // Generation
 
 base::Result<GenerateParams> parse_generate_params(std::string_view body) {
-  // The parsed body is scratch (GenerateParams keeps copies): one arena, not an allocation per
-  // value; the worker reads one for every request it relays.
-  unsigned char arena[4096];
-  json::monotonic_resource scratch(arena, sizeof arena);
   return parse_body<GenerateParams>(
-      body, "generate params",
-      [](ObjectReader& r, GenerateParams& p) {
+      body, "generate params", [](ObjectReader& r, GenerateParams& p) {
         r.string("model", p.model, Need::kRequired);
         r.string("prompt", p.prompt, Need::kRequired);
         r.number("temperature", p.temperature, Need::kOptional);
@@ -141,8 +135,7 @@ base::Result<GenerateParams> parse_generate_params(std::string_view body) {
         } else {
           r.string_list("stop", p.stop, Need::kOptional);
         }
-      },
-      &scratch);
+      });
 }
 
 std::string write_generate_params(const GenerateParams& params) {
@@ -185,42 +178,36 @@ std::string write_generate_params(const GenerateParams& params) {
 }
 
 base::Result<GenerateChunk> parse_generate_chunk(std::string_view body) {
-  // Scratch as in parse_generate_params: every answer and stream chunk of a worker is read here.
-  unsigned char arena[4096];
-  json::monotonic_resource scratch(arena, sizeof arena);
-  return parse_body<GenerateChunk>(
-      body, "generate chunk",
-      [](ObjectReader& r, GenerateChunk& c) {
-        r.string("text", c.text, Need::kRequired);
-        r.integer("error_code", c.error_code, Need::kRequired);
-        if (const auto* usage = r.find("usage", Need::kOptional, "")) {
-          if (!usage->is_object()) return r.wrong("usage", "null or an object");
-          ObjectReader sub(usage->get_object(), r.body_name(), "usage");
-          Usage u;
-          read_usage(sub, u);
-          if (sub.error()) return r.fail(*sub.error());
-          c.usage = u;
-        }
-        const char* reason_type = "null or a string";
-        if (const auto* reason = r.find("finish_reason", Need::kOptional, reason_type)) {
-          // vLLM's worker sends one reason per sequence when it generated several: keep the
-          // first.
-          const json::value* first = reason;
-          if (reason->is_array()) {
-            first = reason->get_array().empty() ? nullptr : &reason->get_array().front();
-          }
-          if (first && first->is_string()) {
-            c.finish_reason.emplace(first->get_string().data(), first->get_string().size());
-          } else if (first && !first->is_null()) {
-            return r.wrong("finish_reason", reason_type);
-          }
-        }
-        // A copy on the default resource: the parsed body is gone when this returns.
-        if (const auto* logprobs = r.find("logprobs", Need::kOptional, "")) {
-          c.logprobs.emplace(*logprobs, json::storage_ptr());
-        }
-      },
-      &scratch);
+  return parse_body<GenerateChunk>(body, "generate chunk", [](ObjectReader& r, GenerateChunk& c) {
+    r.string("text", c.text, Need::kRequired);
+    r.integer("error_code", c.error_code, Need::kRequired);
+    if (const auto* usage = r.find("usage", Need::kOptional, "")) {
+      if (!usage->is_object()) return r.wrong("usage", "null or an object");
+      ObjectReader sub(usage->get_object(), r.body_name(), "usage");
+      Usage u;
+      read_usage(sub, u);
+      if (sub.error()) return r.fail(*sub.error());
+      c.usage = u;
+    }
+    const char* reason_type = "null or a string";
+    if (const auto* reason = r.find("finish_reason", Need::kOptional, reason_type)) {
+      // vLLM's worker sends one reason per sequence when it generated several: keep the
+      // first.
+      const json::value* first = reason;
+      if (reason->is_array()) {
+        first = reason->get_array().empty() ? nullptr : &reason->get_array().front();
+      }
+      if (first && first->is_string()) {
+        c.finish_reason.emplace(first->get_string().data(), first->get_string().size());
+      } else if (first && !first->is_null()) {
+        return r.wrong("finish_reason", reason_type);
+      }
+    }
+    // On the default resource: the parsed body is scratch (parse_body).
+    if (const auto* logprobs = r.find("logprobs", Need::kOptional, "")) {
+      c.logprobs.emplace(*logprobs, json::storage_ptr());
+    }
+  });
 }
 
 std::string write_generate_chunk(const GenerateChunk& chunk) {
